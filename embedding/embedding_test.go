@@ -1,0 +1,89 @@
+package embedding
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	in := []Entry{
+		{ID: "S10_1678", Vector: []float32{0.1, -2.5, 3e-7}},
+		{ID: "with,comma", Vector: []float32{1, 0, -1}},
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range in {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "id,embedding\nS10_1678,\"[0.1,-2.5,3e-07]\"\n") {
+		t.Fatalf("unexpected file:\n%s", buf.String())
+	}
+	var out []Entry
+	if err := Read(&buf, func(e Entry) error { out = append(out, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("read %d entries, want %d", len(out), len(in))
+	}
+	for i := range in {
+		if out[i].ID != in[i].ID {
+			t.Errorf("entry %d id %q, want %q", i, out[i].ID, in[i].ID)
+		}
+		for j := range in[i].Vector {
+			if out[i].Vector[j] != in[i].Vector[j] {
+				t.Errorf("entry %d component %d = %v, want %v (bit-exact)", i, j, out[i].Vector[j], in[i].Vector[j])
+			}
+		}
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	cases := []struct{ name, file, want string }{
+		{"empty", "", "empty"},
+		{"bad header", "a,b\n", `want id,embedding`},
+		{"bad vector", "id,embedding\nx,\"[1,oops]\"\n", `line 2, id "x": vector component 2 "oops": not a number`},
+		{"no brackets", "id,embedding\nx,\"1,2\"\n", "want the form"},
+		{"dimension", "id,embedding\nx,\"[1,2]\"\ny,\"[1,2,3]\"\n", `line 3, id "y": dimension 3, want 2`},
+		{"duplicate", "id,embedding\nx,\"[1]\"\nx,\"[2]\"\n", `id "x" appears twice`},
+		{"nan", "id,embedding\nx,\"[NaN]\"\n", "not a finite number"},
+		{"empty id", "id,embedding\n,\"[1]\"\n", "empty id"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Read(strings.NewReader(c.file), func(Entry) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"[1,2,3]", "[ 0.5 , -1e-3 ]", "[]", "[1,,2]", "[Inf]", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := Parse(s)
+		if err != nil {
+			return
+		}
+		back, err := Parse(Format(v))
+		if err != nil {
+			t.Fatalf("Format(%v) does not parse back: %v", v, err)
+		}
+		for i := range v {
+			if back[i] != v[i] {
+				t.Fatalf("component %d: %v != %v", i, back[i], v[i])
+			}
+		}
+	})
+}

@@ -1,0 +1,165 @@
+package training
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/recoflow/recoflow/lake"
+)
+
+// ErrNoDataset means the lake holds no committed training dataset.
+var ErrNoDataset = errors.New("no committed training dataset")
+
+// Location returns the prefix that currently holds the committed dataset:
+// on backends that publish through a link, the run directory the link points
+// to (so that a reader keeps reading one run even while a new one is
+// published); elsewhere Dataset itself.
+func Location(ctx context.Context, b lake.BucketReader) (string, error) {
+	if l, ok := b.(lake.Linker); ok {
+		p, err := l.Resolve(ctx, Dataset)
+		if errors.Is(err, lake.ErrNotFound) {
+			return "", fmt.Errorf("%w in %s: run `recoflow etl` first", ErrNoDataset, b)
+		}
+		if err != nil {
+			return "", fmt.Errorf("resolve %s in %s: %w", Dataset, b, err)
+		}
+		return p, nil
+	}
+	return Dataset, nil
+}
+
+// ReadManifest returns the manifest of the committed dataset found at prefix
+// loc (see Location), or an error wrapping ErrNoDataset.
+func ReadManifest(ctx context.Context, b lake.BucketReader, loc string) (*Manifest, error) {
+	rc, err := b.Get(ctx, path.Join(loc, ManifestName))
+	if errors.Is(err, lake.ErrNotFound) {
+		return nil, fmt.Errorf("%w in %s (no %s/%s): run `recoflow etl` first", ErrNoDataset, b, Dataset, ManifestName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer rc.Close()
+	var m Manifest
+	dec := json.NewDecoder(rc)
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest %s/%s in %s: %w", Dataset, ManifestName, b, err)
+	}
+	return &m, nil
+}
+
+// Read calls fn for every record of the committed dataset, partition by
+// partition in manifest order, and returns the manifest it read. It reads
+// only files the manifest lists, so it never sees an uncommitted run. The
+// Record passed to fn is reused: copy it to keep it.
+func Read(ctx context.Context, b lake.BucketReader, fn func(*Record) error) (*Manifest, error) {
+	loc, err := Location(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ReadManifest(ctx, b, loc)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, 1024)
+	var rec Record
+	for _, p := range m.Partitions {
+		rec.CustomerNumber = p.CustomerNumber
+		for _, f := range p.Files {
+			key := path.Join(loc, f.Path)
+			if err := checkPartitionPath(f.Path, p.CustomerNumber); err != nil {
+				return nil, err
+			}
+			data, err := readAll(ctx, b, key)
+			if err != nil {
+				return nil, err
+			}
+			pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				return nil, fmt.Errorf("parquet file %s: %w", key, err)
+			}
+			if err := CheckSchema(pf.Schema()); err != nil {
+				return nil, fmt.Errorf("parquet file %s: %w", key, err)
+			}
+			r := parquet.NewGenericReader[Row](pf)
+			var n int64
+			for {
+				k, err := r.Read(rows)
+				for i := 0; i < k; i++ {
+					rec.Row = rows[i]
+					if err := fn(&rec); err != nil {
+						r.Close()
+						return nil, err
+					}
+				}
+				n += int64(k)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					r.Close()
+					return nil, fmt.Errorf("parquet file %s: %w", key, err)
+				}
+			}
+			r.Close()
+			if n != f.Rows {
+				return nil, fmt.Errorf("parquet file %s holds %d rows, manifest says %d", key, n, f.Rows)
+			}
+		}
+	}
+	return m, nil
+}
+
+func readAll(ctx context.Context, b lake.BucketReader, key string) ([]byte, error) {
+	rc, err := b.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return data, nil
+}
+
+func checkPartitionPath(p string, customer int32) error {
+	dir, _, _ := strings.Cut(p, "/")
+	want := PartitionColumn + "=" + strconv.Itoa(int(customer))
+	if dir != want {
+		return fmt.Errorf("manifest lists %s under partition %s", p, want)
+	}
+	return nil
+}
+
+// CheckSchema reports whether a Parquet file schema has exactly the stored
+// columns of Row, in order, with the contract's types. The error names the
+// first column that differs.
+func CheckSchema(s *parquet.Schema) error {
+	want := parquet.SchemaOf(Row{})
+	got := s.Fields()
+	exp := want.Fields()
+	for i, f := range exp {
+		if i >= len(got) {
+			return fmt.Errorf("schema: missing column %q (have %d columns, want %d)", f.Name(), len(got), len(exp))
+		}
+		g := got[i]
+		if g.Name() != f.Name() {
+			return fmt.Errorf("schema: column %d is %q, want %q", i+1, g.Name(), f.Name())
+		}
+		if g.Type().String() != f.Type().String() || g.Optional() != f.Optional() {
+			return fmt.Errorf("schema: column %q has type %s (optional=%v), want %s (optional=%v)", g.Name(), g.Type(), g.Optional(), f.Type(), f.Optional())
+		}
+	}
+	if len(got) > len(exp) {
+		return fmt.Errorf("schema: unexpected column %q", got[len(exp)].Name())
+	}
+	return nil
+}
