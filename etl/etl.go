@@ -1,0 +1,423 @@
+package etl
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/source"
+	"github.com/recoflow/recoflow/training"
+	"golang.org/x/sync/errgroup"
+)
+
+// BadRowPolicy says what a run does with a row that cannot be training data.
+type BadRowPolicy string
+
+// The bad-row policies.
+const (
+	// Quarantine keeps bad rows out, counts them and writes them with the
+	// reason to the run's rejects file. The run succeeds.
+	Quarantine BadRowPolicy = "quarantine"
+	// Fail stops the run at the first bad row; nothing is committed.
+	Fail BadRowPolicy = "fail"
+)
+
+// ParseBadRowPolicy parses "quarantine" or "fail".
+func ParseBadRowPolicy(s string) (BadRowPolicy, error) {
+	switch p := BadRowPolicy(strings.ToLower(strings.TrimSpace(s))); p {
+	case Quarantine, Fail:
+		return p, nil
+	}
+	return "", fmt.Errorf("%q is not a bad-row policy: want quarantine or fail", s)
+}
+
+// Progress is a snapshot of a running ETL.
+type Progress struct {
+	Rows     int64 // rows read from the source so far (good and rejected)
+	Rejected int64
+	// Total is the number of ratings in the source, or 0 while unknown.
+	Total   int64
+	Elapsed time.Duration
+}
+
+// Options tune a run. The zero value is usable.
+type Options struct {
+	// OnBadRows is the bad-row policy; empty means Quarantine.
+	OnBadRows BadRowPolicy
+	// Log receives structured log lines; nil discards them.
+	Log *slog.Logger
+	// Progress, when set, is called about every ProgressInterval from a
+	// separate goroutine, and once at the end.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// RunID names the run; empty means a new random id.
+	RunID string
+	// MaxFileBytes starts a new Parquet file in a partition once the current
+	// one has grown past it. Default 64 MiB.
+	MaxFileBytes int64
+	// Uploaders is the number of concurrent file uploads. Default 4.
+	Uploaders int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// AfterStage, when set, is called after the data and the manifest are
+	// staged and before the run is published. Tests use it to fail or stop
+	// a run at that point.
+	AfterStage func(ctx context.Context) error
+}
+
+// Summary describes a finished run.
+type Summary struct {
+	RunID      string
+	Rows       int64 // rows written to the training dataset
+	Rejected   int64
+	Rejects    map[string]int64 // rejected rows by kind
+	Partitions int
+	Files      int
+	Bytes      int64
+	Duration   time.Duration
+	// ManifestKey is the lake key of the committed manifest.
+	ManifestKey string
+	// RejectsKey is the lake key of the rejects file, empty when none.
+	RejectsKey string
+}
+
+// BadRowError is returned under the Fail policy for the first bad row.
+type BadRowError struct{ Reject Reject }
+
+func (e *BadRowError) Error() string {
+	return fmt.Sprintf("bad row (customerNumber=%s, productCode=%s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
+		deref(e.Reject.CustomerNumber), deref(e.Reject.ProductCode), e.Reject.Reason)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
+
+// stagingRoot holds one directory per run before it is published.
+const stagingRoot = ".recoflow/runs/" + training.Dataset
+
+// RejectsPrefix is where rejected rows are written, one file per run.
+const RejectsPrefix = "rejects/" + training.Dataset
+
+// NewRunID returns a fresh run id: a UTC timestamp and random suffix, so
+// that run ids sort by start time.
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run extracts the training join from db and commits it as a new training
+// dataset in b. It blocks until the run is committed, fails, or ctx is
+// cancelled; in the last two cases the previous dataset is left as it was.
+// Repeating a run is safe: each run replaces the dataset as a whole.
+func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summary, error) {
+	opts = opts.withDefaults()
+	log := opts.Log
+	start := opts.Now()
+	runID := opts.RunID
+	if runID == "" {
+		runID = NewRunID(start)
+	}
+	log.Info("etl starting", "run_id", runID, "source", db.String(), "lake", b.String(), "on_bad_rows", string(opts.OnBadRows))
+
+	if err := Preflight(ctx, db); err != nil {
+		return nil, err
+	}
+
+	st := &state{
+		opts:    opts,
+		bucket:  b,
+		runID:   runID,
+		staging: path.Join(stagingRoot, runID),
+		start:   start,
+		rejects: map[string]int64{},
+	}
+	stopProgress := st.startProgress(ctx, db)
+	err := st.extract(ctx, db)
+	stopProgress()
+	if err != nil {
+		st.abandon()
+		return nil, err
+	}
+	extracted := opts.Now()
+
+	man := st.manifest(db, extracted)
+	if err := putJSON(ctx, b, path.Join(st.staging, training.ManifestName), man); err != nil {
+		st.abandon()
+		return nil, fmt.Errorf("stage manifest: %w", err)
+	}
+	if opts.AfterStage != nil {
+		if err := opts.AfterStage(ctx); err != nil {
+			st.abandon()
+			return nil, err
+		}
+	}
+	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts)
+	if err != nil {
+		return nil, fmt.Errorf("publish run %s: %w", runID, err)
+	}
+	sum := &Summary{
+		RunID: runID, Rows: man.Rows, Rejected: man.Rejected, Rejects: st.rejects,
+		Partitions: len(man.Partitions), Files: st.files, Bytes: man.Bytes,
+		Duration: opts.Now().Sub(start), ManifestKey: manifestKey, RejectsKey: man.Rejects,
+	}
+	log.Info("etl committed", "run_id", runID, "rows", sum.Rows, "rejected", sum.Rejected,
+		"partitions", sum.Partitions, "files", sum.Files, "bytes", sum.Bytes, "duration", sum.Duration.Round(time.Millisecond).String(),
+		"manifest", manifestKey)
+	return sum, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.OnBadRows == "" {
+		o.OnBadRows = Quarantine
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 2 * time.Second
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = 64 << 20
+	}
+	if o.Uploaders <= 0 {
+		o.Uploaders = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Preflight checks that the source has every table and column the join
+// reads, and names the first one missing.
+func Preflight(ctx context.Context, db *source.DB) error {
+	for _, t := range requiredColumns {
+		// Identifiers come from the constant list above, never from input.
+		if _, err := db.SQL.ExecContext(ctx, "SELECT 1 FROM "+t.table+" WHERE 1=0"); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("source %s: table %s is missing or unreadable: %w", db, t.table, err)
+		}
+		for _, c := range t.columns {
+			rows, err := db.SQL.QueryContext(ctx, "SELECT "+c+" FROM "+t.table+" WHERE 1=0")
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("source %s: table %s has no column %s: %w", db, t.table, c, err)
+			}
+			rows.Close()
+		}
+	}
+	return nil
+}
+
+// state is one run in progress.
+type state struct {
+	opts    Options
+	bucket  lake.Bucket
+	runID   string
+	staging string
+	start   time.Time
+
+	rowsRead atomic.Int64
+	rejected atomic.Int64
+	total    atomic.Int64
+
+	rejects    map[string]int64
+	rejectsKey string
+	partitions []training.Partition
+	files      int
+	bytes      int64
+	rows       int64
+	timings    map[string]string
+}
+
+// abandon removes what a failed run staged, best effort: the next
+// successful run removes anything left behind.
+func (st *state) abandon() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := deletePrefix(ctx, st.bucket, st.staging+"/", 4); err != nil {
+		st.opts.Log.Warn("etl could not remove staged files of failed run", "run_id", st.runID, "err", err)
+	}
+	if st.rejectsKey != "" {
+		_ = st.bucket.Delete(ctx, st.rejectsKey)
+	}
+}
+
+func (st *state) startProgress(ctx context.Context, db *source.DB) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	// Count the ratings beside the main query, only for the ETA.
+	go func() {
+		var n int64
+		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM ratings").Scan(&n); err == nil {
+			st.total.Store(n)
+		}
+	}()
+	go func() {
+		defer close(done)
+		if st.opts.Progress == nil {
+			return
+		}
+		t := time.NewTicker(st.opts.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				st.opts.Progress(st.progress())
+				return
+			case <-t.C:
+				st.opts.Progress(st.progress())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (st *state) progress() Progress {
+	return Progress{Rows: st.rowsRead.Load(), Rejected: st.rejected.Load(), Total: st.total.Load(), Elapsed: st.opts.Now().Sub(st.start)}
+}
+
+// extract runs the join and writes the staged Parquet files and rejects.
+func (st *state) extract(ctx context.Context, db *source.DB) error {
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []training.Record, 4)
+	files := make(chan stagedFile, st.opts.Uploaders)
+	rej := newRejectsWriter(gctx, st.bucket, path.Join(RejectsPrefix, st.runID+".ndjson"))
+
+	queryStart := st.opts.Now()
+	var queryDone time.Time
+	g.Go(func() error {
+		defer close(batches)
+		err := st.read(gctx, db, batches, rej)
+		queryDone = st.opts.Now()
+		return err
+	})
+	w := newPartitionWriter(st.staging, st.runID, st.opts.MaxFileBytes)
+	g.Go(func() error {
+		defer close(files)
+		return w.run(gctx, batches, files)
+	})
+	for i := 0; i < st.opts.Uploaders; i++ {
+		g.Go(func() error {
+			for f := range files {
+				if err := st.bucket.Put(gctx, f.key, f.data); err != nil {
+					return fmt.Errorf("write %s: %w", f.key, err)
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	rejKey, rejErr := rej.close(err == nil)
+	if err == nil && rejErr != nil {
+		err = fmt.Errorf("write rejects: %w", rejErr)
+	}
+	st.rejectsKey = rejKey
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("etl cancelled: %w", ctx.Err())
+		}
+		return err
+	}
+	st.partitions = w.partitions
+	st.files = w.files
+	st.bytes = w.bytes
+	st.rows = w.rows
+	st.timings = map[string]string{
+		"extract": queryDone.Sub(queryStart).Round(time.Millisecond).String(),
+		"write":   st.opts.Now().Sub(queryStart).Round(time.Millisecond).String(),
+	}
+	return nil
+}
+
+// read streams the join, converts and validates rows, and sends them in
+// batches to the partition writer.
+func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.Record, rej *rejectsWriter) error {
+	rows, err := db.SQL.QueryContext(ctx, joinQuery)
+	if err != nil {
+		return fmt.Errorf("query source %s: %w", db, err)
+	}
+	defer rows.Close()
+	const batchSize = 1024
+	batch := make([]training.Record, 0, batchSize)
+	var sr scanRow
+	dest := sr.dest()
+	var n, bad int64
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read source row %d: %w", n+1, err)
+		}
+		n++
+		batch = append(batch, training.Record{})
+		if r := sr.convert(&batch[len(batch)-1]); r != nil {
+			batch = batch[:len(batch)-1]
+			bad++
+			st.rejected.Store(bad)
+			if st.opts.OnBadRows == Fail {
+				return &BadRowError{Reject: *r}
+			}
+			st.rejects[r.Kind]++
+			if err := rej.write(r); err != nil {
+				return fmt.Errorf("write rejects: %w", err)
+			}
+		}
+		if len(batch) == batchSize {
+			st.rowsRead.Store(n)
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]training.Record, 0, batchSize)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read source %s after %d rows: %w", db, n, err)
+	}
+	st.rowsRead.Store(n)
+	if len(batch) > 0 {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest {
+	sort.Slice(st.partitions, func(i, j int) bool { return st.partitions[i].CustomerNumber < st.partitions[j].CustomerNumber })
+	return &training.Manifest{
+		RunID:      st.runID,
+		Source:     db.String(),
+		StartedAt:  st.start.UTC(),
+		FinishedAt: finished.UTC(),
+		Rows:       st.rows,
+		Rejected:   st.rejected.Load(),
+		Bytes:      st.bytes,
+		Schema:     training.Schema,
+		Partitions: st.partitions,
+		Timings:    st.timings,
+		Rejects:    st.rejectsKey,
+	}
+}
+
+var errStop = errors.New("stop")

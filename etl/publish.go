@@ -1,0 +1,129 @@
+package etl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/training"
+	"golang.org/x/sync/errgroup"
+)
+
+// publish makes the staged run the committed dataset and returns the key of
+// its manifest. See the package documentation for the protocol.
+func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options) (string, error) {
+	if l, ok := b.(lake.Linker); ok {
+		previous, err := l.Resolve(ctx, training.Dataset)
+		if err != nil && !errors.Is(err, lake.ErrNotFound) {
+			return "", err
+		}
+		if err := l.Link(ctx, staging, training.Dataset); err != nil {
+			return "", err
+		}
+		// Keep the previous run for readers still reading it; drop older ones.
+		keep := map[string]bool{staging: true, previous: true}
+		if err := gcRuns(ctx, b, keep, opts); err != nil {
+			opts.Log.Warn("etl could not remove old runs", "err", err)
+		}
+		return path.Join(training.Dataset, training.ManifestName), nil
+	}
+
+	// Object stores: copy the run's files into place (their names carry the
+	// run id, so they never overwrite the previous run's), commit by writing
+	// the manifest, then delete everything the manifest does not list.
+	live := map[string]bool{}
+	var keys []string
+	for _, p := range man.Partitions {
+		for _, f := range p.Files {
+			live[path.Join(training.Dataset, f.Path)] = true
+			keys = append(keys, f.Path)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Uploaders * 2)
+	for _, rel := range keys {
+		g.Go(func() error {
+			return copyObject(gctx, b, path.Join(staging, rel), path.Join(training.Dataset, rel))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	manifestKey := path.Join(training.Dataset, training.ManifestName)
+	if err := putJSON(ctx, b, manifestKey, man); err != nil {
+		return "", fmt.Errorf("commit manifest: %w", err)
+	}
+	live[manifestKey] = true
+	var stale []string
+	err := b.List(ctx, training.Dataset+"/", func(key string) error {
+		if !live[key] {
+			stale = append(stale, key)
+		}
+		return nil
+	})
+	if err == nil {
+		err = deleteKeys(ctx, b, stale, opts.Uploaders*2)
+	}
+	if err == nil {
+		err = gcRuns(ctx, b, nil, opts)
+	}
+	if err != nil {
+		opts.Log.Warn("etl committed but could not remove old files", "err", err)
+	}
+	return manifestKey, nil
+}
+
+func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
+	if c, ok := b.(lake.Copier); ok {
+		if err := c.Copy(ctx, src, dst); err != nil {
+			return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		}
+		return nil
+	}
+	rc, err := b.Get(ctx, src)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	defer rc.Close()
+	if err := b.Put(ctx, dst, rc); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// gcRuns deletes staged runs whose prefix is not in keep.
+func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options) error {
+	var stale []string
+	err := b.List(ctx, stagingRoot+"/", func(key string) error {
+		rest := strings.TrimPrefix(key, stagingRoot+"/")
+		run, _, _ := strings.Cut(rest, "/")
+		if !keep[path.Join(stagingRoot, run)] {
+			stale = append(stale, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return deleteKeys(ctx, b, stale, opts.Uploaders*2)
+}
+
+func deletePrefix(ctx context.Context, b lake.Bucket, prefix string, workers int) error {
+	var keys []string
+	if err := b.List(ctx, prefix, func(key string) error { keys = append(keys, key); return nil }); err != nil {
+		return err
+	}
+	return deleteKeys(ctx, b, keys, workers)
+}
+
+func deleteKeys(ctx context.Context, b lake.Bucket, keys []string, workers int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, k := range keys {
+		g.Go(func() error { return b.Delete(gctx, k) })
+	}
+	return g.Wait()
+}
