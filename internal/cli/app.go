@@ -136,6 +136,7 @@ Backends are chosen by URL:
 		a.versionCommand(),
 		a.seedCommand(),
 		a.etlCommand(),
+		a.benchCommand(),
 	)
 	return root
 }
