@@ -58,7 +58,8 @@ func Open(dir string) (*Bucket, error) {
 	return &Bucket{root: abs, real: real}, nil
 }
 
-// String returns "file://" and the lake's absolute directory.
+// String returns "file://" and the lake's absolute directory. It does not
+// block.
 func (b *Bucket) String() string { return "file://" + filepath.ToSlash(b.root) }
 
 // Close does nothing: a file lake holds no resources between calls. It is
