@@ -247,3 +247,22 @@ func TestEscapePath(t *testing.T) {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// TestEnvironment checks that the SDK's standard variables are honoured:
+// AWS_ENDPOINT_URL when Config has no endpoint, and us-east-1 when nothing
+// names a region.
+func TestEnvironment(t *testing.T) {
+	cfg := testConfig(t)
+	t.Setenv("AWS_ENDPOINT_URL", cfg.Endpoint)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	cfg.Endpoint, cfg.Region = "", ""
+	b := openTest(t, cfg)
+	if got := b.client.Options().Region; got != "us-east-1" {
+		t.Errorf("region = %q, want us-east-1", got)
+	}
+	if b.endpoint != os.Getenv("AWS_ENDPOINT_URL") {
+		t.Errorf("endpoint = %q, want AWS_ENDPOINT_URL", b.endpoint)
+	}
+}
