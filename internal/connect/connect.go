@@ -62,7 +62,7 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 		if rawURL == "" {
 			return nil, fmt.Errorf("lake URL is empty: want file:///path/lake or s3://bucket/prefix")
 		}
-		return lakefile.Open(rawURL)
+		return openFile(rawURL)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -74,7 +74,7 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 		if u.Host != "" && u.Host != "localhost" { // file://rel/dir
 			p = u.Host + u.Path
 		}
-		return lakefile.Open(p)
+		return openFile(p)
 	case "s3":
 		cfg := lakes3.Config{
 			Bucket:    u.Host,
@@ -100,10 +100,22 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 		if cfg.Bucket == "" {
 			return nil, fmt.Errorf("lake URL %q: no bucket name", Redact(rawURL))
 		}
-		return lakes3.Open(ctx, cfg)
+		b, err := lakes3.Open(ctx, cfg)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return b, nil
 	default:
 		return nil, fmt.Errorf("lake URL %q: unknown scheme %q (want file or s3)", Redact(rawURL), u.Scheme)
 	}
+}
+
+func openFile(dir string) (lake.Bucket, error) {
+	b, err := lakefile.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Redact returns rawURL with any password replaced by "xxxxx", for logs and
