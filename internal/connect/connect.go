@@ -41,7 +41,7 @@ func Source(ctx context.Context, rawURL string, opts SourceOptions) (*source.DB,
 		}
 		return sqlite.Open(ctx, filepath.Clean(path), opts.Create)
 	case "mysql", "mariadb":
-		return mysql.Open(ctx, rawURL)
+		return mysql.Open(ctx, rawURL, opts.Create)
 	default:
 		return nil, fmt.Errorf("source URL %q: unknown scheme %q (want sqlite or mysql)", Redact(rawURL), scheme)
 	}
