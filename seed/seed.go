@@ -69,7 +69,7 @@ func (e *NotEmptyError) Error() string {
 	if len(parts) > 1 {
 		noun = "tables"
 	}
-	return fmt.Sprintf("source %s already has %s %s; seed with --replace (Options.Replace) to drop and recreate them",
+	return fmt.Sprintf("source %s already has %s %s; seed with --replace to drop and recreate them",
 		e.Source, noun, strings.Join(parts, ", "))
 }
 
