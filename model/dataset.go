@@ -1,0 +1,243 @@
+package model
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/training"
+)
+
+// Rating is one training example: a user and an item, with their features,
+// and the rating (1 to 5) the user gave the item.
+type Rating struct {
+	UserID string // customerNumber
+	User   UserFeatures
+	ItemID string // productCode
+	Item   ItemFeatures
+	Value  float64
+}
+
+// Dataset is the training data in memory: each user and item once, with its
+// features, and the ratings as pairs of indices. Build it with Add or
+// AddRecord, or read the lake's committed dataset with ReadDataset.
+//
+// A Dataset is not safe for concurrent use. Train sorts it in place (users,
+// items and ratings by id), so that the model does not depend on the order
+// the rows were read in.
+type Dataset struct {
+	userIndex map[string]int32
+	userIDs   []string
+	users     []UserFeatures
+	itemIndex map[string]int32
+	itemIDs   []string
+	items     []ItemFeatures
+	ratings   []rating
+	sorted    bool
+}
+
+type rating struct {
+	user, item int32
+	value      float64
+}
+
+// NewDataset returns an empty dataset.
+func NewDataset() *Dataset {
+	return &Dataset{userIndex: map[string]int32{}, itemIndex: map[string]int32{}}
+}
+
+// Len returns the number of ratings.
+func (d *Dataset) Len() int { return len(d.ratings) }
+
+// NumUsers returns the number of distinct users.
+func (d *Dataset) NumUsers() int { return len(d.users) }
+
+// NumItems returns the number of distinct items.
+func (d *Dataset) NumItems() int { return len(d.items) }
+
+// Add appends one rating. It rejects an empty id, a rating outside 1..5, a
+// NaN or infinite number, and a user or item whose features differ from
+// those it had in an earlier rating; the error says which rating and why,
+// and the dataset is left as it was.
+func (d *Dataset) Add(r Rating) error {
+	n := len(d.ratings) + 1
+	where := func() string { return fmt.Sprintf("rating %d (user %q, item %q)", n, r.UserID, r.ItemID) }
+	if strings.TrimSpace(r.UserID) == "" || strings.TrimSpace(r.ItemID) == "" {
+		return fmt.Errorf("%s: empty user or item id", where())
+	}
+	if !isFinite(r.Value) || r.Value < 1 || r.Value > 5 {
+		return fmt.Errorf("%s: rating %v is not a number from 1 to 5", where(), r.Value)
+	}
+	for i, v := range r.User.numeric() {
+		if !isFinite(v) {
+			return fmt.Errorf("%s: %s is %v, want a finite number", where(), userNumeric[i], v)
+		}
+	}
+	for i, v := range r.Item.numeric() {
+		if !isFinite(v) {
+			return fmt.Errorf("%s: %s is %v, want a finite number", where(), itemNumeric[i], v)
+		}
+	}
+	u, okU := d.userIndex[r.UserID]
+	if okU && d.users[u] != r.User {
+		return fmt.Errorf("%s: user features %+v differ from %+v in an earlier rating", where(), r.User, d.users[u])
+	}
+	it, okI := d.itemIndex[r.ItemID]
+	if okI && d.items[it] != r.Item {
+		return fmt.Errorf("%s: item features %+v differ from %+v in an earlier rating", where(), r.Item, d.items[it])
+	}
+	if !okU {
+		u = int32(len(d.users))
+		id := strings.Clone(r.UserID)
+		d.userIndex[id] = u
+		d.userIDs = append(d.userIDs, id)
+		f := r.User
+		f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
+		d.users = append(d.users, f)
+	}
+	if !okI {
+		it = int32(len(d.items))
+		id := strings.Clone(r.ItemID)
+		d.itemIndex[id] = it
+		d.itemIDs = append(d.itemIDs, id)
+		f := r.Item
+		f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
+		d.items = append(d.items, f)
+	}
+	d.ratings = append(d.ratings, rating{user: u, item: it, value: r.Value})
+	d.sorted = false
+	return nil
+}
+
+// AddRecord appends one row of the lake's training dataset (DESIGN.md §4),
+// converting decimals from cents to currency units.
+func (d *Dataset) AddRecord(rec *training.Record) error {
+	return d.Add(Rating{
+		UserID: strconv.Itoa(int(rec.CustomerNumber)),
+		User: UserFeatures{
+			City:        rec.City,
+			Country:     rec.Country,
+			CreditLimit: float64(rec.CreditLimit) / 100,
+		},
+		ItemID: rec.ProductCode,
+		Item: ItemFeatures{
+			ProductLine:     rec.ProductLine,
+			ProductScale:    rec.ProductScale,
+			QuantityInStock: float64(rec.QuantityInStock),
+			BuyPrice:        float64(rec.BuyPrice) / 100,
+			MSRP:            float64(rec.MSRP) / 100,
+		},
+		Value: float64(rec.ProductRating),
+	})
+}
+
+// ReadDataset reads the lake's committed training dataset (only a committed
+// one: see training.Read) into memory and returns it with its manifest. A
+// lake without one gives an error wrapping training.ErrNoDataset; a file
+// with the wrong schema or a row with a bad value gives an error naming it.
+func ReadDataset(ctx context.Context, b lake.BucketReader) (*Dataset, *training.Manifest, error) {
+	d := NewDataset()
+	m, err := training.Read(ctx, b, func(rec *training.Record) error {
+		if err := d.AddRecord(rec); err != nil {
+			return fmt.Errorf("training dataset: %w", err)
+		}
+		if len(d.ratings)%65536 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, m, nil
+}
+
+// sort puts users and items in id order (numeric order for numeric ids) and
+// ratings in (user, item, value) order.
+func (d *Dataset) sort() {
+	if d.sorted {
+		return
+	}
+	uperm := sortedOrder(d.userIDs)
+	iperm := sortedOrder(d.itemIDs)
+	unew := inverse(uperm)
+	inew := inverse(iperm)
+	d.userIDs = permute(d.userIDs, uperm)
+	d.users = permute(d.users, uperm)
+	d.itemIDs = permute(d.itemIDs, iperm)
+	d.items = permute(d.items, iperm)
+	for i, id := range d.userIDs {
+		d.userIndex[id] = int32(i)
+	}
+	for i, id := range d.itemIDs {
+		d.itemIndex[id] = int32(i)
+	}
+	for i := range d.ratings {
+		r := &d.ratings[i]
+		r.user, r.item = unew[r.user], inew[r.item]
+	}
+	slices.SortFunc(d.ratings, func(a, b rating) int {
+		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.item, b.item), cmp.Compare(a.value, b.value))
+	})
+	d.sorted = true
+}
+
+// compareIDs orders ids numerically when both are integers, else
+// lexically, integers first.
+func compareIDs(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	switch {
+	case errA == nil && errB == nil:
+		return cmp.Or(cmp.Compare(x, y), strings.Compare(a, b))
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func sortedOrder(ids []string) []int32 {
+	p := make([]int32, len(ids))
+	for i := range p {
+		p[i] = int32(i)
+	}
+	slices.SortFunc(p, func(a, b int32) int { return compareIDs(ids[a], ids[b]) })
+	return p
+}
+
+func inverse(p []int32) []int32 {
+	q := make([]int32, len(p))
+	for i, v := range p {
+		q[v] = int32(i)
+	}
+	return q
+}
+
+func permute[T any](s []T, p []int32) []T {
+	out := make([]T, len(s))
+	for i, v := range p {
+		out[i] = s[v]
+	}
+	return out
+}
+
+// check reports what makes d unusable for training.
+func (d *Dataset) check(minRatings int) error {
+	if len(d.ratings) == 0 {
+		return fmt.Errorf("the training dataset is empty: no ratings to learn from")
+	}
+	if len(d.ratings) < minRatings {
+		return fmt.Errorf("the training dataset has %d rating(s): training needs at least %d to hold some out for validation and evaluation", len(d.ratings), minRatings)
+	}
+	if len(d.ratings) > math.MaxInt32 {
+		return fmt.Errorf("the training dataset has %d ratings: more than this trainer supports (%d)", len(d.ratings), math.MaxInt32)
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package model
+
+import (
+	"math"
+	"slices"
+)
+
+// EpochStats are the figures of one training epoch, measured with the
+// parameters at its end. Losses are the mean of (cos(u,i) − (rating−3)/2)²;
+// RMSE is the same error on the 1–5 scale (2·√loss).
+type EpochStats struct {
+	Epoch          int     `json:"epoch"`
+	TrainLoss      float64 `json:"train_loss"`
+	ValidationLoss float64 `json:"validation_loss"`
+	TrainRMSE      float64 `json:"train_rmse"`
+	ValidationRMSE float64 `json:"validation_rmse"`
+	Seconds        float64 `json:"seconds"`
+	// Best is true when this epoch improved on every earlier validation
+	// loss.
+	Best bool `json:"best,omitempty"`
+}
+
+// Metrics describe a training run; they are stored as metrics.json beside
+// the model.
+type Metrics struct {
+	Format string `json:"format"`
+	// Version is the artifacts version, set by Save.
+	Version string `json:"version,omitempty"`
+	// DatasetRunID is the ETL run the data came from, if the caller sets it.
+	DatasetRunID string `json:"dataset_run_id,omitempty"`
+	Ratings      int    `json:"ratings"`
+	Users        int    `json:"users"`
+	Items        int    `json:"items"`
+	Split        struct {
+		Train      int `json:"train"`
+		Validation int `json:"validation"`
+		Holdout    int `json:"holdout"`
+	} `json:"split"`
+	Config Config `json:"config"`
+	// Loss states the training objective.
+	Loss      string       `json:"loss"`
+	Epochs    []EpochStats `json:"epochs"`
+	BestEpoch int          `json:"best_epoch"`
+	Holdout   Holdout      `json:"holdout"`
+	// TrainingSeconds is the wall time of Train; RatingsPerSecond the
+	// training ratings it processed (all epochs) per second of it.
+	TrainingSeconds  float64 `json:"training_seconds"`
+	RatingsPerSecond float64 `json:"ratings_per_second"`
+}
+
+// Holdout are the figures on the hold-out ratings, which neither training
+// nor the choice of epoch saw.
+type Holdout struct {
+	Ratings int         `json:"ratings"`
+	RMSE    HoldoutRMSE `json:"rmse"`
+	Ranking Ranking     `json:"ranking"`
+}
+
+// HoldoutRMSE compares the model's root-mean-square error on the 1–5 scale
+// (prediction 3 + 2·cos) with baselines fitted on the training split:
+// the global mean rating, each item's mean rating, and each user's mean
+// rating (both falling back to the global mean when there is none).
+type HoldoutRMSE struct {
+	Model      float64 `json:"model"`
+	GlobalMean float64 `json:"global_mean"`
+	ItemMean   float64 `json:"item_mean"`
+	UserMean   float64 `json:"user_mean"`
+}
+
+// Ranking compares top-K recommendation quality with a popularity
+// baseline; Definition says exactly how it is computed.
+type Ranking struct {
+	K          int       `json:"k"`
+	Users      int       `json:"users"`
+	Definition string    `json:"definition"`
+	Model      RankScore `json:"model"`
+	Popularity RankScore `json:"popularity"`
+}
+
+// RankScore is the mean Precision@K and NDCG@K over the evaluated users.
+type RankScore struct {
+	Precision float64 `json:"precision_at_k"`
+	NDCG      float64 `json:"ndcg_at_k"`
+}
+
+const metricsFormat = "recoflow.metrics/v1"
+
+// LossDefinition is the training objective, as recorded in metrics.json.
+const LossDefinition = "mean over ratings of (cos(user_embedding, item_embedding) - (rating-3)/2)^2; predicted rating = 3 + 2*cos"
+
+// RankingDefinition is how Precision@K and NDCG@K are computed, as recorded
+// in metrics.json.
+const RankingDefinition = "for each user with at least one hold-out rating >= 4: " +
+	"rank every item of the dataset except those the user rated outside the hold-out, " +
+	"by cosine similarity (model) or by number of training ratings (popularity), ties by item id; " +
+	"relevant = the user's hold-out items rated >= 4; " +
+	"precision@K = relevant items in the top K / K; " +
+	"NDCG@K = sum over top-K ranks r of rel_r/log2(r+1), divided by its ideal value for min(K, relevant) items; " +
+	"both averaged over those users"
+
+// rankK is the K of Precision@K and NDCG@K.
+const rankK = 10
+
+// evaluate computes the metrics of the trained (best-epoch) parameters,
+// using embeddings rounded to float32 as they are published.
+func (t *trainer) evaluate() *Metrics {
+	d := t.d
+	m := &Metrics{
+		Format:    metricsFormat,
+		Ratings:   len(d.ratings),
+		Users:     len(d.users),
+		Items:     len(d.items),
+		Config:    t.cfg,
+		Loss:      LossDefinition,
+		Epochs:    t.epochs,
+		BestEpoch: bestEpoch(t.epochs),
+	}
+	m.Split.Train, m.Split.Validation, m.Split.Holdout = len(t.train), len(t.val), len(t.hold)
+	ue, ie := t.embedAll()
+	for i, x := range ue {
+		ue[i] = float64(float32(x))
+	}
+	for i, x := range ie {
+		ie[i] = float64(float32(x))
+	}
+
+	// Baselines from the training ratings.
+	global := 0.0
+	itemSum := make([]float64, len(d.items))
+	itemN := make([]int, len(d.items))
+	userSum := make([]float64, len(d.users))
+	userN := make([]int, len(d.users))
+	for _, r := range t.train {
+		rt := d.ratings[r]
+		global += rt.value
+		itemSum[rt.item] += rt.value
+		itemN[rt.item]++
+		userSum[rt.user] += rt.value
+		userN[rt.user]++
+	}
+	global /= float64(len(t.train))
+	mean := func(sum float64, n int) float64 {
+		if n == 0 {
+			return global
+		}
+		return sum / float64(n)
+	}
+	D := t.cfg.Dim
+	var se [4]float64
+	for _, r := range t.hold {
+		rt := d.ratings[r]
+		c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
+		for j, p := range []float64{3 + 2*c, global, mean(itemSum[rt.item], itemN[rt.item]), mean(userSum[rt.user], userN[rt.user])} {
+			e := p - rt.value
+			se[j] += e * e
+		}
+	}
+	n := float64(len(t.hold))
+	m.Holdout.Ratings = len(t.hold)
+	m.Holdout.RMSE = HoldoutRMSE{
+		Model:      math.Sqrt(se[0] / n),
+		GlobalMean: math.Sqrt(se[1] / n),
+		ItemMean:   math.Sqrt(se[2] / n),
+		UserMean:   math.Sqrt(se[3] / n),
+	}
+	m.Holdout.Ranking = t.ranking(ue, ie, itemN)
+	return m
+}
+
+func bestEpoch(es []EpochStats) int {
+	best, at := math.Inf(1), 0
+	for _, e := range es {
+		if e.ValidationLoss < best {
+			best, at = e.ValidationLoss, e.Epoch
+		}
+	}
+	return at
+}
+
+// ranking computes Precision@K and NDCG@K as RankingDefinition states.
+// popularity is the number of training ratings of each item.
+func (t *trainer) ranking(ue, ie []float64, popularity []int) Ranking {
+	d := t.d
+	D := t.cfg.Dim
+	nItems := len(d.items)
+	unit := func(e []float64, n int) []float64 {
+		out := make([]float64, len(e))
+		for k := range n {
+			v := e[k*D : (k+1)*D]
+			norm := math.Sqrt(dot(v, v) + cosineEps)
+			for j, x := range v {
+				out[k*D+j] = x / norm
+			}
+		}
+		return out
+	}
+	un, in := unit(ue, len(d.users)), unit(ie, nItems)
+	byPop := make([]int32, nItems)
+	for i := range byPop {
+		byPop[i] = int32(i)
+	}
+	slices.SortStableFunc(byPop, func(a, b int32) int { return popularity[b] - popularity[a] })
+
+	// Ratings are sorted by user: userStart[u] is where user u's begin.
+	userStart := make([]int, len(d.users)+1)
+	for _, r := range d.ratings {
+		userStart[r.user+1]++
+	}
+	for u := range d.users {
+		userStart[u+1] += userStart[u]
+	}
+	var idcg [rankK + 1]float64
+	for r := 1; r <= rankK; r++ {
+		idcg[r] = idcg[r-1] + 1/math.Log2(float64(r+1))
+	}
+
+	type part struct {
+		users              int
+		pm, nm, pp, np     float64
+		excluded, relevant []int32
+	}
+	var parts [shards]part
+	t.parallel(func(s int) {
+		p := &parts[s]
+		p.excluded = fill(make([]int32, nItems), -1)
+		p.relevant = fill(make([]int32, nItems), -1)
+		topItem := make([]int32, 0, rankK)
+		topScore := make([]float64, 0, rankK)
+		lo, hi := span(len(d.users), s)
+		for u := lo; u < hi; u++ {
+			nRel := 0
+			for r := userStart[u]; r < userStart[u+1]; r++ {
+				rt := d.ratings[r]
+				switch {
+				case t.split[r] != splitHoldout:
+					p.excluded[rt.item] = int32(u)
+				case rt.value >= 4:
+					p.relevant[rt.item] = int32(u)
+					nRel++
+				}
+			}
+			if nRel == 0 {
+				continue
+			}
+			p.users++
+			ideal := idcg[min(nRel, rankK)]
+			score := func(items []int32) (prec, ndcg float64) {
+				hits, dcg := 0, 0.0
+				for rank, i := range items {
+					if p.relevant[i] == int32(u) {
+						hits++
+						dcg += 1 / math.Log2(float64(rank+2))
+					}
+				}
+				return float64(hits) / rankK, dcg / ideal
+			}
+			// model: the K best cosines, ties by item index
+			topItem, topScore = topItem[:0], topScore[:0]
+			uv := un[u*D : (u+1)*D]
+			for i := range nItems {
+				if p.excluded[i] == int32(u) {
+					continue
+				}
+				sc := dot(uv, in[i*D:(i+1)*D])
+				if len(topItem) == rankK && sc <= topScore[rankK-1] {
+					continue
+				}
+				j := len(topItem)
+				if j < rankK {
+					topItem = append(topItem, 0)
+					topScore = append(topScore, 0)
+				} else {
+					j = rankK - 1
+				}
+				for j > 0 && topScore[j-1] < sc {
+					topItem[j], topScore[j] = topItem[j-1], topScore[j-1]
+					j--
+				}
+				topItem[j], topScore[j] = int32(i), sc
+			}
+			pr, nd := score(topItem)
+			p.pm += pr
+			p.nm += nd
+			// popularity
+			topItem = topItem[:0]
+			for _, i := range byPop {
+				if len(topItem) == rankK {
+					break
+				}
+				if p.excluded[i] != int32(u) {
+					topItem = append(topItem, i)
+				}
+			}
+			pr, nd = score(topItem)
+			p.pp += pr
+			p.np += nd
+		}
+	})
+	out := Ranking{K: rankK, Definition: RankingDefinition}
+	var pm, nm, pp, np float64
+	for _, p := range parts {
+		out.Users += p.users
+		pm += p.pm
+		nm += p.nm
+		pp += p.pp
+		np += p.np
+	}
+	if out.Users > 0 {
+		n := float64(out.Users)
+		out.Model = RankScore{Precision: pm / n, NDCG: nm / n}
+		out.Popularity = RankScore{Precision: pp / n, NDCG: np / n}
+	}
+	return out
+}

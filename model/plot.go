@@ -1,0 +1,65 @@
+package model
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// lossCurvePNG draws the training and validation loss per epoch, with the
+// kept epoch marked, as a PNG image.
+func lossCurvePNG(epochs []EpochStats, best int) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "recoflow two-tower model: loss per epoch"
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "MSE of cosine vs (rating-3)/2"
+	p.Add(plotter.NewGrid())
+	train := make(plotter.XYs, len(epochs))
+	val := make(plotter.XYs, len(epochs))
+	for i, e := range epochs {
+		train[i] = plotter.XY{X: float64(e.Epoch), Y: e.TrainLoss}
+		val[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValidationLoss}
+	}
+	lt, err := plotter.NewLine(train)
+	if err != nil {
+		return nil, fmt.Errorf("loss curve: %w", err)
+	}
+	lt.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	lt.Width = vg.Points(1.5)
+	lv, err := plotter.NewLine(val)
+	if err != nil {
+		return nil, fmt.Errorf("loss curve: %w", err)
+	}
+	lv.Color = color.RGBA{R: 255, G: 127, B: 14, A: 255}
+	lv.Width = vg.Points(1.5)
+	p.Add(lt, lv)
+	p.Legend.Add("training", lt)
+	p.Legend.Add("validation", lv)
+	if best > 0 && best <= len(epochs) {
+		e := epochs[best-1]
+		s, err := plotter.NewScatter(plotter.XYs{{X: float64(e.Epoch), Y: e.ValidationLoss}})
+		if err != nil {
+			return nil, fmt.Errorf("loss curve: %w", err)
+		}
+		s.GlyphStyle.Shape = draw.CircleGlyph{}
+		s.GlyphStyle.Radius = vg.Points(4)
+		s.GlyphStyle.Color = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+		p.Add(s)
+		p.Legend.Add(fmt.Sprintf("kept (epoch %d)", best), s)
+	}
+	p.Legend.Top = true
+	w, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, "png")
+	if err != nil {
+		return nil, fmt.Errorf("loss curve: %w", err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("loss curve: %w", err)
+	}
+	return buf.Bytes(), nil
+}
