@@ -20,7 +20,8 @@
 // that fails, or is cancelled, drops the tables it created.
 //
 // Generated data is deterministic: the same GenOptions give the same rows on
-// every run and backend, and rows are produced while they are loaded, in
+// every run and backend (on one CPU architecture; another may round a rare
+// floating-point value differently), and rows are produced while they are loaded, in
 // primary-key order, so ten million ratings take minutes and constant
 // memory. Ratings depend on features a content-based model sees (the
 // customer's country and credit limit, the product's line, scale and price)

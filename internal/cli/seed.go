@@ -105,7 +105,7 @@ that fails or is interrupted drops the tables it created.`,
 			if a.opts.IsTerminal {
 				interval = min(interval, 200*time.Millisecond)
 			}
-			var last time.Time
+			last := start // the first report after one interval, when the rate means something
 			opts := seed.Options{Replace: replace, Progress: func(done, total int64) {
 				if now := time.Now(); now.Sub(last) >= interval || done == total {
 					last = now
