@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -17,6 +19,7 @@ func lossCurvePNG(epochs []EpochStats, best int) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = "recoflow two-tower model: loss per epoch"
 	p.X.Label.Text = "epoch"
+	p.X.Tick.Marker = epochTicks{}
 	p.Y.Label.Text = "MSE of cosine vs (rating-3)/2"
 	p.Add(plotter.NewGrid())
 	train := make(plotter.XYs, len(epochs))
@@ -62,4 +65,21 @@ func lossCurvePNG(epochs []EpochStats, best int) ([]byte, error) {
 		return nil, fmt.Errorf("loss curve: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// epochTicks labels whole epochs only, at most about ten of them.
+type epochTicks struct{}
+
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	first, last := int(math.Ceil(lo)), int(math.Floor(hi))
+	step := max(1, (last-first+9)/10)
+	var ticks []plot.Tick
+	for e := first; e <= last; e++ {
+		t := plot.Tick{Value: float64(e)}
+		if (e-first)%step == 0 {
+			t.Label = strconv.Itoa(e)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
 }

@@ -87,6 +87,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate reports whether c, with its defaults applied, can be trained
+// with, and if not, which field is wrong.
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 func (c Config) validate() error {
 	switch {
 	case c.Dim < 1 || c.Dim > 4096:

@@ -113,6 +113,7 @@ func (a *app) rootCommand() *cobra.Command {
 
   seed     create the shop's database (classicmodels + ratings) in SQLite or MySQL
   etl      move ratings, customers and products into Parquet training data in a lake
+  train    train the two-tower recommender and publish embeddings, weights and metrics
 
 Every command reads its settings from flags, then RECOFLOW_<FLAG> environment
 variables (RECOFLOW_LAKE, RECOFLOW_ON_BAD_ROWS, …), then the optional YAML file
@@ -137,6 +138,7 @@ Backends are chosen by URL:
 		a.seedCommand(),
 		a.etlCommand(),
 		a.benchCommand(),
+		a.trainCommand(),
 	)
 	return root
 }
