@@ -29,14 +29,23 @@ const (
 	// without it is ignored.
 	ManifestName = "manifest.json"
 
+	// ItemEmbeddingsFile holds every product's embedding (id = productCode)
+	// as id,embedding CSV, the vector in pgvector text form.
 	ItemEmbeddingsFile = "embeddings/item_embeddings.csv"
+	// UserEmbeddingsFile holds every customer's embedding (id =
+	// customerNumber), in the same form.
 	UserEmbeddingsFile = "embeddings/user_embeddings.csv"
-	UserTowerFile      = "model/user_tower.json"
-	ItemTowerFile      = "model/item_tower.json"
-	UserEncoderFile    = "scalers/user_encoder.json"
-	ItemEncoderFile    = "scalers/item_encoder.json"
-	MetricsFile        = "metrics.json"
-	LossCurveFile      = "loss.png"
+	// UserTowerFile and ItemTowerFile hold the towers' weights as JSON.
+	UserTowerFile = "model/user_tower.json"
+	ItemTowerFile = "model/item_tower.json"
+	// UserEncoderFile and ItemEncoderFile hold the one-hot encoders and
+	// standard scalers as JSON.
+	UserEncoderFile = "scalers/user_encoder.json"
+	ItemEncoderFile = "scalers/item_encoder.json"
+	// MetricsFile holds the Metrics as JSON.
+	MetricsFile = "metrics.json"
+	// LossCurveFile is a PNG picture of the loss per epoch.
+	LossCurveFile = "loss.png"
 )
 
 // ErrNoModel means the lake holds no committed model version (or not the
@@ -342,7 +351,7 @@ func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, err
 	if user.out != item.out {
 		return nil, fmt.Errorf("load model %s: user embeddings have %d dimensions, item embeddings %d", version, user.out, item.out)
 	}
-	return &Model{version: version, dim: user.out, hidden: user.hidden, userEnc: &ue, itemEnc: &ie, user: user, item: item}, nil
+	return &Model{version: version, dim: user.out, userEnc: &ue, itemEnc: &ie, user: user, item: item}, nil
 }
 
 func readObject(ctx context.Context, b lake.BucketReader, key string, limit int64) ([]byte, error) {

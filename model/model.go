@@ -8,11 +8,11 @@ import (
 // towers. It embeds any user or item from its features, including ones it
 // never saw in training. A Model is immutable and safe for concurrent use.
 type Model struct {
-	version     string
-	dim, hidden int
-	userEnc     *encoder
-	itemEnc     *encoder
-	user, item  *tower
+	version    string
+	dim        int
+	userEnc    *encoder
+	itemEnc    *encoder
+	user, item *tower
 }
 
 // Dim returns the embedding dimension.

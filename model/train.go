@@ -164,7 +164,6 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	m := &Model{
 		dim:     cfg.Dim,
-		hidden:  cfg.Hidden,
 		userEnc: t.userEnc,
 		itemEnc: t.itemEnc,
 		user:    t.user.clone(),
