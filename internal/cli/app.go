@@ -114,6 +114,7 @@ func (a *app) rootCommand() *cobra.Command {
   seed     create the shop's database (classicmodels + ratings) in SQLite or MySQL
   etl      move ratings, customers and products into Parquet training data in a lake
   train    train the two-tower recommender and publish embeddings, weights and metrics
+  vectors  load a model version's embeddings into the vector store (embedded or pgvector)
 
 Every command reads its settings from flags, then RECOFLOW_<FLAG> environment
 variables (RECOFLOW_LAKE, RECOFLOW_ON_BAD_ROWS, …), then the optional YAML file
@@ -139,6 +140,7 @@ Backends are chosen by URL:
 		a.etlCommand(),
 		a.benchCommand(),
 		a.trainCommand(),
+		a.vectorsCommand(),
 	)
 	return root
 }

@@ -1,0 +1,320 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/recoflow/recoflow/embedding"
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/vector"
+	"github.com/spf13/cobra"
+)
+
+// defaultVectors is where commands keep the vector store when --vectors is
+// not given.
+const defaultVectors = "file://recoflow-data/vectors"
+
+func (a *app) vectorsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vectors",
+		Short: "Manage the vector store of item and user embeddings",
+	}
+	cmd.AddCommand(a.vectorsLoadCommand())
+	return cmd
+}
+
+// vectorFlags are the flags that open a vector store.
+type vectorFlags struct {
+	url        string
+	opts       connect.VectorOptions
+	loadMethod string
+}
+
+func (v *vectorFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&v.url, "vectors", defaultVectors, "vector store URL: file:///path/dir (embedded) or postgres://user:pass@host:5432/db (pgvector)")
+	f.IntVar(&v.opts.Dim, "dim", 0, "embedding dimension (default: the store's, 32 for a new store)")
+	f.IntVar(&v.opts.HNSWM, "hnsw-m", 0, "HNSW links per node (default 16)")
+	f.IntVar(&v.opts.HNSWEfConstruction, "hnsw-ef-construction", 0, "HNSW build candidate list size (default: 200 embedded, 64 pgvector)")
+	f.IntVar(&v.opts.ExactThreshold, "exact-threshold", 0, "embedded store: search exactly below this many items (default 10000)")
+	f.IntVar(&v.opts.MaxConns, "pg-max-conns", 0, "pgvector: connection pool size (default 4; at most PGlite's --max-connections)")
+	f.StringVar(&v.opts.Schema, "pg-schema", "", "pgvector: schema of the tables (default public)")
+	f.StringVar(&v.loadMethod, "load-method", "auto", "pgvector: auto, copy (COPY FROM STDIN) or insert (batched INSERT … unnest)")
+	f.StringVar(&v.opts.MaintenanceWorkMem, "pg-maintenance-work-mem", "", "pgvector: maintenance_work_mem while the HNSW index builds, e.g. 1GB")
+}
+
+func (v *vectorFlags) open(ctx context.Context, a *app) (vector.Store, error) {
+	switch strings.ToLower(v.loadMethod) {
+	case "auto", "copy", "insert":
+	default:
+		return nil, usageError("--load-method %q: want auto, copy or insert", v.loadMethod)
+	}
+	v.opts.LoadMethod = v.loadMethod
+	v.opts.Logger = a.log
+	return connect.Vectors(ctx, v.url, v.opts)
+}
+
+func (a *app) vectorsLoadCommand() *cobra.Command {
+	var (
+		lf                   lakeFlags
+		vf                   vectorFlags
+		version              string
+		itemsFile, usersFile string
+		progressInterval     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load a model version's item and user embeddings into the vector store",
+		Long: `vectors load reads a model version's embeddings and makes them the vector
+store's live version, atomically: searches see the previous version until
+the new one is complete, and a failed load leaves the previous one live.
+
+By default it loads the latest committed model in the lake: the version
+named by <lake>/ml-artifacts/LATEST, from
+  ml-artifacts/<version>/embeddings/item_embeddings.csv   (id = productCode)
+  ml-artifacts/<version>/embeddings/user_embeddings.csv   (id = customerNumber)
+checking both against the version's manifest. --version picks another
+committed version. --items and --users load lab-format CSV files instead
+(header id,embedding; the embedding in pgvector text form "[0.1,…]"), for
+embeddings trained elsewhere; --version then names them.
+
+Stores, chosen by --vectors:
+  file:///path/dir     embedded: exact search below --exact-threshold items,
+                       an HNSW graph above it, persisted under the directory
+  postgres://…         PostgreSQL + pgvector: the lab's tables item_emb and
+                       user_emb with an HNSW index (vector_cosine_ops), loaded
+                       with COPY (or batched INSERTs on PGlite) and swapped in
+                       one transaction`,
+		Example: `  # the latest model from the default lake into the embedded store
+  recoflow vectors load
+
+  # a given version into pgvector
+  recoflow vectors load --lake s3://shop-lake/prod --version 20261125T153000Z \
+    --vectors 'postgres://recoflow:secret@db:5432/shop?sslmode=require'
+
+  # embeddings trained elsewhere
+  recoflow vectors load --items items.csv --users users.csv --version lab-2024-06 \
+    --vectors file:///var/lib/recoflow/vectors`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if progressInterval <= 0 {
+				return usageError("--progress-interval %s: want a positive duration", progressInterval)
+			}
+			fromFiles := itemsFile != "" || usersFile != ""
+			if fromFiles && itemsFile == "" {
+				return usageError("--users needs --items: a version without items has nothing to search")
+			}
+			if fromFiles && version == "" {
+				return usageError("--version is required with --items: it names the embeddings being loaded")
+			}
+			if version != "" {
+				if err := vector.CheckVersion(version); err != nil {
+					return usageError("--version: %v", err)
+				}
+			}
+			ctx := cmd.Context()
+
+			var src embeddingSource
+			var err error
+			if fromFiles {
+				src = fileSource(itemsFile, usersFile)
+				src.version = version
+			} else {
+				b, err := lf.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				if src, err = lakeSource(ctx, b, version); err != nil {
+					return err
+				}
+			}
+			version = src.version
+
+			st, err := vf.open(ctx, a)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if src.dim != 0 && src.dim != st.Dim() {
+				return fmt.Errorf("model version %s has %d-dimensional embeddings, but %s holds %d-dimensional vectors: %w",
+					version, src.dim, st, st.Dim(), vector.ErrDimension)
+			}
+
+			a.log.Info("loading vectors", "version", version, "from", src.from, "into", st.String())
+			start := time.Now()
+			prog := newProgressPrinter(a, "vectors", "embeddings")
+			interval := progressInterval
+			if a.opts.IsTerminal {
+				interval = min(interval, 200*time.Millisecond)
+			}
+			var done int64
+			last := start
+			count := func(seq vector.Entries) vector.Entries {
+				return func(yield func(embedding.Entry, error) bool) {
+					for e, err := range seq {
+						if err == nil {
+							done++
+							if now := time.Now(); now.Sub(last) >= interval {
+								last = now
+								prog.update(done, src.total, now.Sub(start))
+							}
+						}
+						if !yield(e, err) {
+							return
+						}
+					}
+				}
+			}
+			info, err := st.Load(ctx, version, count(src.items), count(src.users))
+			prog.done()
+			if err != nil {
+				return err
+			}
+			elapsed := time.Since(start)
+			a.log.Info("loaded vectors", "version", info.Version, "items", info.Items, "users", info.Users,
+				"store", st.String(), "elapsed", elapsed.Round(time.Millisecond).String())
+			var sb strings.Builder
+			fmt.Fprintf(&sb, "loaded model version %s into %s in %s\n", info.Version, st, elapsed.Round(time.Millisecond))
+			fmt.Fprintf(&sb, "  items         %12s\n", groupDigits(int64(info.Items)))
+			fmt.Fprintf(&sb, "  users         %12s\n", groupDigits(int64(info.Users)))
+			fmt.Fprintf(&sb, "  dimension     %12d\n", info.Dim)
+			fmt.Fprintf(&sb, "  from          %s\n", src.from)
+			fmt.Fprintf(&sb, "  live since    %s\n", info.LoadedAt.UTC().Format(time.RFC3339))
+			_, err = io.WriteString(a.opts.Stdout, sb.String())
+			return err
+		},
+	}
+	lf.register(cmd.Flags())
+	vf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&version, "version", "", "model version to load (default: the one ml-artifacts/LATEST names); with --items, the name to give the files' embeddings")
+	f.StringVar(&itemsFile, "items", "", "load item embeddings from this lab-format CSV file instead of the lake")
+	f.StringVar(&usersFile, "users", "", "load user embeddings from this lab-format CSV file (with --items)")
+	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
+	return cmd
+}
+
+// embeddingSource is where one load reads its embeddings.
+type embeddingSource struct {
+	version      string
+	from         string
+	dim          int   // 0: unknown until read
+	total        int64 // 0: unknown
+	items, users vector.Entries
+}
+
+func fileSource(itemsFile, usersFile string) embeddingSource {
+	open := func(path string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			return namedReader{f, path}, nil
+		}
+	}
+	src := embeddingSource{from: itemsFile, items: vector.FromCSV(open(itemsFile))}
+	if usersFile != "" {
+		src.from += ", " + usersFile
+		src.users = vector.FromCSV(open(usersFile))
+	}
+	return src
+}
+
+// lakeSource finds a committed model version in the lake (the latest when
+// version is "") and reads its embeddings, checked against its manifest.
+func lakeSource(ctx context.Context, b lake.Bucket, version string) (embeddingSource, error) {
+	if version == "" {
+		v, err := model.LatestVersion(ctx, b)
+		if err != nil {
+			return embeddingSource{}, err
+		}
+		version = v
+	}
+	man, err := model.ReadManifest(ctx, b, version)
+	if err != nil {
+		if errors.Is(err, model.ErrNoModel) {
+			return embeddingSource{}, fmt.Errorf("model version %s is not committed in %s (see recoflow train): %w", version, b, err)
+		}
+		return embeddingSource{}, err
+	}
+	src := embeddingSource{
+		version: version,
+		from:    fmt.Sprintf("%s/%s", b, model.Key(version, "embeddings")),
+		dim:     man.Dim,
+		total:   int64(man.Items + man.Users),
+	}
+	open := func(file string) func() (io.ReadCloser, error) {
+		key := model.Key(version, file)
+		return func() (io.ReadCloser, error) {
+			rc, err := b.Get(ctx, key)
+			if err != nil {
+				return nil, fmt.Errorf("read %s from %s: %w", key, b, err)
+			}
+			for _, f := range man.Files {
+				if f.Path == file {
+					return &checkedReader{rc: rc, h: sha256.New(), want: f.SHA256, size: f.Bytes, name: key}, nil
+				}
+			}
+			return namedReader{rc, key}, nil
+		}
+	}
+	src.items = vector.FromCSV(open(model.ItemEmbeddingsFile))
+	src.users = vector.FromCSV(open(model.UserEmbeddingsFile))
+	return src, nil
+}
+
+// namedReader prefixes read errors with the file's name.
+type namedReader struct {
+	rc   io.ReadCloser
+	name string
+}
+
+func (n namedReader) Read(p []byte) (int, error) {
+	k, err := n.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", n.name, err)
+	}
+	return k, err
+}
+
+func (n namedReader) Close() error { return n.rc.Close() }
+
+// checkedReader fails at the end of the file when its size or SHA-256
+// differs from the manifest's, so that a damaged file is never loaded.
+type checkedReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want string
+	size int64
+	name string
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	k, err := c.rc.Read(p)
+	c.h.Write(p[:k])
+	c.n += int64(k)
+	if err == io.EOF {
+		if got := hex.EncodeToString(c.h.Sum(nil)); c.n != c.size || !strings.EqualFold(got, c.want) {
+			return k, fmt.Errorf("%s: %d bytes with SHA-256 %s, but the manifest lists %d bytes with %s: the file is damaged or was changed",
+				c.name, c.n, got, c.size, c.want)
+		}
+	} else if err != nil {
+		err = fmt.Errorf("%s: %w", c.name, err)
+	}
+	return k, err
+}
+
+func (c *checkedReader) Close() error { return c.rc.Close() }

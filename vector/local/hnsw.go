@@ -1,0 +1,467 @@
+package local
+
+// An HNSW graph (Malkov & Yashunin, "Efficient and robust approximate
+// nearest neighbor search using Hierarchical Navigable Small World graphs",
+// 2016/2018) over a table's vectors, by cosine distance.
+//
+// Layout, chosen so that the graph is written and read as a few flat arrays:
+// every node has a level (levels); layer 0 holds m0 = 2m link slots per node
+// in l0; a node of level L ≥ 1 also has L·m slots in up, starting at
+// upOff[node], for layers 1..L. A list is filled from the front and ends at
+// the first slot holding none (or at its capacity).
+//
+// The build inserts nodes concurrently, as hnswlib does: each node's link
+// lists are guarded by that node's mutex, and the entry point by a global
+// one, held for the whole insertion of a node that raises the top level.
+// Levels are drawn up front from a seeded generator, so the graph's shape is
+// deterministic with one worker and nearly so with several.
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+const none = math.MaxUint32
+
+// upperEf is the candidate list size of searches in the layers above 0.
+// The paper uses 1 (a greedy walk); a few more keep a query from being
+// led into the wrong cluster when clusters are linked by few nodes.
+var upperEf = 8
+
+// maxLevel bounds node levels; with m ≥ 2 a level above it has a probability
+// below 2⁻³¹ per node.
+const maxLevelCap = 31
+
+type graph struct {
+	m, m0    int
+	maxLevel int
+	entry    uint32
+	levels   []uint8
+	upOff    []uint32
+	up       []uint32
+	l0       []uint32
+}
+
+// links returns the link slots of node i at level lv.
+func (g *graph) links(i uint32, lv int) []uint32 {
+	if lv == 0 {
+		s := int(i) * g.m0
+		return g.l0[s : s+g.m0 : s+g.m0]
+	}
+	s := int(g.upOff[i]) + (lv-1)*g.m
+	return g.up[s : s+g.m : s+g.m]
+}
+
+// cand is a node with its distance to the current query.
+type cand struct {
+	d  float32
+	id uint32
+}
+
+func compareCand(a, b cand) int {
+	return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.id, b.id))
+}
+
+// minHeap and maxHeap are binary heaps of candidates by distance.
+type minHeap []cand
+
+func (h *minHeap) push(c cand) {
+	*h = append(*h, c)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].d <= a[i].d {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *minHeap) pop() cand {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && a[r].d < a[l].d {
+			c = r
+		}
+		if a[i].d <= a[c].d {
+			break
+		}
+		a[i], a[c] = a[c], a[i]
+		i = c
+	}
+	*h = a
+	return top
+}
+
+type maxHeap []cand
+
+func (h *maxHeap) push(c cand) {
+	*h = append(*h, c)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].d >= a[i].d {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *maxHeap) pop() cand {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	*h = a
+	h.down()
+	return top
+}
+
+// replaceTop replaces the farthest candidate by c.
+func (h *maxHeap) replaceTop(c cand) {
+	(*h)[0] = c
+	h.down()
+}
+
+func (h *maxHeap) down() {
+	a := *h
+	n := len(a)
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && a[r].d > a[l].d {
+			c = r
+		}
+		if a[i].d >= a[c].d {
+			break
+		}
+		a[i], a[c] = a[c], a[i]
+		i = c
+	}
+}
+
+// searcher holds one goroutine's scratch space for graph searches.
+type searcher struct {
+	g     *graph
+	t     *table
+	locks []sync.Mutex // non-nil while building: read link lists under them
+	visit []uint32     // visit[i] == stamp: node i seen in this search
+	stamp uint32
+	cands minHeap
+	res   maxHeap
+	out   []cand
+	eps   []cand
+	buf   []uint32
+	q     []float32
+}
+
+func newSearcher(g *graph, t *table, locks []sync.Mutex) *searcher {
+	return &searcher{g: g, t: t, locks: locks, visit: make([]uint32, t.len()), buf: make([]uint32, g.m0)}
+}
+
+func (s *searcher) reset() {
+	s.stamp++
+	if s.stamp == 0 {
+		clear(s.visit)
+		s.stamp = 1
+	}
+}
+
+// dist is the cosine distance from the unit query q to node i.
+func (s *searcher) dist(q []float32, i uint32) float32 {
+	return 1 - dot(q, s.t.vec(i))*s.t.inv[i]
+}
+
+// neighbours returns node i's links at level lv: the slots themselves when
+// the graph is read-only, a copy taken under i's lock while it is built.
+func (s *searcher) neighbours(i uint32, lv int) []uint32 {
+	l := s.g.links(i, lv)
+	if s.locks == nil {
+		return l
+	}
+	s.locks[i].Lock()
+	b := s.buf[:copy(s.buf[:len(l)], l)]
+	s.locks[i].Unlock()
+	return b
+}
+
+// greedy walks level lv from ep towards q, one best neighbour at a time.
+func (s *searcher) greedy(q []float32, ep uint32, epd float32, lv int) (uint32, float32) {
+	for changed := true; changed; {
+		changed = false
+		for _, e := range s.neighbours(ep, lv) {
+			if e == none {
+				break
+			}
+			if d := s.dist(q, e); d < epd {
+				ep, epd, changed = e, d, true
+			}
+		}
+	}
+	return ep, epd
+}
+
+// searchLayer is the paper's SEARCH-LAYER: the ef nodes of level lv nearest
+// to q reachable from eps, nearest first, in s.out.
+func (s *searcher) searchLayer(q []float32, eps []cand, ef, lv int) []cand {
+	s.reset()
+	s.cands, s.res = s.cands[:0], s.res[:0]
+	for _, e := range eps {
+		if s.visit[e.id] == s.stamp {
+			continue
+		}
+		s.visit[e.id] = s.stamp
+		s.cands.push(e)
+		s.res.push(e)
+		if len(s.res) > ef {
+			s.res.pop()
+		}
+	}
+	for len(s.cands) > 0 {
+		c := s.cands.pop()
+		if len(s.res) >= ef && c.d > s.res[0].d {
+			break
+		}
+		for _, e := range s.neighbours(c.id, lv) {
+			if e == none {
+				break
+			}
+			if s.visit[e] == s.stamp {
+				continue
+			}
+			s.visit[e] = s.stamp
+			d := s.dist(q, e)
+			if len(s.res) < ef || d < s.res[0].d {
+				s.cands.push(cand{d, e})
+				s.res.push(cand{d, e})
+				if len(s.res) > ef {
+					s.res.pop()
+				}
+			}
+		}
+	}
+	s.out = append(s.out[:0], s.res...)
+	slices.SortFunc(s.out, compareCand)
+	return s.out
+}
+
+// search returns the ef nodes nearest to the unit vector q, nearest first.
+// The result is s.out, valid until the next search.
+func (s *searcher) search(q []float32, ef int) []cand {
+	g := s.g
+	ep := g.entry
+	s.eps = append(s.eps[:0], cand{s.dist(q, ep), ep})
+	for lv := g.maxLevel; lv > 0; lv-- {
+		w := s.searchLayer(q, s.eps, upperEf, lv)
+		s.eps = append(s.eps[:0], w...)
+	}
+	return s.searchLayer(q, s.eps, ef, 0)
+}
+
+// hnswParams tune a build.
+type hnswParams struct {
+	m              int
+	efConstruction int
+	seed           uint64
+	workers        int
+}
+
+// builder inserts nodes into a graph under construction.
+type builder struct {
+	g      *graph
+	t      *table
+	efc    int
+	locks  []sync.Mutex
+	global sync.Mutex // guards g.entry and g.maxLevel
+}
+
+// buildGraph builds the HNSW graph of t. It stops early with ctx's error.
+func buildGraph(ctx context.Context, t *table, p hnswParams) (*graph, error) {
+	n := t.len()
+	g := &graph{m: p.m, m0: 2 * p.m, levels: make([]uint8, n), upOff: make([]uint32, n)}
+	rng := rand.New(rand.NewPCG(p.seed, 0x9e3779b97f4a7c15))
+	ml := 1 / math.Log(float64(p.m))
+	slots := 0
+	for i := range n {
+		lv := int(-math.Log(1-rng.Float64()) * ml)
+		lv = min(lv, maxLevelCap)
+		g.levels[i] = uint8(lv)
+		g.upOff[i] = uint32(slots)
+		slots += lv * g.m
+	}
+	g.up = make([]uint32, slots)
+	g.l0 = make([]uint32, n*g.m0)
+	for i := range g.up {
+		g.up[i] = none
+	}
+	for i := range g.l0 {
+		g.l0[i] = none
+	}
+	g.entry, g.maxLevel = 0, int(g.levels[0])
+	if n == 1 {
+		return g, nil
+	}
+
+	b := &builder{g: g, t: t, efc: max(p.efConstruction, p.m), locks: make([]sync.Mutex, n)}
+	workers := max(1, min(p.workers, n-1))
+	var next atomic.Uint64
+	next.Store(1)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			s := newSearcher(g, t, b.locks)
+			for !stop.Load() {
+				i := next.Add(1) - 1
+				if i >= uint64(n) {
+					return
+				}
+				if i%1024 == 0 && ctx.Err() != nil {
+					stop.Store(true)
+					return
+				}
+				b.insert(s, uint32(i))
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (b *builder) insert(s *searcher, i uint32) {
+	g, t := b.g, b.t
+	lv := int(g.levels[i])
+	b.global.Lock()
+	ep, top := g.entry, g.maxLevel
+	raises := lv > top
+	if !raises {
+		b.global.Unlock()
+	}
+	q := normalized(s.q, t.vec(i))
+	s.q = q
+	epd := s.dist(q, ep)
+	for l := top; l > lv; l-- {
+		ep, epd = s.greedy(q, ep, epd, l)
+	}
+	eps := append(s.eps[:0], cand{epd, ep})
+	var sel []cand
+	for l := min(lv, top); l >= 0; l-- {
+		w := s.searchLayer(q, eps, b.efc, l)
+		sel = b.selectNeighbours(sel[:0], w, g.m)
+		b.locks[i].Lock()
+		own := g.links(i, l)
+		for j := range own {
+			if j < len(sel) {
+				own[j] = sel[j].id
+			} else {
+				own[j] = none
+			}
+		}
+		b.locks[i].Unlock()
+		capacity := g.m
+		if l == 0 {
+			capacity = g.m0
+		}
+		for _, c := range sel {
+			b.link(c.id, i, c.d, l, capacity)
+		}
+		eps = append(eps[:0], w...)
+	}
+	s.eps = eps
+	if raises {
+		g.entry, g.maxLevel = i, lv
+		b.global.Unlock()
+	}
+}
+
+// nodeDist is the cosine distance between nodes a and b.
+func (b *builder) nodeDist(a, c uint32) float32 {
+	t := b.t
+	return 1 - dot(t.vec(a), t.vec(c))*t.inv[a]*t.inv[c]
+}
+
+// selectNeighbours is the paper's heuristic (algorithm 4, without extending
+// or keeping pruned candidates): walking w nearest first, keep a candidate
+// only if it is nearer to the base than to every candidate kept so far. It
+// spreads links across directions, which keeps clusters connected.
+func (b *builder) selectNeighbours(dst, w []cand, m int) []cand {
+	if len(w) <= m {
+		return append(dst, w...)
+	}
+	for _, c := range w {
+		if len(dst) >= m {
+			break
+		}
+		keep := true
+		for _, r := range dst {
+			if b.nodeDist(c.id, r.id) < c.d {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// link adds i (at distance d) to node n's list at level l, shrinking the
+// list with the heuristic when it is full.
+func (b *builder) link(n, i uint32, d float32, l, capacity int) {
+	b.locks[n].Lock()
+	defer b.locks[n].Unlock()
+	list := b.g.links(n, l)
+	k := 0
+	for k < len(list) && list[k] != none {
+		if list[k] == i {
+			return
+		}
+		k++
+	}
+	if k < capacity {
+		list[k] = i
+		return
+	}
+	cands := make([]cand, 0, capacity+1)
+	cands = append(cands, cand{d, i})
+	for _, e := range list {
+		cands = append(cands, cand{b.nodeDist(n, e), e})
+	}
+	slices.SortFunc(cands, compareCand)
+	kept := b.selectNeighbours(make([]cand, 0, capacity), cands, capacity)
+	for j := range list {
+		if j < len(kept) {
+			list[j] = kept[j].id
+		} else {
+			list[j] = none
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recoflow/recoflow/vector"
+	"github.com/recoflow/recoflow/vector/vectortest"
+)
+
+func TestGraphRecall(t *testing.T) {
+	n := 20000
+	if testing.Short() || raceEnabled {
+		n = 3000 // the graph is still built: see ExactThreshold below
+	}
+	ctx := context.Background()
+	items := vectortest.Clustered(7, n, 32, "i")
+	qs := vectortest.Queries(8, items, 100)
+	st, err := Open(ctx, t.TempDir(), Options{ExactThreshold: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Load(ctx, "v1", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	if st.cur.Load().graph == nil {
+		t.Fatal("no graph above the exact threshold")
+	}
+	var total float64
+	for _, q := range qs {
+		got, err := st.SearchItems(ctx, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += vectortest.Recall(got, vectortest.Exact(items, q, 10))
+	}
+	if r := total / float64(len(qs)); r < 0.98 {
+		t.Fatalf("recall@10 %.3f < 0.98", r)
+	}
+}
+
+func TestGraphDeterministic(t *testing.T) {
+	items := vectortest.Clustered(9, 2000, 32, "d")
+	b := newTableBuilder(32)
+	for _, e := range items {
+		b.add(e.ID, e.Vector)
+	}
+	tb, err := b.finish("item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := hnswParams{m: 8, efConstruction: 40, seed: 3, workers: 1}
+	g1, _ := buildGraph(context.Background(), tb, p)
+	g2, _ := buildGraph(context.Background(), tb, p)
+	if g1.entry != g2.entry || string(g1.levels) != string(g2.levels) || len(g1.l0) != len(g2.l0) {
+		t.Fatal("two one-worker builds differ")
+	}
+	for i := range g1.l0 {
+		if g1.l0[i] != g2.l0[i] {
+			t.Fatal("two one-worker builds differ in layer 0")
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := buildGraph(ctx, tb, hnswParams{m: 8, efConstruction: 40, seed: 3, workers: 2}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled build: %v", err)
+	}
+}
+
+func TestCorruptFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir, Options{ExactThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx, "v1", vector.FromSlice(vectortest.Clustered(1, 300, 32, "c")), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	name, _ := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	path := filepath.Join(dir, "versions", strings.TrimSpace(string(name)))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int{3, headSize + 100, len(data) / 2, len(data) - 40, len(data) - 3} {
+		bad := append([]byte(nil), data...)
+		bad[off] ^= 0x40
+		os.WriteFile(path, bad, 0o644)
+		if _, err := Open(ctx, dir, Options{}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("byte %d flipped: Open gave %v, want a corrupt-file error", off, err)
+		}
+	}
+	os.WriteFile(path, data[:len(data)/3], 0o644)
+	if _, err := Open(ctx, dir, Options{}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("truncated file: Open gave %v", err)
+	}
+	os.WriteFile(path, data, 0o644)
+	st, err = Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatalf("intact file: %v", err)
+	}
+	st.Close()
+}
+
+func TestOpenDimension(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir, Options{Dim: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx, "v8", vector.FromSlice(vectortest.Clustered(1, 50, 8, "x")), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := Open(ctx, dir, Options{Dim: 32}); !errors.Is(err, vector.ErrDimension) {
+		t.Fatalf("Open with Dim 32 over an 8-dimensional version: %v", err)
+	}
+	st, err = Open(ctx, dir, Options{})
+	if err != nil || st.Dim() != 8 {
+		t.Fatalf("Open with Dim 0: %v, dim %d; want the version's 8", err, st.Dim())
+	}
+	st.Close()
+}
+
+// TestTwoProcesses: a store sees what another one (another process, say)
+// loaded into the same directory once it refreshes, and old version files
+// are removed.
+func TestTwoProcesses(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writer, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := Open(ctx, dir, Options{RefreshInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if _, err := reader.Version(ctx); !errors.Is(err, vector.ErrEmpty) {
+		t.Fatalf("reader before any load: %v", err)
+	}
+	for i, v := range []string{"v1", "v2", "v3", "v4"} {
+		if _, err := writer.Load(ctx, v, vector.FromSlice(vectortest.Clustered(uint64(i), 40, 32, v)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, err := reader.Version(ctx)
+		if err == nil && info.Version == "v4" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reader still at %+v, %v", info, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if changed, err := reader.Refresh(ctx); changed || err != nil {
+		t.Fatalf("Refresh with nothing new: %v, %v", changed, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "versions", "*"))
+	if len(files) != 2 {
+		t.Fatalf("version files %v: want the live one and the previous one", files)
+	}
+}

@@ -1,0 +1,828 @@
+package pgvector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
+	pgv "github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/recoflow/recoflow/embedding"
+	"github.com/recoflow/recoflow/vector"
+)
+
+// LoadMethod picks how Load moves rows into PostgreSQL.
+type LoadMethod string
+
+// Load methods.
+const (
+	// LoadAuto uses COPY, except on servers known to break on it (PGlite).
+	LoadAuto LoadMethod = ""
+	// LoadCopy streams rows with COPY … FROM STDIN (binary): the fastest.
+	LoadCopy LoadMethod = "copy"
+	// LoadInsert sends batches of INSERT … SELECT FROM unnest($1, $2):
+	// works wherever COPY does not (poolers, PGlite).
+	LoadInsert LoadMethod = "insert"
+)
+
+// ParseLoadMethod parses "auto", "copy" or "insert".
+func ParseLoadMethod(s string) (LoadMethod, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return LoadAuto, nil
+	case "copy":
+		return LoadCopy, nil
+	case "insert", "unnest":
+		return LoadInsert, nil
+	}
+	return "", fmt.Errorf("load method %q: want auto, copy or insert", s)
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxConns  = 4
+	DefaultBatchRows = 2000
+	// pgvector's own defaults for the HNSW index and its searches.
+	DefaultM              = 16
+	DefaultEfConstruction = 64
+	DefaultEfSearch       = 40
+)
+
+// Options tune a pgvector store. The zero value is ready to use.
+type Options struct {
+	// Dim is the vectors' dimension. 0 means that of the live item_emb
+	// table, or vector.DefaultDim (32) when there is none. A non-zero Dim
+	// that differs from the live table makes Open fail with
+	// vector.ErrDimension.
+	Dim int
+	// Schema holds the tables; default "public". It is created if
+	// missing. Letters, digits and underscores only.
+	Schema string
+	// MaxConns bounds the connection pool; 0 means the URL's
+	// pool_max_conns, else 4. Keep it at or below the server's limit:
+	// PGlite's --max-connections, typically 8.
+	MaxConns int
+	// LoadMethod: COPY or batched INSERT … unnest; default automatic.
+	LoadMethod LoadMethod
+	// BatchRows is the number of rows per INSERT batch (default 2000).
+	BatchRows int
+	// M and EfConstruction are the HNSW index's build parameters
+	// (defaults 16 and 64, pgvector's).
+	M, EfConstruction int
+	// EfSearch sets hnsw.ef_search on each connection (default: the
+	// server's, 40). A search for more than EfSearch hits (k plus
+	// exclusions) raises it for that search alone.
+	EfSearch int
+	// MaintenanceWorkMem, e.g. "1GB", is set while the HNSW index is
+	// built; a build that fits in it is much faster. Default: the server's.
+	MaintenanceWorkMem string
+	// Logger receives the store's few log lines; default: discard.
+	Logger *slog.Logger
+}
+
+var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)
+var memRe = regexp.MustCompile(`^[0-9]+ ?(kB|MB|GB|TB)?$`)
+
+func (o *Options) setDefaults() error {
+	if o.Dim < 0 || o.Dim > 16000 {
+		return fmt.Errorf("%w: dimension %d (pgvector indexes up to 2000)", vector.ErrInvalid, o.Dim)
+	}
+	if o.Schema == "" {
+		o.Schema = "public"
+	}
+	if !identRe.MatchString(o.Schema) {
+		return fmt.Errorf("%w: schema name %q: want lower-case letters, digits and underscores", vector.ErrInvalid, o.Schema)
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = DefaultBatchRows
+	}
+	if o.M == 0 {
+		o.M = DefaultM
+	}
+	if o.EfConstruction == 0 {
+		o.EfConstruction = DefaultEfConstruction
+	}
+	if o.M < 2 || o.M > 100 || o.EfConstruction < 4 || o.EfConstruction > 1000 || o.EfSearch < 0 || o.EfSearch > 1000 {
+		return fmt.Errorf("%w: HNSW parameters m=%d ef_construction=%d ef_search=%d out of pgvector's ranges", vector.ErrInvalid, o.M, o.EfConstruction, o.EfSearch)
+	}
+	if o.MaintenanceWorkMem != "" && !memRe.MatchString(o.MaintenanceWorkMem) {
+		return fmt.Errorf("%w: maintenance_work_mem %q: want e.g. 512MB", vector.ErrInvalid, o.MaintenanceWorkMem)
+	}
+	switch o.LoadMethod {
+	case LoadAuto, LoadCopy, LoadInsert:
+	default:
+		return fmt.Errorf("%w: load method %q", vector.ErrInvalid, o.LoadMethod)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Store is a vector store in PostgreSQL with pgvector, in the lab's tables:
+//
+//	item_emb(id varchar PRIMARY KEY, embedding vector(DIM))
+//	user_emb(id int PRIMARY KEY, embedding vector(DIM))
+//	recoflow_vector_version(version, dim, items, users, loaded_at)
+//
+// each embedding column with an HNSW index for cosine distance
+// (vector_cosine_ops). Load fills staging tables beside the live ones,
+// indexes them, then in one transaction drops the live tables, renames the
+// staging ones into place and records the version: queries wait for that
+// short transaction and then see the new version, whole.
+//
+// A Store is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	opts     Options
+	dim      int
+	desc     string
+	addr     string
+	useCopy  bool
+	efSearch int
+	closed   atomic.Bool
+	log      *slog.Logger
+
+	items, users, versions string // quoted, schema-qualified table names
+}
+
+var _ vector.Store = (*Store)(nil)
+
+// Open connects to the PostgreSQL server at rawURL (a postgres:// URL or
+// keyword/value string pgx accepts, e.g. with
+// default_query_exec_mode=exec), makes sure the vector extension, the
+// schema and the version table exist, and reads the live dimension.
+//
+// A server that cannot be reached gives vector.ErrUnavailable naming
+// host:port; a server without pgvector gives vector.ErrUnavailable saying
+// so; opts.Dim contradicting the live tables gives vector.ErrDimension.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, fmt.Errorf("open pgvector store: %w", err)
+	}
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		// pgx's parse errors redact the password.
+		return nil, fmt.Errorf("open pgvector store: %w: %v", vector.ErrInvalid, err)
+	}
+	cc := cfg.ConnConfig
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = 10 * time.Second
+	}
+	s := &Store{
+		opts:     opts,
+		addr:     net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))),
+		log:      opts.Logger,
+		items:    pgx.Identifier{opts.Schema, "item_emb"}.Sanitize(),
+		users:    pgx.Identifier{opts.Schema, "user_emb"}.Sanitize(),
+		versions: pgx.Identifier{opts.Schema, "recoflow_vector_version"}.Sanitize(),
+	}
+	s.desc = fmt.Sprintf("postgres://%s@%s/%s", cc.User, s.addr, cc.Database)
+	if opts.Schema != "public" {
+		s.desc += "?schema=" + opts.Schema
+	}
+	s.efSearch = DefaultEfSearch
+	if opts.EfSearch > 0 {
+		s.efSearch = opts.EfSearch
+	}
+
+	// Prepare the database on one plain connection: the pool's connections
+	// register pgvector's types when they start, which needs the extension.
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return nil, s.errorf("connect to", err)
+	}
+	dim, pglite, err := s.prepare(ctx, conn)
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	s.dim = dim
+	if pglite {
+		// PGlite's connection multiplexer queues protocol messages one by
+		// one, so the Parse, Bind and Execute of one connection's
+		// extended-protocol query can interleave with another's on its one
+		// session, and a query then runs another's statement. A simple
+		// query is one message, so it is atomic there: use the simple
+		// protocol (pgx still quotes every parameter) whatever the URL says.
+		cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	switch opts.LoadMethod {
+	case LoadCopy:
+		s.useCopy = true
+	case LoadAuto:
+		s.useCopy = !pglite
+	}
+
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = int32(opts.MaxConns)
+	case !strings.Contains(rawURL, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
+	}
+	efSearch := opts.EfSearch
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if err := registerTypes(ctx, c); err != nil {
+			return err
+		}
+		if efSearch > 0 {
+			_, err := c.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, false)", strconv.Itoa(efSearch))
+			return err
+		}
+		return nil
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, s.errorf("connect to", err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, s.errorf("connect to", err)
+	}
+	return s, nil
+}
+
+// registerTypes teaches a connection pgvector's vector type, with its
+// binary and text codecs from pgvector-go, like pgvector-go's
+// RegisterTypes but with a single simple-protocol query (see Open on PGlite).
+func registerTypes(ctx context.Context, c *pgx.Conn) error {
+	var oid, arrayOID *uint32
+	err := c.QueryRow(ctx, "SELECT to_regtype('vector')::oid, to_regtype('_vector')::oid", pgx.QueryExecModeSimpleProtocol).
+		Scan(&oid, &arrayOID)
+	if err != nil {
+		return err
+	}
+	if oid == nil || arrayOID == nil {
+		return errors.New("the vector type is not in this database")
+	}
+	tm := c.TypeMap()
+	vt := &pgtype.Type{Name: "vector", OID: *oid, Codec: &pgxvec.VectorCodec{}}
+	tm.RegisterType(vt)
+	tm.RegisterType(&pgtype.Type{Name: "_vector", OID: *arrayOID, Codec: &pgtype.ArrayCodec{ElementType: vt}})
+	// In the exec and simple-protocol query modes pgx picks a parameter's
+	// type from its Go type.
+	tm.RegisterDefaultPgType(pgv.Vector{}, "vector")
+	tm.RegisterDefaultPgType([]pgv.Vector{}, "_vector")
+	return nil
+}
+
+// prepare checks the server and creates what the store needs. It returns
+// the live dimension and whether the server is PGlite.
+func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) (dim int, pglite bool, err error) {
+	var version string
+	var available, installed bool
+	err = conn.QueryRow(ctx, `SELECT version(),
+		EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
+		EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`, pgx.QueryExecModeSimpleProtocol).Scan(&version, &available, &installed)
+	if err != nil {
+		return 0, false, s.errorf("inspect", err)
+	}
+	pglite = strings.Contains(version, "PGlite") || strings.Contains(version, "emscripten")
+	server := version
+	if i := strings.Index(server, " on "); i > 0 {
+		server = server[:i]
+	}
+	if !available && !installed {
+		return 0, false, fmt.Errorf("open %s: %w: the vector extension is not available on %s (%s); install pgvector (https://github.com/pgvector/pgvector) on that server, or use a file:// vector store",
+			s, vector.ErrUnavailable, s.addr, server)
+	}
+	if !installed {
+		if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil && !isDuplicate(err) {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" {
+				return 0, false, fmt.Errorf("open %s: %w: the vector extension is available on %s but not created in this database, and this user may not create it: run CREATE EXTENSION vector as its owner or a superuser",
+					s, vector.ErrUnavailable, s.addr)
+			}
+			return 0, false, s.errorf("create the vector extension on", err)
+		}
+	}
+	schema := pgx.Identifier{s.opts.Schema}.Sanitize()
+	ddl := []string{
+		"CREATE SCHEMA IF NOT EXISTS " + schema,
+		`CREATE TABLE IF NOT EXISTS ` + s.versions + ` (
+			singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+			version text NOT NULL,
+			dim int NOT NULL,
+			items bigint NOT NULL,
+			users bigint NOT NULL,
+			loaded_at timestamptz NOT NULL)`,
+	}
+	for _, q := range ddl {
+		if _, err := conn.Exec(ctx, q); err != nil && !isDuplicate(err) {
+			return 0, false, s.errorf("prepare schema on", err)
+		}
+	}
+	var typmod *int32
+	err = conn.QueryRow(ctx, `SELECT a.atttypmod FROM pg_attribute a
+		JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = 'item_emb' AND a.attname = 'embedding' AND NOT a.attisdropped`,
+		pgx.QueryExecModeSimpleProtocol, s.opts.Schema).Scan(&typmod)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, s.errorf("inspect", err)
+	}
+	live := 0
+	if typmod != nil && *typmod > 0 {
+		live = int(*typmod)
+	}
+	switch {
+	case live != 0 && s.opts.Dim != 0 && live != s.opts.Dim:
+		return 0, false, fmt.Errorf("open %s: %w: item_emb holds %d-dimensional vectors, %d were asked for",
+			s, vector.ErrDimension, live, s.opts.Dim)
+	case live != 0:
+		dim = live
+	case s.opts.Dim != 0:
+		dim = s.opts.Dim
+	default:
+		dim = vector.DefaultDim
+	}
+	return dim, pglite, nil
+}
+
+// String describes the store: postgres://user@host:port/db, no password.
+func (s *Store) String() string { return s.desc }
+
+// Dim returns the dimension of the store's vectors.
+func (s *Store) Dim() int { return s.dim }
+
+// UsesCopy reports whether Load uses COPY (else batched INSERTs).
+func (s *Store) UsesCopy() bool { return s.useCopy }
+
+// Close closes the connection pool. Later calls fail with
+// vector.ErrUnavailable.
+func (s *Store) Close() error {
+	if !s.closed.Swap(true) {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// errorf wraps err from attempting op, translated to the vector package's
+// sentinels: the connection failing or the server shutting down →
+// ErrUnavailable; a missing live table → ErrEmpty.
+func (s *Store) errorf(op string, err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s %s: %w: store closed", op, s, vector.ErrUnavailable)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w", op, s, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "42P01": // undefined_table: nothing loaded yet
+			return fmt.Errorf("%s %s: %w", op, s, vector.ErrEmpty)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300":
+			// connection exception, admin/crash shutdown, too many connections
+			return fmt.Errorf("%s %s: %w: %s", op, s, vector.ErrUnavailable, pe.Message)
+		}
+		return fmt.Errorf("%s %s: %w", op, s, err)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, puddle.ErrClosedPool) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed") {
+		return fmt.Errorf("%s %s: %w: cannot talk to %s: %v", op, s, vector.ErrUnavailable, s.addr, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, s, err)
+}
+
+func isDuplicate(err error) bool {
+	var pe *pgconn.PgError
+	// Concurrent CREATE … IF NOT EXISTS can still collide in the catalogs.
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710")
+}
+
+func (s *Store) checkOpen(op string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s %s: %w: store closed", op, s, vector.ErrUnavailable)
+	}
+	return nil
+}
+
+// Version describes the live version.
+func (s *Store) Version(ctx context.Context) (vector.Info, error) {
+	if err := s.checkOpen("version of"); err != nil {
+		return vector.Info{}, err
+	}
+	var info vector.Info
+	var items, users int64
+	err := s.pool.QueryRow(ctx, "SELECT version, dim, items, users, loaded_at FROM "+s.versions).
+		Scan(&info.Version, &info.Dim, &items, &users, &info.LoadedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return vector.Info{}, fmt.Errorf("version of %s: %w", s, vector.ErrEmpty)
+	}
+	if err != nil {
+		return vector.Info{}, s.errorf("version of", err)
+	}
+	info.Items, info.Users = int(items), int(users)
+	info.LoadedAt = info.LoadedAt.UTC()
+	return info, nil
+}
+
+// ItemVector returns a copy of item id's vector.
+func (s *Store) ItemVector(ctx context.Context, id string) ([]float32, error) {
+	return s.vectorOf(ctx, "item", "SELECT embedding FROM "+s.items+" WHERE id = $1", id)
+}
+
+// UserVector returns a copy of user id's vector.
+func (s *Store) UserVector(ctx context.Context, id int64) ([]float32, error) {
+	if id < math.MinInt32 || id > math.MaxInt32 {
+		if err := s.checkOpen("user vector from"); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("user %d: %w (user_emb.id is int)", id, vector.ErrNotFound)
+	}
+	return s.vectorOf(ctx, "user", "SELECT embedding FROM "+s.users+" WHERE id = $1", id)
+}
+
+func (s *Store) vectorOf(ctx context.Context, kind, sql string, id any) ([]float32, error) {
+	op := kind + " vector from"
+	if err := s.checkOpen(op); err != nil {
+		return nil, err
+	}
+	var v pgv.Vector
+	err := s.pool.QueryRow(ctx, sql, id).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if kind == "item" {
+			return nil, fmt.Errorf("item %q: %w", id, vector.ErrNotFound)
+		}
+		return nil, fmt.Errorf("user %v: %w", id, vector.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.errorf(op, err)
+	}
+	return v.Slice(), nil
+}
+
+// SearchItems returns the k items nearest to query, nearest first.
+func (s *Store) SearchItems(ctx context.Context, query []float32, k int, exclude ...string) ([]vector.Hit, error) {
+	out, err := s.SearchItemsBatch(ctx, []vector.Query{{Vector: query, K: k, Exclude: exclude}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// SearchItemsBatch sends all the queries in one round trip (a pipeline),
+// inside one transaction when one of them needs a larger hnsw.ef_search.
+func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([][]vector.Hit, error) {
+	if err := s.checkOpen("search"); err != nil {
+		return nil, err
+	}
+	out := make([][]vector.Hit, len(queries))
+	// The HNSW scan returns at most hnsw.ef_search rows; the inner query
+	// takes the k + len(exclude) nearest, the outer one drops the excluded.
+	sql := "SELECT id, distance FROM (SELECT id, embedding <=> $1 AS distance FROM " + s.items +
+		" ORDER BY embedding <=> $1 LIMIT $2) nn WHERE NOT (id = ANY($3)) ORDER BY distance, id LIMIT $4"
+	batch := &pgx.Batch{}
+	var sent []int
+	maxWant := 0
+	for i, q := range queries {
+		if err := vector.CheckVector(q.Vector, s.dim); err != nil {
+			return nil, fmt.Errorf("search %s: query %d: %w", s, i+1, err)
+		}
+		if q.K <= 0 {
+			continue
+		}
+		want := q.K + len(q.Exclude)
+		maxWant = max(maxWant, want)
+		excl := q.Exclude
+		if excl == nil {
+			excl = []string{}
+		}
+		batch.Queue(sql, pgv.NewVector(q.Vector), want, excl, q.K)
+		sent = append(sent, i)
+	}
+	if len(sent) == 0 {
+		return out, nil
+	}
+	var br pgx.BatchResults
+	var tx pgx.Tx
+	if maxWant > s.efSearch {
+		var err error
+		if tx, err = s.pool.Begin(ctx); err != nil {
+			return nil, s.errorf("search", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(min(maxWant, 1000))); err != nil {
+			return nil, s.errorf("search", err)
+		}
+		br = tx.SendBatch(ctx, batch)
+	} else {
+		br = s.pool.SendBatch(ctx, batch)
+	}
+	for _, i := range sent {
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, s.errorf("search", err)
+		}
+		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vector.Hit, error) {
+			var h vector.Hit
+			err := r.Scan(&h.ID, &h.Distance)
+			return h, err
+		})
+		if err != nil {
+			br.Close()
+			return nil, s.errorf("search", err)
+		}
+		out[i] = hits
+	}
+	if err := br.Close(); err != nil {
+		return nil, s.errorf("search", err)
+	}
+	if tx != nil {
+		if err := tx.Commit(ctx); err != nil {
+			return nil, s.errorf("search", err)
+		}
+	}
+	return out, nil
+}
+
+// Load fills staging tables, indexes them and swaps them in. See
+// vector.Store.
+func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries) (vector.Info, error) {
+	fail := func(err error) (vector.Info, error) {
+		return vector.Info{}, fmt.Errorf("load version %q into %s: %w", version, s, err)
+	}
+	if err := s.checkOpen("load into"); err != nil {
+		return vector.Info{}, err
+	}
+	if err := vector.CheckVersion(version); err != nil {
+		return fail(err)
+	}
+	start := time.Now()
+	suffix := fmt.Sprintf("%016x", rand.Uint64())
+	stage := map[string]string{"item": "item_emb_load_" + suffix, "user": "user_emb_load_" + suffix}
+	q := func(name string) string { return pgx.Identifier{s.opts.Schema, name}.Sanitize() }
+	defer func() {
+		// Leftovers only exist when the load failed before the swap.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, err := s.pool.Exec(cctx, "DROP TABLE IF EXISTS "+q(stage["item"])+", "+q(stage["user"])); err != nil {
+			s.log.Warn("pgvector: drop staging tables", "err", err)
+		}
+	}()
+	idType := map[string]string{"item": "varchar", "user": "int"}
+	for _, kind := range []string{"item", "user"} {
+		if _, err := s.pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id %s NOT NULL, embedding vector(%d) NOT NULL)",
+			q(stage[kind]), idType[kind], s.dim)); err != nil {
+			return fail(s.errorf("create staging table in", err))
+		}
+	}
+	nItems, err := s.fill(ctx, stage["item"], "item", items)
+	if err != nil {
+		return fail(err)
+	}
+	if nItems == 0 {
+		return fail(fmt.Errorf("%w: no item embeddings", vector.ErrEmpty))
+	}
+	nUsers, err := s.fill(ctx, stage["user"], "user", users)
+	if err != nil {
+		return fail(err)
+	}
+	loaded := time.Since(start)
+	for _, kind := range []string{"item", "user"} {
+		if err := s.index(ctx, stage[kind], kind); err != nil {
+			return fail(err)
+		}
+	}
+	indexed := time.Since(start) - loaded
+
+	// The swap: one short transaction. LOCK serialises concurrent loads
+	// (readers of the version row are not blocked); DROP and RENAME wait
+	// for running queries, and queries arriving meanwhile wait for COMMIT,
+	// then read the new tables.
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fail(s.errorf("swap in", err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	swap := []string{"LOCK TABLE " + s.versions + " IN EXCLUSIVE MODE"}
+	for _, kind := range []string{"item", "user"} {
+		live := kind + "_emb"
+		swap = append(swap,
+			"DROP TABLE IF EXISTS "+q(live),
+			"ALTER TABLE "+q(stage[kind])+" RENAME TO "+pgx.Identifier{live}.Sanitize(),
+			"ALTER TABLE "+q(live)+" RENAME CONSTRAINT "+pgx.Identifier{stage[kind] + "_pkey"}.Sanitize()+" TO "+pgx.Identifier{live + "_pkey"}.Sanitize(),
+			"ALTER INDEX "+q(stage[kind]+"_embedding_idx")+" RENAME TO "+pgx.Identifier{live + "_embedding_idx"}.Sanitize(),
+		)
+	}
+	for _, stmt := range swap {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fail(s.errorf("swap in", err))
+		}
+	}
+	var info vector.Info
+	err = tx.QueryRow(ctx, "INSERT INTO "+s.versions+` (singleton, version, dim, items, users, loaded_at)
+		VALUES (true, $1, $2, $3, $4, now())
+		ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, dim = EXCLUDED.dim,
+			items = EXCLUDED.items, users = EXCLUDED.users, loaded_at = EXCLUDED.loaded_at
+		RETURNING loaded_at`, version, s.dim, nItems, nUsers).Scan(&info.LoadedAt)
+	if err != nil {
+		return fail(s.errorf("record version in", err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(s.errorf("swap in", err))
+	}
+	info.Version, info.Dim, info.Items, info.Users = version, s.dim, int(nItems), int(nUsers)
+	info.LoadedAt = info.LoadedAt.UTC()
+	s.log.Info("pgvector store loaded version", "store", s.String(), "version", version, "items", nItems, "users", nUsers,
+		"copy", s.useCopy, "load", loaded, "index", indexed, "took", time.Since(start))
+	return info, nil
+}
+
+// index adds the primary key and the HNSW index to a staging table.
+func (s *Store) index(ctx context.Context, table, kind string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.errorf("index", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if s.opts.MaintenanceWorkMem != "" {
+		if _, err := tx.Exec(ctx, "SELECT set_config('maintenance_work_mem', $1, true)", s.opts.MaintenanceWorkMem); err != nil {
+			return s.errorf("index", err)
+		}
+	}
+	qt := pgx.Identifier{s.opts.Schema, table}.Sanitize()
+	_, err = tx.Exec(ctx, "ALTER TABLE "+qt+" ADD CONSTRAINT "+pgx.Identifier{table + "_pkey"}.Sanitize()+" PRIMARY KEY (id)")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: a %s id appears twice (%s)", vector.ErrInvalid, kind, pe.Detail)
+	}
+	if err != nil {
+		return s.errorf("index", err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)",
+		pgx.Identifier{table + "_embedding_idx"}.Sanitize(), qt, s.opts.M, s.opts.EfConstruction)); err != nil {
+		return s.errorf("index", err)
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+qt); err != nil {
+		return s.errorf("index", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.errorf("index", err)
+	}
+	return nil
+}
+
+// row is one checked entry ready to send.
+type row struct {
+	id  any // string for items, int32 for users
+	vec pgv.Vector
+}
+
+// rows checks entries as they are read: dimension, finiteness, user ids.
+func (s *Store) rows(ctx context.Context, kind string, seq vector.Entries) iter.Seq2[row, error] {
+	return func(yield func(row, error) bool) {
+		n := 0
+		for e, err := range seq {
+			if err != nil {
+				yield(row{}, fmt.Errorf("read %s embeddings: %w", kind, err))
+				return
+			}
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(row{}, err)
+					return
+				}
+			}
+			if err := vector.CheckVector(e.Vector, s.dim); err != nil {
+				yield(row{}, fmt.Errorf("%s %q: %w", kind, e.ID, err))
+				return
+			}
+			r := row{vec: pgv.NewVector(e.Vector)}
+			if kind == "user" {
+				id, err := vector.ParseUserID(e.ID)
+				if err != nil {
+					yield(row{}, err)
+					return
+				}
+				r.id = int32(id)
+			} else {
+				r.id = e.ID
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// fill sends every entry of seq into the staging table and returns how many
+// it sent.
+func (s *Store) fill(ctx context.Context, table, kind string, seq vector.Entries) (int64, error) {
+	if seq == nil {
+		seq = func(func(embedding.Entry, error) bool) {}
+	}
+	rows := s.rows(ctx, kind, seq)
+	if s.useCopy {
+		return s.copyRows(ctx, table, kind, rows)
+	}
+	return s.insertRows(ctx, table, kind, rows)
+}
+
+func (s *Store) copyRows(ctx context.Context, table, kind string, rows iter.Seq2[row, error]) (int64, error) {
+	next, stop := iter.Pull2(rows)
+	defer stop()
+	src := &copySource{next: next}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, s.errorf("load "+kind+"s into", err)
+	}
+	defer conn.Release()
+	n, err := conn.Conn().CopyFrom(ctx, pgx.Identifier{s.opts.Schema, table}, []string{"id", "embedding"}, src)
+	if src.err != nil {
+		return 0, src.err
+	}
+	if err != nil {
+		return 0, s.errorf("copy "+kind+"s into", err)
+	}
+	return n, nil
+}
+
+type copySource struct {
+	next func() (row, error, bool)
+	cur  row
+	err  error
+}
+
+func (c *copySource) Next() bool {
+	r, err, ok := c.next()
+	if !ok {
+		return false
+	}
+	if err != nil {
+		c.err = err
+		return false
+	}
+	c.cur = r
+	return true
+}
+
+func (c *copySource) Values() ([]any, error) { return []any{c.cur.id, c.cur.vec}, nil }
+func (c *copySource) Err() error             { return c.err }
+
+func (s *Store) insertRows(ctx context.Context, table, kind string, rows iter.Seq2[row, error]) (int64, error) {
+	qt := pgx.Identifier{s.opts.Schema, table}.Sanitize()
+	sql := "INSERT INTO " + qt + " (id, embedding) SELECT * FROM unnest($1::varchar[], $2::vector[])"
+	if kind == "user" {
+		sql = "INSERT INTO " + qt + " (id, embedding) SELECT * FROM unnest($1::int[], $2::vector[])"
+	}
+	var n int64
+	var sids []string
+	var uids []int32
+	vecs := make([]pgv.Vector, 0, s.opts.BatchRows)
+	flush := func() error {
+		if len(vecs) == 0 {
+			return nil
+		}
+		var ids any = sids
+		if kind == "user" {
+			ids = uids
+		}
+		if _, err := s.pool.Exec(ctx, sql, ids, vecs); err != nil {
+			return s.errorf("insert "+kind+"s into", err)
+		}
+		n += int64(len(vecs))
+		sids, uids, vecs = sids[:0], uids[:0], vecs[:0]
+		return nil
+	}
+	for r, err := range rows {
+		if err != nil {
+			return 0, err
+		}
+		if kind == "user" {
+			uids = append(uids, r.id.(int32))
+		} else {
+			sids = append(sids, r.id.(string))
+		}
+		vecs = append(vecs, r.vec)
+		if len(vecs) == s.opts.BatchRows {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

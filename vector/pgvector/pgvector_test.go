@@ -1,0 +1,187 @@
+package pgvector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recoflow/recoflow/internal/testenv"
+	"github.com/recoflow/recoflow/vector"
+	"github.com/recoflow/recoflow/vector/vectortest"
+)
+
+// openTest opens a store in a schema of its own, dropped when the test ends,
+// so that tests and packages can share one server.
+func openTest(t *testing.T, url string, opts Options) *Store {
+	t.Helper()
+	ctx := context.Background()
+	if opts.Schema == "" {
+		opts.Schema = fmt.Sprintf("recoflow_test_%016x", rand.Uint64())
+	}
+	st, err := Open(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop test schema: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{opts.Schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop test schema: %v", err)
+		}
+	})
+	return st
+}
+
+func TestAcceptance(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	for _, method := range []LoadMethod{LoadAuto, LoadInsert} {
+		t.Run(fmt.Sprintf("load=%s", cmpOr(string(method), "auto")), func(t *testing.T) {
+			if method == LoadInsert {
+				probe := openTest(t, url, Options{})
+				probe.Close()
+				if !probe.UsesCopy() {
+					t.Skip("the automatic choice on this server is already insert")
+				}
+			}
+			vectortest.Run(t, vectortest.Harness{
+				Open: func(t *testing.T) vector.Store {
+					return openTest(t, url, Options{MaxConns: 4, LoadMethod: method})
+				},
+				Reopen: func(t *testing.T, st vector.Store) vector.Store {
+					s := st.(*Store)
+					st.Close()
+					s2, err := Open(context.Background(), url, Options{Schema: s.opts.Schema, MaxConns: 4, LoadMethod: method})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s2
+				},
+				// pgvector's HNSW index, at its default ef_search.
+				MinRecall: 0.95,
+			})
+		})
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// TestLabTables checks that the tables are the lab's, so that its SQL
+// keeps working.
+func TestLabTables(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{})
+	defer st.Close()
+	items := vectortest.Clustered(3, 50, 32, "S")
+	if _, err := st.Load(ctx, "lab", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.pool.Query(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY c.relname, a.attnum`, st.opts.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var rel, col, typ string
+		if err := rows.Scan(&rel, &col, &typ); err != nil {
+			t.Fatal(err)
+		}
+		if rel != "recoflow_vector_version" {
+			got = append(got, rel+"."+col+" "+typ)
+		}
+	}
+	want := "item_emb.id character varying,item_emb.embedding vector(32),user_emb.id integer,user_emb.embedding vector(32)"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("tables:\n got %s\nwant %s", strings.Join(got, ","), want)
+	}
+	var indexes []string
+	rows, err = st.pool.Query(ctx, `SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('item_emb', 'user_emb') ORDER BY 1`, st.opts.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		indexes = append(indexes, s)
+	}
+	all := strings.Join(indexes, "\n")
+	for _, w := range []string{"item_emb_pkey: ", "item_emb_embedding_idx: CREATE INDEX item_emb_embedding_idx ON " + st.opts.Schema + ".item_emb USING hnsw (embedding vector_cosine_ops)", "user_emb_pkey: ", "user_emb_embedding_idx: "} {
+		if !strings.Contains(all, w) {
+			t.Errorf("indexes lack %q:\n%s", w, all)
+		}
+	}
+	// The lab's query, verbatim but for the schema.
+	var id string
+	err = st.pool.QueryRow(ctx, "SELECT id FROM "+st.opts.Schema+".item_emb ORDER BY embedding <=> (SELECT embedding FROM "+st.opts.Schema+".item_emb WHERE id = $1) LIMIT 1", items[7].ID).Scan(&id)
+	if err != nil || id != items[7].ID {
+		t.Fatalf("lab query: %q, %v", id, err)
+	}
+}
+
+// TestNoExtension: a PostgreSQL without pgvector gives a clear error.
+func TestNoExtension(t *testing.T) {
+	url := testenv.URL(t, testenv.PostgresVar)
+	_, err := Open(context.Background(), url, Options{Schema: "recoflow_test_noext"})
+	if err == nil {
+		t.Skip("this server has pgvector: nothing to check")
+	}
+	if !errors.Is(err, vector.ErrUnavailable) || !strings.Contains(err.Error(), "the vector extension is not available on") ||
+		!strings.Contains(err.Error(), "install pgvector") {
+		t.Fatalf("error %q: want ErrUnavailable saying the vector extension is not available and to install pgvector", err)
+	}
+	t.Log(err)
+}
+
+// TestDown: a server that does not answer gives ErrUnavailable naming
+// host:port, and never the password.
+func TestDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	url := "postgres://recoflow:s3cret-pw@" + addr + "/shop?sslmode=disable&connect_timeout=5"
+	_, err = Open(context.Background(), url, Options{})
+	if !errors.Is(err, vector.ErrUnavailable) {
+		t.Fatalf("error %v: want ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error %q: want it to name %s and not the password", err, addr)
+	}
+	t.Log(err)
+}
+
+func TestOptions(t *testing.T) {
+	for _, o := range []Options{{Schema: "Robert'); DROP TABLE x;--"}, {Dim: -1}, {M: 1}, {MaintenanceWorkMem: "1 GB; DROP"}, {LoadMethod: "fast"}} {
+		if _, err := Open(context.Background(), "postgres://127.0.0.1:1/x", o); !errors.Is(err, vector.ErrInvalid) {
+			t.Errorf("options %+v: error %v, want ErrInvalid", o, err)
+		}
+	}
+	for in, want := range map[string]LoadMethod{"": LoadAuto, "auto": LoadAuto, "COPY": LoadCopy, "insert": LoadInsert} {
+		if got, err := ParseLoadMethod(in); err != nil || got != want {
+			t.Errorf("ParseLoadMethod(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseLoadMethod("bulk"); err == nil {
+		t.Error("ParseLoadMethod(bulk): no error")
+	}
+}
