@@ -145,15 +145,34 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 		start:   start,
 		rejects: map[string]int64{},
 	}
+	// The marker makes the run visible to the clean-up of later runs even if
+	// this process dies before it writes any data file.
+	if err := putJSON(ctx, b, path.Join(st.staging, startedName), map[string]any{"run_id": runID, "started_at": start.UTC()}); err != nil {
+		return nil, fmt.Errorf("start run in %s: %w", b, err)
+	}
+	// Remove old runs while the data flows: everything staged except this
+	// run and the committed one, which readers may be reading.
+	gcDone := make(chan error, 1)
+	go func() { gcDone <- st.removeOldRuns(ctx) }()
+
 	stopProgress := st.startProgress(ctx, db)
 	err := st.extract(ctx, db)
 	stopProgress()
+	if gcErr := <-gcDone; gcErr != nil && err == nil {
+		log.Warn("etl could not remove old runs", "err", gcErr)
+	}
 	if err != nil {
 		st.abandon()
 		return nil, err
 	}
 	extracted := opts.Now()
 
+	if bp, ok := b.(lake.BatchPutter); ok {
+		if err := bp.Sync(ctx); err != nil {
+			st.abandon()
+			return nil, fmt.Errorf("make staged files durable: %w", err)
+		}
+	}
 	man := st.manifest(db, extracted)
 	if err := putJSON(ctx, b, path.Join(st.staging, training.ManifestName), man); err != nil {
 		st.abandon()
@@ -248,12 +267,27 @@ type state struct {
 	timings    map[string]string
 }
 
+// startedName is the marker object a run writes first in its staging prefix.
+const startedName = "_STARTED"
+
+func (st *state) removeOldRuns(ctx context.Context) error {
+	keep := map[string]bool{st.staging: true}
+	if l, ok := st.bucket.(lake.Linker); ok {
+		current, err := l.Resolve(ctx, training.Dataset)
+		if err != nil && !errors.Is(err, lake.ErrNotFound) {
+			return err
+		}
+		keep[current] = true
+	}
+	return gcRuns(ctx, st.bucket, keep, st.opts)
+}
+
 // abandon removes what a failed run staged, best effort: the next
 // successful run removes anything left behind.
 func (st *state) abandon() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := deletePrefix(ctx, st.bucket, st.staging+"/", 4); err != nil {
+	if err := deleteRun(ctx, st.bucket, st.staging, st.opts); err != nil {
 		st.opts.Log.Warn("etl could not remove staged files of failed run", "run_id", st.runID, "err", err)
 	}
 	if st.rejectsKey != "" {
@@ -300,7 +334,7 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []training.Record, 4)
 	files := make(chan stagedFile, st.opts.Uploaders)
-	rej := newRejectsWriter(gctx, st.bucket, path.Join(RejectsPrefix, st.runID+".ndjson"))
+	rej := newRejectsWriter(ctx, st.bucket, path.Join(RejectsPrefix, st.runID+".ndjson"))
 
 	queryStart := st.opts.Now()
 	var queryDone time.Time
@@ -315,10 +349,14 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 		defer close(files)
 		return w.run(gctx, batches, files)
 	})
+	put := st.bucket.Put
+	if bp, ok := st.bucket.(lake.BatchPutter); ok {
+		put = bp.PutUnsynced // made durable by one Sync before the manifest
+	}
 	for i := 0; i < st.opts.Uploaders; i++ {
 		g.Go(func() error {
 			for f := range files {
-				if err := st.bucket.Put(gctx, f.key, f.data); err != nil {
+				if err := put(gctx, f.key, f.data); err != nil {
 					return fmt.Errorf("write %s: %w", f.key, err)
 				}
 			}

@@ -2,7 +2,6 @@ package etl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -16,18 +15,11 @@ import (
 // its manifest. See the package documentation for the protocol.
 func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options) (string, error) {
 	if l, ok := b.(lake.Linker); ok {
-		previous, err := l.Resolve(ctx, training.Dataset)
-		if err != nil && !errors.Is(err, lake.ErrNotFound) {
-			return "", err
-		}
 		if err := l.Link(ctx, staging, training.Dataset); err != nil {
 			return "", err
 		}
-		// Keep the previous run for readers still reading it; drop older ones.
-		keep := map[string]bool{staging: true, previous: true}
-		if err := gcRuns(ctx, b, keep, opts); err != nil {
-			opts.Log.Warn("etl could not remove old runs", "err", err)
-		}
+		// The previous run stays for readers still on it; the next run
+		// removes it when it starts.
 		return path.Join(training.Dataset, training.ManifestName), nil
 	}
 
@@ -68,7 +60,8 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 		err = deleteKeys(ctx, b, stale, opts.Uploaders*2)
 	}
 	if err == nil {
-		err = gcRuns(ctx, b, nil, opts)
+		// The run's files are in place; its staged copy is no longer needed.
+		err = deleteRun(ctx, b, staging, opts)
 	}
 	if err != nil {
 		opts.Log.Warn("etl committed but could not remove old files", "err", err)
@@ -94,21 +87,39 @@ func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
 	return nil
 }
 
-// gcRuns deletes staged runs whose prefix is not in keep.
+// gcRuns deletes staged runs whose prefix is not in keep: runs that failed
+// or were killed, and committed runs that are no longer current.
 func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options) error {
-	var stale []string
+	byRun := map[string][]string{}
+	var order []string
 	err := b.List(ctx, stagingRoot+"/", func(key string) error {
 		rest := strings.TrimPrefix(key, stagingRoot+"/")
 		run, _, _ := strings.Cut(rest, "/")
-		if !keep[path.Join(stagingRoot, run)] {
-			stale = append(stale, key)
+		prefix := path.Join(stagingRoot, run)
+		if keep[prefix] {
+			return nil
 		}
+		if _, seen := byRun[prefix]; !seen {
+			order = append(order, prefix)
+		}
+		byRun[prefix] = append(byRun[prefix], key)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return deleteKeys(ctx, b, stale, opts.Uploaders*2)
+	for _, prefix := range order {
+		if pd, ok := b.(lake.PrefixDeleter); ok {
+			err = pd.DeletePrefix(ctx, prefix)
+		} else {
+			err = deleteKeys(ctx, b, byRun[prefix], opts.Uploaders*2)
+		}
+		if err != nil {
+			return err
+		}
+		opts.Log.Debug("etl removed old run", "prefix", prefix)
+	}
+	return nil
 }
 
 func deletePrefix(ctx context.Context, b lake.Bucket, prefix string, workers int) error {
@@ -126,4 +137,11 @@ func deleteKeys(ctx context.Context, b lake.Bucket, keys []string, workers int) 
 		g.Go(func() error { return b.Delete(gctx, k) })
 	}
 	return g.Wait()
+}
+
+func deleteRun(ctx context.Context, b lake.Bucket, prefix string, opts Options) error {
+	if pd, ok := b.(lake.PrefixDeleter); ok {
+		return pd.DeletePrefix(ctx, prefix)
+	}
+	return deletePrefix(ctx, b, prefix+"/", opts.Uploaders*2)
 }

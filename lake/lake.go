@@ -80,3 +80,24 @@ type Linker interface {
 	// itself when it is not a link, or ErrNotFound.
 	Resolve(ctx context.Context, name string) (string, error)
 }
+
+// BatchPutter is implemented by buckets where making each Put durable on its
+// own is costly (an fsync per file on a local disk). Writers of many objects
+// use PutUnsynced for each and Sync once before they commit.
+type BatchPutter interface {
+	// PutUnsynced stores r at key atomically, like Put, but the object is
+	// durable only after a later Sync returns.
+	PutUnsynced(ctx context.Context, key string, r io.Reader) error
+	// Sync makes every earlier PutUnsynced durable. It blocks until done.
+	Sync(ctx context.Context) error
+}
+
+// PrefixDeleter is implemented by buckets that can remove everything under
+// a prefix at once, including leftovers of crashed writers that List does
+// not show (a local directory removed as a whole).
+type PrefixDeleter interface {
+	// DeletePrefix removes every object under prefix, which names a
+	// "directory" (a trailing "/" is optional). A missing prefix is not an
+	// error. It blocks until done; repeating it is safe.
+	DeletePrefix(ctx context.Context, prefix string) error
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,11 +50,13 @@ func usageError(format string, args ...any) error {
 
 // app is the state shared by all subcommands of one run.
 type app struct {
-	opts       Options
-	configFile string
-	logFormat  string
-	logLevel   string
-	log        *slog.Logger
+	opts        Options
+	configFile  string
+	logFormat   string
+	logLevel    string
+	cpuProfile  string
+	profileFile *os.File
+	log         *slog.Logger
 }
 
 // Run executes the command line args (without the program name) and returns
@@ -126,13 +129,20 @@ Backends are chosen by URL:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.configure(cmd)
+			if err := a.configure(cmd); err != nil {
+				return err
+			}
+			return a.startProfile()
+		},
+		PersistentPostRunE: func(*cobra.Command, []string) error {
+			return a.stopProfile()
 		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "YAML config file (keys are flag names; a section per command overrides)")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file (for `go tool pprof`)")
 
 	root.AddCommand(
 		a.versionCommand(),
@@ -185,6 +195,32 @@ func (a *app) configure(cmd *cobra.Command) error {
 	}
 	a.log = log
 	return nil
+}
+
+func (a *app) startProfile() error {
+	if a.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(a.cpuProfile)
+	if err != nil {
+		return usageError("--cpu-profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpu-profile: %w", err)
+	}
+	a.profileFile = f
+	return nil
+}
+
+func (a *app) stopProfile() error {
+	if a.profileFile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := a.profileFile.Close()
+	a.profileFile = nil
+	return err
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -130,7 +130,7 @@ func runMySQLReference(ctx context.Context, bin string, u *url.URL) (measurement
 // peak memory. Stderr is kept for the error message.
 func runMeasured(_ context.Context, c *exec.Cmd, stdout io.Writer) (measurement, error) {
 	if stdout == nil {
-		devnull, err := os.Open(os.DevNull)
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return measurement{}, err
 		}
@@ -186,4 +186,3 @@ func printETLBench(w io.Writer, source string, refs, etls []measurement) error {
 	_, err := fmt.Fprintf(w, "  etl peak resident memory                    %8.1f MiB\n", float64(peak)/(1<<20))
 	return err
 }
-

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -233,13 +234,46 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %q in %s: %w", key, b, err)
 	}
-	if err := b.put(ctx, key, r); err != nil {
+	if err := b.put(ctx, key, r, true); err != nil {
 		return fmt.Errorf("put %q in %s: %w", key, b, err)
 	}
 	return nil
 }
 
-func (b *Bucket) put(ctx context.Context, key string, r io.Reader) (err error) {
+// PutUnsynced is Put without the fsyncs: the object appears atomically,
+// but it is durable only after a later Sync. Writers of many files (the
+// ETL's partitions) use it and call Sync once before they commit.
+func (b *Bucket) PutUnsynced(ctx context.Context, key string, r io.Reader) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("put %s: %w", b, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %q in %s: %w", key, b, err)
+	}
+	if err := b.put(ctx, key, r, false); err != nil {
+		return fmt.Errorf("put %q in %s: %w", key, b, err)
+	}
+	return nil
+}
+
+// Sync makes every earlier PutUnsynced durable, with one syncfs(2) of the
+// file system that holds the lake. It blocks until the disk has the data.
+func (b *Bucket) Sync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := os.Open(b.root)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", b, err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", b, err)
+	}
+	return nil
+}
+
+func (b *Bucket) put(ctx context.Context, key string, r io.Reader, durable bool) (err error) {
 	dst := b.path(key)
 	dir := filepath.Dir(dst)
 	f, err := createTemp(dir)
@@ -256,8 +290,10 @@ func (b *Bucket) put(ctx context.Context, key string, r io.Reader) (err error) {
 	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -270,6 +306,9 @@ func (b *Bucket) put(ctx context.Context, key string, r io.Reader) (err error) {
 			return fmt.Errorf("the key is a prefix of other keys (a directory), not an object: %w", err)
 		}
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -501,4 +540,23 @@ func (w *walker) onStack(fi os.FileInfo) bool {
 		}
 	}
 	return false
+}
+
+// DeletePrefix removes the directory that holds every key under prefix,
+// with any temporary files crashed writers left in it. A link inside is
+// removed, never followed. A missing prefix is not an error; ctx is checked
+// before it starts; repeating it is safe.
+func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if err := checkKey(prefix); err != nil {
+		return fmt.Errorf("delete prefix in %s: %w", b, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete prefix %q in %s: %w", prefix, b, err)
+	}
+	if err := os.RemoveAll(b.path(prefix)); err != nil {
+		return fmt.Errorf("delete prefix %q in %s: %w", prefix, b, err)
+	}
+	b.prune(filepath.Dir(b.path(prefix)))
+	return nil
 }

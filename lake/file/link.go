@@ -88,7 +88,7 @@ func (b *Bucket) copy(ctx context.Context, src, dst string) error {
 		return err
 	}
 	defer f.Close()
-	return b.put(ctx, dst, f)
+	return b.put(ctx, dst, f, true)
 }
 
 // Link makes the prefix name lead to the prefix target: it creates a
