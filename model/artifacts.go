@@ -106,7 +106,9 @@ func CheckVersion(v string) error {
 // Prefix/<version>/, then the version's manifest, then LatestKey. A version
 // is committed by its manifest alone: if Save fails before it, readers
 // never see the version (and Save removes what it wrote, as far as it can).
-// Saving a committed version again fails with ErrVersionExists.
+// Saving a committed version again fails with ErrVersionExists; repeating
+// a Save that failed is safe. Save blocks until every object is written or
+// ctx is done.
 func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error {
 	if err := CheckVersion(version); err != nil {
 		return err
@@ -238,8 +240,9 @@ func embeddingsCSV(ids []string, embed func(k int) []float32) ([]byte, error) {
 }
 
 // LatestVersion returns the version LatestKey names, after checking that it
-// is committed. A lake without LatestKey gives an error wrapping
-// ErrNoModel.
+// is committed. A lake without LatestKey, or whose LatestKey names a
+// version without a manifest, gives an error wrapping ErrNoModel. It blocks
+// on two small reads.
 func LatestVersion(ctx context.Context, b lake.BucketReader) (string, error) {
 	data, err := readObject(ctx, b, LatestKey, 1024)
 	if errors.Is(err, lake.ErrNotFound) {
@@ -288,7 +291,10 @@ func ReadManifest(ctx context.Context, b lake.BucketReader, version string) (*Ma
 // Load reads a committed model version from the lake (the latest when
 // version is ""), checking every file it reads against the manifest's
 // checksums. The loaded model embeds exactly as the one that was saved: the
-// same features give the same bits.
+// same features give the same bits. A missing or uncommitted version gives
+// an error wrapping ErrNoModel; a file that does not match the manifest, or
+// does not fit its encoder, an error naming it. Load blocks until the files
+// are read or ctx is done; repeating it is safe.
 func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, error) {
 	if version == "" {
 		v, err := LatestVersion(ctx, b)

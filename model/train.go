@@ -36,8 +36,9 @@ type Config struct {
 	HoldoutFraction float64 `json:"holdout_fraction"`
 	// Seed fixes the split, the initial weights and the batch order.
 	Seed uint64 `json:"seed"`
-	// Workers is the number of goroutines (runtime.GOMAXPROCS). It changes
-	// the speed, never the result.
+	// Workers is the number of goroutines (runtime.GOMAXPROCS), at most
+	// 4 of which are used (one per shard). It changes the speed, never the
+	// result.
 	Workers int `json:"workers"`
 	// Progress, if set, is called after each epoch.
 	Progress func(EpochStats) `json:"-"`
@@ -140,8 +141,9 @@ type Result struct {
 // (see the package documentation), keeping the epoch with the lowest
 // validation loss. It is deterministic: the same data (in any order) and the
 // same Config other than Workers and Progress give the same model, bit for
-// bit. It returns an error, and no model, for a dataset too small to split,
-// a bad Config, a cancelled ctx, or a training run whose loss stops being a
+// bit. It blocks until training ends, checking ctx between mini-batches.
+// It returns an error, and no model, for a dataset too small to split, a
+// bad Config, a cancelled ctx, or a training run whose loss stops being a
 // number.
 func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
