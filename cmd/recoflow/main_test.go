@@ -44,7 +44,7 @@ func run(t *testing.T, bin string, args ...string) string {
 // previous one, complete and readable; then a clean re-run commits.
 func TestETLSurvivesKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and moves 300k rows several times")
+		t.Skip("builds the binary and moves 100k rows several times")
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -52,7 +52,7 @@ func TestETLSurvivesKill(t *testing.T) {
 	lakeDir := filepath.Join(dir, "lake")
 	lakeURL := "file://" + lakeDir
 
-	run(t, bin, "seed", "--source", src, "--dataset", "generated", "--ratings", "300000", "--seed", "1")
+	run(t, bin, "seed", "--source", src, "--dataset", "generated", "--ratings", "150000", "--seed", "1")
 	run(t, bin, "etl", "--source", src, "--lake", lakeURL)
 	b, err := lakefile.Open(lakeDir)
 	if err != nil {
@@ -63,7 +63,7 @@ func TestETLSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// New source data, so a committed second run would be visible.
-	run(t, bin, "seed", "--source", src, "--dataset", "generated", "--ratings", "200000", "--seed", "2", "--replace")
+	run(t, bin, "seed", "--source", src, "--dataset", "generated", "--ratings", "100000", "--seed", "2", "--replace")
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for attempt := 0; attempt < 4; attempt++ {
@@ -125,8 +125,8 @@ func TestETLSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RunID == first.RunID || m.Rows != 200000-m.Rejected {
-		t.Fatalf("after the re-run the committed run is %s with %d rows; want a new run with the 200000 new ratings", m.RunID, m.Rows)
+	if m.RunID == first.RunID || m.Rows != 100000-m.Rejected {
+		t.Fatalf("after the re-run the committed run is %s with %d rows; want a new run with the 100000 new ratings", m.RunID, m.Rows)
 	}
 	checkCommitted(t, b, lakeDir, m)
 	// Killed runs left staged files; the successful run removed them.
