@@ -172,3 +172,44 @@ func checkCommitted(t *testing.T, b *lakefile.Bucket, lakeDir string, want *trai
 		t.Fatalf("glob finds no files of run %s", want.RunID)
 	}
 }
+
+// TestDemo runs the README's first command as a user would, twice (the
+// second run must replace the first run's data without errors).
+func TestDemo(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command(bin, "demo", "--log-level", "warn")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo run %d: %v\n%s", i+1, err, out)
+		}
+		for _, want := range []string{"etl committed run", "trained model", "loaded model version", "Where everything is"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("demo run %d output lacks %q:\n%s", i+1, want, out)
+			}
+		}
+	}
+	b, err := lakefile.Open(filepath.Join(dir, "recoflow-data", "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := training.Read(context.Background(), b, func(*training.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2532 {
+		t.Errorf("demo's training dataset has %d rows, want 2532", n)
+	}
+	latest, err := os.ReadFile(filepath.Join(dir, "recoflow-data", "lake", "ml-artifacts", "LATEST"))
+	if err != nil {
+		t.Fatalf("no model published: %v", err)
+	}
+	v := strings.TrimSpace(string(latest))
+	for _, f := range []string{"embeddings/item_embeddings.csv", "embeddings/user_embeddings.csv", "metrics.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "recoflow-data", "lake", "ml-artifacts", v, f)); err != nil {
+			t.Errorf("model artifact %s: %v", f, err)
+		}
+	}
+}

@@ -114,6 +114,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "A product-recommendation data platform in one program",
 		Long: `recoflow runs a product-recommendation data platform end to end:
 
+  demo     run the whole pipeline on the embedded defaults (start here)
   seed     create the shop's database (classicmodels + ratings) in SQLite or MySQL
   etl      move ratings, customers and products into Parquet training data in a lake
   train    train the two-tower recommender and publish embeddings, weights and metrics
@@ -125,7 +126,10 @@ given by --config (top-level keys, or a section named after the command).
 
 Backends are chosen by URL:
   source  sqlite:///path/shop.db            mysql://user:pass@host:3306/classicmodels
-  lake    file:///path/lake                 s3://bucket/prefix`,
+  lake    file:///path/lake                 s3://bucket/prefix
+  vectors file:///path/vectors              postgres://user:pass@host:5432/db (pgvector)
+
+  bench    measure a stage against its reference (bench etl)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -145,6 +149,7 @@ Backends are chosen by URL:
 	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file (for `go tool pprof`)")
 
 	root.AddCommand(
+		a.demoCommand(),
 		a.versionCommand(),
 		a.seedCommand(),
 		a.etlCommand(),

@@ -93,11 +93,27 @@ NDCG@10 against popularity) are printed at the end.`,
 				return err
 			}
 			res.Metrics.DatasetRunID = man.RunID
-			if version == "" {
-				version = model.NewVersion(time.Now())
-			}
-			if err := res.Save(ctx, b, version); err != nil {
-				return err
+			if version != "" {
+				if err := res.Save(ctx, b, version); err != nil {
+					return err
+				}
+			} else {
+				// A version named after the time; two runs in the same
+				// second get a suffix rather than an error.
+				base := model.NewVersion(time.Now())
+				for i := 1; ; i++ {
+					version = base
+					if i > 1 {
+						version = fmt.Sprintf("%s-%d", base, i)
+					}
+					err := res.Save(ctx, b, version)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, model.ErrVersionExists) || i >= 100 {
+						return err
+					}
+				}
 			}
 			a.log.Info("published", "version", version, "lake", b.String(), "elapsed", time.Since(start).Round(time.Millisecond).String())
 			return printTrainSummary(a.opts.Stdout, res.Metrics, fmt.Sprintf("%s/%s/", strings.TrimSuffix(b.String(), "/"), model.Key(version, "")))
