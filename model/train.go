@@ -196,21 +196,21 @@ type trainer struct {
 	b1t, b2t   float64   // β1ᵗ, β2ᵗ
 
 	// per-batch buffers
-	batchNo         int32
-	stampU, stampI  []int32 // per entity: batch it was last seen in
-	slotOfU         []int32 // per entity: its slot in the batch
-	slotOfI         []int32
-	uniqU, uniqI    []int32 // per slot: entity
-	posU, posI      []int32 // per batch position: slot
-	startU, startI  []int32 // per slot: start in listU
-	listU, listI    []int32 // batch positions grouped by slot, ascending
-	hU, eU, hI, eI  []float64
-	gEU, gEI        []float64 // per position: gradient w.r.t. the embeddings
-	target          []float64 // per position
-	scratchH        [shards][]float64
-	scratchE        [shards][]float64
-	shardLoss       [shards]float64
-	nU, nI, batchSz int
+	batchNo        int32
+	stampU, stampI []int32 // per entity: batch it was last seen in
+	slotOfU        []int32 // per entity: its slot in the batch
+	slotOfI        []int32
+	uniqU, uniqI   []int32 // per slot: entity
+	posU, posI     []int32 // per batch position: slot
+	startU, startI []int32 // per slot: start in listU
+	listU, listI   []int32 // batch positions grouped by slot, ascending
+	hU, eU, hI, eI []float64
+	gEU, gEI       []float64 // per position: gradient w.r.t. the embeddings
+	target         []float64 // per position
+	scratchH       [shards][]float64
+	scratchE       [shards][]float64
+	shardLoss      [shards]float64
+	nU, nI         int
 
 	seen   int // ratings processed, for throughput
 	epochs []EpochStats
@@ -435,7 +435,6 @@ func (t *trainer) run(ctx context.Context) error {
 func (t *trainer) gradients(idx []int32) float64 {
 	t.batchNo++
 	B := len(idx)
-	t.batchSz = B
 	rs := t.d.ratings
 	t.nU = group(idx, func(r int32) int32 { return rs[r].user }, t.batchNo, t.stampU, t.slotOfU, t.uniqU, t.posU, t.startU, t.listU)
 	t.nI = group(idx, func(r int32) int32 { return rs[r].item }, t.batchNo, t.stampI, t.slotOfI, t.uniqI, t.posI, t.startI, t.listI)
