@@ -45,7 +45,7 @@ func (v *vectorFlags) register(cmd *cobra.Command) {
 	f.StringVar(&v.url, "vectors", defaultVectors, "vector store URL: file:///path/dir (embedded) or postgres://user:pass@host:5432/db (pgvector)")
 	f.IntVar(&v.opts.Dim, "dim", 0, "embedding dimension (default: the store's, 32 for a new store)")
 	f.IntVar(&v.opts.HNSWM, "hnsw-m", 0, "HNSW links per node (default 16)")
-	f.IntVar(&v.opts.HNSWEfConstruction, "hnsw-ef-construction", 0, "HNSW build candidate list size (default: 200 embedded, 64 pgvector)")
+	f.IntVar(&v.opts.HNSWEfConstruction, "hnsw-ef-construction", 0, "HNSW build candidate list size (default: 100 embedded, 64 pgvector)")
 	f.IntVar(&v.opts.ExactThreshold, "exact-threshold", 0, "embedded store: search exactly below this many items (default 10000)")
 	f.IntVar(&v.opts.MaxConns, "pg-max-conns", 0, "pgvector: connection pool size (default 4; at most PGlite's --max-connections)")
 	f.StringVar(&v.opts.Schema, "pg-schema", "", "pgvector: schema of the tables (default public)")

@@ -177,6 +177,8 @@ type searcher struct {
 	eps   []cand
 	buf   []uint32
 	q     []float32
+	// scratch space of builder.link
+	linkCands, linkKept []cand
 }
 
 func newSearcher(g *graph, t *table, locks []sync.Mutex) *searcher {
@@ -203,8 +205,14 @@ func (s *searcher) neighbours(i uint32, lv int) []uint32 {
 	if s.locks == nil {
 		return l
 	}
+	b := s.buf[:0]
 	s.locks[i].Lock()
-	b := s.buf[:copy(s.buf[:len(l)], l)]
+	for _, e := range l {
+		if e == none {
+			break
+		}
+		b = append(b, e)
+	}
 	s.locks[i].Unlock()
 	return b
 }
@@ -264,8 +272,12 @@ func (s *searcher) searchLayer(q []float32, eps []cand, ef, lv int) []cand {
 			}
 		}
 	}
-	s.out = append(s.out[:0], s.res...)
-	slices.SortFunc(s.out, compareCand)
+	// Popping the max-heap yields the farthest first: fill from the back.
+	n := len(s.res)
+	s.out = slices.Grow(s.out[:0], n)[:n]
+	for i := n - 1; i >= 0; i-- {
+		s.out[i] = s.res.pop()
+	}
 	return s.out
 }
 
@@ -390,7 +402,7 @@ func (b *builder) insert(s *searcher, i uint32) {
 			capacity = g.m0
 		}
 		for _, c := range sel {
-			b.link(c.id, i, c.d, l, capacity)
+			b.link(s, c.id, i, c.d, l, capacity)
 		}
 		eps = append(eps[:0], w...)
 	}
@@ -435,7 +447,7 @@ func (b *builder) selectNeighbours(dst, w []cand, m int) []cand {
 
 // link adds i (at distance d) to node n's list at level l, shrinking the
 // list with the heuristic when it is full.
-func (b *builder) link(n, i uint32, d float32, l, capacity int) {
+func (b *builder) link(s *searcher, n, i uint32, d float32, l, capacity int) {
 	b.locks[n].Lock()
 	defer b.locks[n].Unlock()
 	list := b.g.links(n, l)
@@ -450,13 +462,13 @@ func (b *builder) link(n, i uint32, d float32, l, capacity int) {
 		list[k] = i
 		return
 	}
-	cands := make([]cand, 0, capacity+1)
-	cands = append(cands, cand{d, i})
+	cands := append(s.linkCands[:0], cand{d, i})
 	for _, e := range list {
 		cands = append(cands, cand{b.nodeDist(n, e), e})
 	}
 	slices.SortFunc(cands, compareCand)
-	kept := b.selectNeighbours(make([]cand, 0, capacity), cands, capacity)
+	kept := b.selectNeighbours(s.linkKept[:0], cands, capacity)
+	s.linkCands, s.linkKept = cands, kept
 	for j := range list {
 		if j < len(kept) {
 			list[j] = kept[j].id

@@ -25,7 +25,7 @@ import (
 const (
 	DefaultExactThreshold = 10_000
 	DefaultM              = 16
-	DefaultEfConstruction = 200
+	DefaultEfConstruction = 100
 	DefaultEfSearch       = 80
 )
 
@@ -44,7 +44,8 @@ type Options struct {
 	// has 2·M); default 16.
 	M int
 	// EfConstruction is the candidate list size while building; default
-	// 200. Larger builds slower and finds better links.
+	// 100. Larger builds slower; on clustered 32-dimensional data 200 was no
+	// better.
 	EfConstruction int
 	// EfSearch is the candidate list size while searching (at least k plus
 	// the excluded ids); default 80. Larger is slower and more accurate.

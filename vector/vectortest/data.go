@@ -1,12 +1,10 @@
 package vectortest
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/vector"
@@ -109,20 +107,44 @@ func CosineDistance(a, b []float32) float64 {
 // Exact returns the true k nearest items to q by cosine distance, nearest
 // first (ties by id), skipping exclude: the ground truth for recall.
 func Exact(items []embedding.Entry, q []float32, k int, exclude ...string) []vector.Hit {
-	hits := make([]vector.Hit, 0, len(items))
+	if k <= 0 {
+		return nil
+	}
+	var qq float64
+	for _, x := range q {
+		qq += float64(x) * float64(x)
+	}
+	qn := math.Sqrt(qq)
+	less := func(a, b vector.Hit) bool {
+		return a.Distance < b.Distance || (a.Distance == b.Distance && a.ID < b.ID)
+	}
+	// best is kept sorted; k is small, so insertion beats a heap.
+	best := make([]vector.Hit, 0, k+1)
 	for _, e := range items {
-		if slices.Contains(exclude, e.ID) {
+		var ab, bb float64
+		for i, y := range e.Vector {
+			ab += float64(q[i]) * float64(y)
+			bb += float64(y) * float64(y)
+		}
+		h := vector.Hit{ID: e.ID, Distance: 1 - ab/(qn*math.Sqrt(bb))}
+		if len(best) == k && !less(h, best[k-1]) {
 			continue
 		}
-		hits = append(hits, vector.Hit{ID: e.ID, Distance: CosineDistance(q, e.Vector)})
+		if len(exclude) > 0 && slices.Contains(exclude, e.ID) {
+			continue
+		}
+		i := len(best)
+		best = append(best, h)
+		for i > 0 && less(h, best[i-1]) {
+			best[i] = best[i-1]
+			i--
+		}
+		best[i] = h
+		if len(best) > k {
+			best = best[:k]
+		}
 	}
-	slices.SortFunc(hits, func(a, b vector.Hit) int {
-		return cmp.Or(cmp.Compare(a.Distance, b.Distance), strings.Compare(a.ID, b.ID))
-	})
-	if len(hits) > k {
-		hits = hits[:k]
-	}
-	return hits
+	return best
 }
 
 // Recall is the fraction of want's ids found in got.
