@@ -405,6 +405,7 @@ func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.
 	batch := make([]training.Record, 0, batchSize)
 	var sr scanRow
 	dest := sr.dest()
+	in := interner{}
 	var n, bad int64
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -412,7 +413,7 @@ func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.
 		}
 		n++
 		batch = append(batch, training.Record{})
-		if r := sr.convert(&batch[len(batch)-1]); r != nil {
+		if r := sr.convert(&batch[len(batch)-1], in); r != nil {
 			batch = batch[:len(batch)-1]
 			bad++
 			st.rejected.Store(bad)

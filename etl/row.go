@@ -42,7 +42,7 @@ var requiredColumns = []struct {
 type scanRow struct {
 	rCustomer, rProduct, rRating                   sql.RawBytes
 	cCustomer, city                                sql.RawBytes
-	state, postalCode                              sql.NullString
+	state, postalCode                              sql.Null[sql.RawBytes]
 	country, credit                                sql.RawBytes
 	pProduct, line, scale, quantity, buyPrice, msr sql.RawBytes
 }
@@ -71,9 +71,36 @@ func rawPtr(b sql.RawBytes) *string {
 	return &s
 }
 
+// interner returns one shared string for equal byte slices. The text
+// columns repeat heavily (cities, countries, product lines and scales,
+// product codes), so interning saves most per-row allocations. It is
+// bounded: past maxInterned distinct values it stops adding.
+type interner map[string]string
+
+const maxInterned = 1 << 16
+
+func (in interner) str(b []byte) string {
+	if s, ok := in[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
+func (in interner) nullable(n sql.Null[sql.RawBytes]) *string {
+	if !n.Valid {
+		return nil
+	}
+	s := in.str(n.V)
+	return &s
+}
+
 // convert validates a scanned row and fills out. It returns a non-nil
 // Reject when the row cannot be training data.
-func (s *scanRow) convert(out *training.Record) *Reject {
+func (s *scanRow) convert(out *training.Record, in interner) *Reject {
 	reject := func(kind, format string, args ...any) *Reject {
 		return &Reject{
 			CustomerNumber: rawPtr(s.rCustomer), ProductCode: rawPtr(s.rProduct), ProductRating: rawPtr(s.rRating),
@@ -133,27 +160,19 @@ func (s *scanRow) convert(out *training.Record) *Reject {
 	}
 	out.CustomerNumber = cust
 	r := &out.Row
-	r.City = string(s.city)
-	r.State = nullString(s.state)
-	r.PostalCode = nullString(s.postalCode)
-	r.Country = string(s.country)
+	r.City = in.str(s.city)
+	r.State = in.nullable(s.state)
+	r.PostalCode = in.nullable(s.postalCode)
+	r.Country = in.str(s.country)
 	r.CreditLimit = credit
-	r.ProductCode = string(s.rProduct)
-	r.ProductLine = string(s.line)
-	r.ProductScale = string(s.scale)
+	r.ProductCode = in.str(s.rProduct)
+	r.ProductLine = in.str(s.line)
+	r.ProductScale = in.str(s.scale)
 	r.QuantityInStock = qty
 	r.BuyPrice = buy
 	r.MSRP = msrp
 	r.ProductRating = rating
 	return nil
-}
-
-func nullString(n sql.NullString) *string {
-	if !n.Valid {
-		return nil
-	}
-	s := n.String
-	return &s
 }
 
 // parseInt32 parses a whole number that fits in 32 bits. SQLite may hand

@@ -320,13 +320,23 @@ func tempName(dir string) string { return filepath.Join(dir, tmpPrefix+rand.Text
 // concurrent Delete prunes the directory in between.
 func createTemp(dir string) (*os.File, error) {
 	for i := 0; ; i++ {
-		err := mkdirAll(dir)
+		// One mkdir covers the common cases (a new leaf directory, or one
+		// that exists); MkdirAll only when parents are missing too.
+		err := os.Mkdir(dir, 0o777)
+		if errors.Is(err, fs.ErrExist) {
+			err = nil
+		} else if err != nil {
+			err = mkdirAll(dir)
+		}
 		if err != nil {
 			return nil, err
 		}
 		f, err := os.OpenFile(tempName(dir), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 		if err == nil {
 			return f, nil
+		}
+		if errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("a prefix of the key is an object, not a directory: %w", err)
 		}
 		if i >= retries || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)) {
 			return nil, err
