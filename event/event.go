@@ -116,7 +116,7 @@ func (e *Event) AppendWith(dst []byte, members ...Member) []byte {
 	if len(members) == 0 {
 		return dst
 	}
-	dst = dst[:len(dst)-1] // drop '}'
+	dst = dst[:len(dst)-1]                            // drop '}'
 	empty := len(bytes.TrimSpace(dst[start+1:])) == 0 // "{}" has no member to follow
 	for _, m := range members {
 		if !empty {

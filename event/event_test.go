@@ -201,7 +201,9 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestPick(t *testing.T) {
-	it := func(code string, cart bool) event.Item { return event.Item{ProductCode: code, Quantity: 1, InShoppingCart: cart} }
+	it := func(code string, cart bool) event.Item {
+		return event.Item{ProductCode: code, Quantity: 1, InShoppingCart: cart}
+	}
 	for _, tc := range []struct {
 		name    string
 		history []event.Item
