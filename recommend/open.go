@@ -1,0 +1,104 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/training"
+	"github.com/recoflow/recoflow/vector"
+)
+
+// Open builds an engine for a server or a stream: it opens the vector
+// store at storeURL (see connect.Vectors), loads the model from the lake
+// and the popular products from the lake's training dataset.
+//
+// The model version is version, or, when version is "", the version live
+// in the store, so that shoppers are embedded by the model whose item
+// embeddings the store holds; when the store has no live version (or
+// cannot say), the lake's latest. A store whose live version differs from
+// an explicit version, or names a version the lake has no model for, is
+// an error wrapping ErrVersionMismatch, unless opts.AllowVersionMismatch
+// (then the lake's latest model is used in the second case). A model
+// whose dimension is not the store's wraps ErrDimension. A lake without a
+// training dataset leaves the engine without fallback (logged); other
+// errors reading it fail Open.
+//
+// Open blocks on the store's connection and the lake's reads. The engine
+// owns the store: Close closes it. On error, nothing stays open.
+func Open(ctx context.Context, bucket lake.BucketReader, storeURL, version string, opts Options) (*Engine, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if opts.Vectors.Logger == nil {
+		opts.Vectors.Logger = log
+	}
+	st, err := connect.Vectors(ctx, storeURL, opts.Vectors)
+	if err != nil {
+		return nil, fmt.Errorf("open vector store: %w", err)
+	}
+	e, err := open(ctx, bucket, st, version, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	e.closer = st
+	return e, nil
+}
+
+func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, version string, opts Options) (*Engine, error) {
+	log := opts.Logger
+	info, verr := st.Version(ctx)
+	if verr != nil && ctx.Err() != nil {
+		return nil, verr
+	}
+	var m *model.Model
+	var err error
+	switch {
+	case version != "":
+		if verr == nil && info.Version != version && !opts.AllowVersionMismatch {
+			return nil, fmt.Errorf("%w: vector store %s holds version %s, not %s: load it with `recoflow vectors load --version %s`, or serve %s",
+				ErrVersionMismatch, st, info.Version, version, version, info.Version)
+		}
+		m, err = model.Load(ctx, bucket, version)
+	case verr == nil:
+		m, err = model.Load(ctx, bucket, info.Version)
+		if errors.Is(err, model.ErrNoModel) {
+			if !opts.AllowVersionMismatch {
+				return nil, fmt.Errorf("%w: vector store %s holds version %s, which %s has no model for: load a trained model's vectors (recoflow vectors load) or name the version: %w",
+					ErrVersionMismatch, st, info.Version, bucket, err)
+			}
+			log.Warn("the lake has no model for the vector store's version; using the latest model", "store_version", info.Version)
+			m, err = model.Load(ctx, bucket, "")
+		}
+	default:
+		log.Warn("cannot read the vector store's version; using the lake's latest model", "store", st.String(), "error", verr.Error())
+		m, err = model.Load(ctx, bucket, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if m.Dim() != st.Dim() { // before the long read of the dataset
+		return nil, fmt.Errorf("%w: model %s embeds in %d dimensions, but vector store %s holds %d-dimensional vectors",
+			ErrDimension, m.Version(), m.Dim(), st, st.Dim())
+	}
+	pop, err := LoadPopular(ctx, bucket)
+	if errors.Is(err, training.ErrNoDataset) {
+		log.Warn("no training dataset in the lake: no popular products to fall back on", "lake", bucket.String())
+		pop, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(m, st, pop, opts)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("recommendation engine ready", "model_version", m.Version(), "dim", m.Dim(), "store", st.String(),
+		"store_version", info.Version, "popular_products", len(pop))
+	return e, nil
+}
