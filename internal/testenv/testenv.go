@@ -29,6 +29,10 @@ const (
 	PgvectorVar = "RECOFLOW_TEST_PGVECTOR"
 	// NATSVar holds a NATS JetStream URL, e.g. nats://127.0.0.1:4222 .
 	NATSVar = "RECOFLOW_TEST_NATS"
+	// FirehoseVar holds the endpoint URL of a Firehose API, e.g. moto at
+	// http://127.0.0.1:5000 ; tests create their own delivery streams (and
+	// the S3 buckets behind them) on it.
+	FirehoseVar = "RECOFLOW_TEST_FIREHOSE"
 	// RequireVar, when "1", turns every skip for a missing service into a
 	// failure.
 	RequireVar = "RECOFLOW_REQUIRE_SERVICES"
