@@ -129,7 +129,38 @@ type snapshot struct {
 	items     *table
 	users     *table
 	graph     *graph // nil: search by scanning
-	searchers sync.Pool
+	searchers searcherPool
+}
+
+// searcherPool keeps searchers (each with a visited array as long as the
+// version) between searches. Unlike a sync.Pool it survives garbage
+// collections, which at a million vectors would otherwise mean allocating
+// and clearing megabytes per search.
+type searcherPool struct {
+	mu    sync.Mutex
+	free  []*searcher
+	limit int
+	new   func() *searcher
+}
+
+func (p *searcherPool) get() *searcher {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		s := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return s
+	}
+	p.mu.Unlock()
+	return p.new()
+}
+
+func (p *searcherPool) put(s *searcher) {
+	p.mu.Lock()
+	if len(p.free) < p.limit {
+		p.free = append(p.free, s)
+	}
+	p.mu.Unlock()
 }
 
 func newSnapshot(name string, d *snapshotData) *snapshot {
@@ -144,7 +175,8 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 		graph: d.graph,
 	}
 	if s.graph != nil {
-		s.searchers.New = func() any { return newSearcher(s.graph, s.items, nil) }
+		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
+		s.searchers.new = func() *searcher { return newSearcher(s.graph, s.items, nil) }
 	}
 	return s
 }
@@ -363,8 +395,8 @@ func (s *Store) search(snap *snapshot, query []float32, k int, exclude []string)
 	if snap.graph == nil || want*4 >= n {
 		found = exactSearch(items, q, want)
 	} else {
-		sr := snap.searchers.Get().(*searcher)
-		defer snap.searchers.Put(sr)
+		sr := snap.searchers.get()
+		defer snap.searchers.put(sr)
 		found = sr.search(q, max(s.opts.EfSearch, want))
 	}
 	hits := make([]vector.Hit, 0, min(k, len(found)))
