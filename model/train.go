@@ -21,9 +21,14 @@ type Config struct {
 	// Patience stops training after this many epochs without a better
 	// validation loss (5); negative means never stop early.
 	Patience int `json:"patience"`
-	// BatchSize is the number of ratings per Adam step (256).
+	// BatchSize is the number of ratings per Adam step. 0 chooses by the
+	// size of the training set: the largest of 256, 512 and 1024 that still
+	// makes at least 700 steps per epoch (256 for fewer than 358,400
+	// training ratings). Bigger batches share more of each step's work
+	// between the ratings of one user or item.
 	BatchSize int `json:"batch_size"`
-	// LearningRate is Adam's step size (0.003).
+	// LearningRate is Adam's step size. 0 means 0.003·√(BatchSize/256),
+	// the square-root rule for Adam: 0.003 for 256, 0.006 for 1024.
 	LearningRate float64 `json:"learning_rate"`
 	// WeightDecay is the decoupled (AdamW) decay of the weights, not the
 	// biases, per step, relative to the learning rate (0.0001). Negative
@@ -51,8 +56,6 @@ func DefaultConfig() Config {
 		Hidden:             64,
 		Epochs:             30,
 		Patience:           5,
-		BatchSize:          256,
-		LearningRate:       0.003,
 		WeightDecay:        1e-4,
 		ValidationFraction: 0.1,
 		HoldoutFraction:    0.1,
@@ -76,9 +79,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Hidden, d.Hidden)
 	set(&c.Epochs, d.Epochs)
 	set(&c.Patience, d.Patience)
-	set(&c.BatchSize, d.BatchSize)
 	set(&c.Workers, d.Workers)
-	setF(&c.LearningRate, d.LearningRate)
 	setF(&c.WeightDecay, d.WeightDecay)
 	setF(&c.ValidationFraction, d.ValidationFraction)
 	setF(&c.HoldoutFraction, d.HoldoutFraction)
@@ -100,10 +101,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("hidden width %d: want 1 to 4096", c.Hidden)
 	case c.Epochs < 1:
 		return fmt.Errorf("epochs %d: want at least 1", c.Epochs)
-	case c.BatchSize < 1:
-		return fmt.Errorf("batch size %d: want at least 1", c.BatchSize)
-	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0):
-		return fmt.Errorf("learning rate %v: want a positive number", c.LearningRate)
+	case c.BatchSize < 0:
+		return fmt.Errorf("batch size %d: want at least 1 (0: automatic)", c.BatchSize)
+	case !(c.LearningRate >= 0) || math.IsInf(c.LearningRate, 0):
+		return fmt.Errorf("learning rate %v: want a positive number (0: automatic)", c.LearningRate)
 	case !isFinite(c.WeightDecay):
 		return fmt.Errorf("weight decay %v: want a finite number", c.WeightDecay)
 	case !(c.ValidationFraction > 0) || !(c.HoldoutFraction > 0) || !(c.ValidationFraction+c.HoldoutFraction < 1):
@@ -112,6 +113,21 @@ func (c Config) validate() error {
 		return fmt.Errorf("workers %d: want at least 1", c.Workers)
 	}
 	return nil
+}
+
+// resolve sets the automatic batch size and learning rate for a training
+// set of n ratings.
+func (c Config) resolve(n int) Config {
+	if c.BatchSize == 0 {
+		c.BatchSize = 256
+		for c.BatchSize < 1024 && n/(2*c.BatchSize) >= 700 {
+			c.BatchSize *= 2
+		}
+	}
+	if c.LearningRate == 0 {
+		c.LearningRate = 0.003 * math.Sqrt(float64(c.BatchSize)/256)
+	}
+	return c
 }
 
 // shards is the fixed number of pieces each step is cut into. Gradients are
@@ -219,6 +235,8 @@ type trainer struct {
 func newTrainer(d *Dataset, cfg Config) *trainer {
 	t := &trainer{cfg: cfg, d: d}
 	t.splitRatings()
+	t.cfg = cfg.resolve(len(t.train))
+	cfg = t.cfg
 
 	// Encoders are fitted on the training rows only.
 	wU := make([]int, len(d.users))

@@ -333,3 +333,24 @@ func TestModelBeatsGlobalMeanOnClassicmodels(t *testing.T) {
 		t.Errorf("mean over %d seeds: model RMSE %.4f does not beat the global mean %.4f", seeds, model, global)
 	}
 }
+
+func TestAutomaticBatchSizeAndLearningRate(t *testing.T) {
+	for _, tc := range []struct {
+		n, batch int
+		lr       float64
+	}{
+		{2026, 256, 0.003},
+		{358399, 256, 0.003},
+		{358400, 512, 0.003 * math.Sqrt2},
+		{800000, 1024, 0.006},
+		{8000000, 1024, 0.006},
+	} {
+		c := Config{}.withDefaults().resolve(tc.n)
+		if c.BatchSize != tc.batch || math.Abs(c.LearningRate-tc.lr) > 1e-15 {
+			t.Errorf("%d training ratings: batch %d, learning rate %v; want %d, %v", tc.n, c.BatchSize, c.LearningRate, tc.batch, tc.lr)
+		}
+	}
+	if c := (Config{BatchSize: 64, LearningRate: 0.01}).resolve(800000); c.BatchSize != 64 || c.LearningRate != 0.01 {
+		t.Errorf("explicit values changed: %+v", c)
+	}
+}

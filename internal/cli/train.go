@@ -58,7 +58,7 @@ NDCG@10 against popularity) are printed at the end.`,
 			for _, f := range []struct {
 				name string
 				v    int
-			}{{"dim", cfg.Dim}, {"hidden", cfg.Hidden}, {"epochs", cfg.Epochs}, {"batch-size", cfg.BatchSize}} {
+			}{{"dim", cfg.Dim}, {"hidden", cfg.Hidden}, {"epochs", cfg.Epochs}} {
 				if f.v < 1 {
 					return usageError("--%s %d: want at least 1", f.name, f.v)
 				}
@@ -128,8 +128,8 @@ NDCG@10 against popularity) are printed at the end.`,
 	f.IntVar(&cfg.Hidden, "hidden", def.Hidden, "width of each tower's hidden ReLU layer")
 	f.IntVar(&cfg.Epochs, "epochs", def.Epochs, "most passes over the training ratings")
 	f.IntVar(&cfg.Patience, "patience", def.Patience, "stop after this many epochs without a better validation loss (negative: never)")
-	f.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "ratings per optimizer step")
-	f.Float64Var(&cfg.LearningRate, "learning-rate", def.LearningRate, "Adam learning rate")
+	f.IntVar(&cfg.BatchSize, "batch-size", 0, "ratings per optimizer step (0: 256, 512 or 1024 by dataset size)")
+	f.Float64Var(&cfg.LearningRate, "learning-rate", 0, "Adam learning rate (0: 0.003·√(batch size/256))")
 	return cmd
 }
 
