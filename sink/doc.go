@@ -95,8 +95,8 @@
 //     at once can both write it.
 //   - Redeliveries come within Options.Horizon of the original write
 //     (default 24 h), and a redelivered copy reaches the sink within
-//     Options.Retain of the acknowledgement of the original (default 2
-//     min), or before it.
+//     Options.Retain of the acknowledgement of the original (default 30
+//     s), or before it.
 //
 // A Writer without a ledger (Firehose, whose PutRecordBatch has no
 // idempotency key) gives at-least-once delivery across crashes, and
