@@ -265,6 +265,9 @@ func TestRetryUntilDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.wait(t, "a")
+	if err := s.Close(t.Context()); err != nil { // the sink's counters are final
+		t.Fatal(err)
+	}
 	st := s.Stats()
 	if st.Retries != 5 || st.Written != 1 || st.Acked != 1 || st.InFlightBytes != 0 {
 		t.Fatalf("stats %+v", st)
