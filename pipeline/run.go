@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/recoflow/recoflow/sink"
+	"github.com/recoflow/recoflow/stream"
+)
+
+// Options tune Run.
+type Options struct {
+	// Log receives the pipeline's log lines; nil discards them.
+	Log *slog.Logger
+	// Registerer, when set, gets the pipeline's Prometheus metrics.
+	Registerer prometheus.Registerer
+	// ShutdownGrace bounds how long Run spends, after ctx ends, flushing
+	// and acknowledging what is in flight (default 30 s). What does not
+	// make it is delivered again by the stream later, never lost.
+	ShutdownGrace time.Duration
+	// MaxBackoff caps the wait between retries while the store or the
+	// source fails (default 10 s).
+	MaxBackoff time.Duration
+	// OnComputed, when set, is called after each batch is transformed with
+	// the number of records and the latencies from each message's broker
+	// time to the moment its recommendations were computed (benchmarks use
+	// it).
+	OnComputed func(n int, latencies []time.Duration)
+}
+
+// metrics are the pipeline's Prometheus collectors.
+type metrics struct {
+	events    *prometheus.CounterVec
+	latency   prometheus.Histogram
+	retries   *prometheus.CounterVec
+	batchSize prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recoflow_stream_events_total", Help: "Events processed, by outcome (ok or error).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "recoflow_stream_compute_latency_seconds", Help: "Time from an event's arrival in the broker to its recommendations being computed.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recoflow_stream_retries_total", Help: "Retries of a batch or a read, by cause.",
+		}, []string{"cause"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "recoflow_stream_batch_size", Help: "Messages per batch read from the stream.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.events, m.latency, m.retries, m.batchSize} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					panic(err)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// Run reads src until ctx ends, transforms each batch with t and hands the
+// result to snk, which acknowledges the batch once durable. It blocks until
+// ctx ends or the source or sink fails for good; then it stops reading,
+// flushes and acknowledges what is in flight (within ShutdownGrace), closes
+// the sink and the source, and returns nil after a clean shutdown. Run owns
+// src and snk from the start and closes both.
+func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, opts Options) (err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 30 * time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	log := opts.Log
+	m := newMetrics(opts.Registerer)
+	defer func() {
+		// Shutdown: what the sink holds is flushed and acknowledged; then
+		// the source lets go of what is left (delivered again later).
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
+		defer cancel()
+		if cerr := snk.Close(gctx); cerr != nil && err == nil {
+			err = fmt.Errorf("close sink: %w", cerr)
+		}
+		if cerr := src.Close(gctx); cerr != nil && err == nil {
+			err = fmt.Errorf("close source: %w", cerr)
+		}
+	}()
+
+	failures := 0
+	for {
+		batch, ack, rerr := src.ReadBatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if rerr != nil {
+			if errors.Is(rerr, stream.ErrClosed) {
+				return rerr
+			}
+			failures++
+			m.retries.WithLabelValues("source").Inc()
+			log.Warn("stream read failed; retrying", "source", src.String(), "err", rerr, "attempt", failures)
+			if !sleep(ctx, backoff(failures, opts.MaxBackoff)) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		m.batchSize.Observe(float64(len(batch)))
+
+		var recs []sink.Record
+		var errs []sink.ErrorRecord
+		for attempt := 1; ; attempt++ {
+			var terr error
+			recs, errs, terr = t.Transform(ctx, batch)
+			if terr == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil // the batch is not acked: the stream delivers it again
+			}
+			m.retries.WithLabelValues("store").Inc()
+			if attempt == 1 || attempt%10 == 0 {
+				log.Warn("recommendations unavailable; retrying the batch", "err", terr, "attempt", attempt, "events", len(batch))
+			}
+			if !sleep(ctx, backoff(attempt, opts.MaxBackoff)) {
+				return nil
+			}
+		}
+		computed := time.Now()
+		lat := make([]time.Duration, 0, len(batch))
+		for _, msg := range batch {
+			if !msg.Time.IsZero() {
+				d := computed.Sub(msg.Time)
+				lat = append(lat, d)
+				m.latency.Observe(d.Seconds())
+			}
+		}
+		if opts.OnComputed != nil {
+			opts.OnComputed(len(batch), lat)
+		}
+		m.events.WithLabelValues("ok").Add(float64(len(recs)))
+		m.events.WithLabelValues("error").Add(float64(len(errs)))
+		if err := snk.Write(ctx, sink.Batch{
+			Records: recs, Errors: errs, Ack: sink.AckFunc(ack),
+			// The source does not say which messages are redeliveries;
+			// the sink then checks its ledger (at most once a second).
+			Redelivered: true,
+		}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("hand batch to sink: %w", err)
+		}
+	}
+}
+
+// backoff is an exponential delay with jitter: 100 ms, 200 ms, … up to max.
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := 100 * time.Millisecond << min(attempt-1, 10)
+	if d > max {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

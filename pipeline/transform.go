@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/recoflow/recoflow/event"
+	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/recommend"
+	"github.com/recoflow/recoflow/sink"
+	"github.com/recoflow/recoflow/stream"
+)
+
+// StoreDownPolicy says what the pipeline does while the vector store cannot
+// answer.
+type StoreDownPolicy string
+
+// The store-down policies.
+const (
+	// Wait retries the batch with backoff until the store answers.
+	Wait StoreDownPolicy = "wait"
+	// Fallback delivers the popular products, marked as a fallback.
+	Fallback StoreDownPolicy = "fallback"
+)
+
+// ParseStoreDownPolicy parses "wait" or "fallback".
+func ParseStoreDownPolicy(s string) (StoreDownPolicy, error) {
+	switch p := StoreDownPolicy(s); p {
+	case Wait, Fallback:
+		return p, nil
+	}
+	return "", fmt.Errorf("%q: want wait or fallback", s)
+}
+
+// ErrStoreDown is returned (wrapped) by Transform when the vector store
+// could not answer and the policy is Wait: the batch should be retried.
+var ErrStoreDown = errors.New("vector store cannot answer")
+
+// Transformer turns stream messages into output and dead-letter records.
+type Transformer struct {
+	engine   *recommend.Engine
+	k        int
+	similarK int
+	policy   StoreDownPolicy
+	now      func() time.Time
+}
+
+// TransformOptions tune a Transformer.
+type TransformOptions struct {
+	// K is the number of recommended_items (default 10); SimilarK the
+	// number of similar_items (default 5).
+	K, SimilarK int
+	// OnStoreDown is Wait (default) or Fallback.
+	OnStoreDown StoreDownPolicy
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewTransformer builds a Transformer on an engine.
+func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, error) {
+	if opts.K == 0 {
+		opts.K = 10
+	}
+	if opts.SimilarK == 0 {
+		opts.SimilarK = 5
+	}
+	if opts.K < 1 || opts.K > e.MaxK() || opts.SimilarK < 1 || opts.SimilarK > e.MaxK() {
+		return nil, fmt.Errorf("k %d and similar k %d: want 1..%d", opts.K, opts.SimilarK, e.MaxK())
+	}
+	if opts.OnStoreDown == "" {
+		opts.OnStoreDown = Wait
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, now: opts.Now}, nil
+}
+
+type recommendedItem struct {
+	ID    string  `json:"id"`
+	Score float64 `json:"score"`
+}
+
+type similarItem struct {
+	ID       string  `json:"id"`
+	Distance float64 `json:"distance"`
+}
+
+type similarItems struct {
+	ProductCode  string        `json:"product_code"`
+	SimilarItems []similarItem `json:"similar_items"`
+}
+
+// storeDown reports whether a fallback reason means the store itself
+// failed (as opposed to a question it cannot answer for this shopper).
+func storeDown(r recommend.Reason) bool {
+	switch r {
+	case recommend.ReasonStoreUnavailable, recommend.ReasonStoreTimeout, recommend.ReasonStoreError, recommend.ReasonStoreEmpty, recommend.ReasonVersionMismatch:
+		return true
+	}
+	return false
+}
+
+// Transform processes one batch. Each message yields one Record or one
+// ErrorRecord with the same ID. It returns an error wrapping ErrStoreDown
+// (and no records) when the store cannot answer under the Wait policy, or
+// ctx's error; the caller retries the whole batch later.
+func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]sink.Record, []sink.ErrorRecord, error) {
+	now := t.now()
+	var errs []sink.ErrorRecord
+	events := make([]*event.Event, 0, len(msgs))
+	idx := make([]int, 0, len(msgs))
+	reqs := make([]recommend.Request, 0, len(msgs))
+	for i, m := range msgs {
+		ev, err := event.Decode(m.Data)
+		if err != nil {
+			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "decode event: " + err.Error(), Time: msgTime(m, now)})
+			continue
+		}
+		req := recommend.Request{
+			User: model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit},
+			K:    t.k,
+		}
+		if it, ok := event.Pick(ev); ok {
+			req.SimilarTo = it.ProductCode
+			req.SimilarK = t.similarK
+		}
+		events = append(events, ev)
+		idx = append(idx, i)
+		reqs = append(reqs, req)
+	}
+	results := t.engine.RecommendBatch(ctx, reqs)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	recs := make([]sink.Record, 0, len(events))
+	for j, ev := range events {
+		m := msgs[idx[j]]
+		res := results[j]
+		if res.ItemsErr != nil {
+			if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
+				return nil, nil, res.ItemsErr
+			}
+			if t.policy == Wait {
+				return nil, nil, fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)
+			}
+			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
+			continue
+		}
+		if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
+			return nil, nil, fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)
+		}
+		rec := make([]recommendedItem, len(res.Items.Items))
+		for i, it := range res.Items.Items {
+			rec[i] = recommendedItem{ID: it.ID, Score: round6(it.Score)}
+		}
+		members := []event.Member{{Name: "recommended_items", Value: mustJSON(rec)}}
+		fallback := ""
+		if res.Items.Fallback {
+			fallback = string(res.Items.Reason)
+		}
+		if reqs[j].SimilarTo != "" {
+			sim := similarItems{ProductCode: reqs[j].SimilarTo, SimilarItems: []similarItem{}}
+			switch {
+			case res.SimilarErr != nil:
+				// An unknown product: no neighbours to give; say why.
+				if fallback == "" {
+					fallback = "similar_items: " + res.SimilarErr.Error()
+				}
+			default:
+				for _, it := range res.Similar.Items {
+					sim.SimilarItems = append(sim.SimilarItems, similarItem{ID: it.ID, Distance: round6(it.Distance)})
+				}
+				if res.Similar.Fallback && fallback == "" {
+					fallback = string(res.Similar.Reason)
+				}
+			}
+			members = append(members, event.Member{Name: "similar_items", Value: mustJSON(sim)})
+		} else {
+			members = append(members, event.Member{Name: "similar_items", Value: []byte("null")})
+		}
+		if fallback != "" {
+			members = append(members, event.Member{Name: "recommendation_fallback", Value: mustJSON(fallback)})
+		}
+		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(nil, members...), Time: msgTime(m, now)})
+	}
+	return recs, errs, nil
+}
+
+func msgTime(m stream.Message, now time.Time) time.Time {
+	if m.Time.IsZero() {
+		return now
+	}
+	return m.Time
+}
+
+func round6(x float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 6, 64), 64)
+	return v
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own plain types are marshalled
+	}
+	return b
+}
