@@ -210,3 +210,18 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// TransformOne processes one record outside a stream (the Lambda handler):
+// it returns the output record, or an error naming why the record cannot be
+// processed. An error wrapping ErrStoreDown means a dependency is down and
+// the record should be retried, not failed.
+func (t *Transformer) TransformOne(ctx context.Context, id string, data []byte) ([]byte, error) {
+	recs, errs, err := t.Transform(ctx, []stream.Message{{ID: id, Data: data}})
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(errs[0].Reason)
+	}
+	return recs[0].Data, nil
+}

@@ -9,19 +9,22 @@
 // The function answers Firehose's contract (package lambda): one result per
 // recordId, Ok with newline-terminated JSON, Dropped, or ProcessingFailed.
 //
-// For now the transform only checks that each record is a JSON object and
-// passes it through unchanged; the recommendation engine will be plugged in
-// through newTransform. Environment, read once per cold start:
+// Each record is a shopper event in the lab's format; the output is the
+// event plus recommended_items and similar_items, computed by the same
+// engine as `recoflow stream` (package pipeline). A malformed event is
+// ProcessingFailed with the reason; a vector store that is down fails the
+// invocation so that Firehose retries it. Environment, read once per cold
+// start:
 //
+//	RECOFLOW_LAKE           the lake holding ml-artifacts/ (s3://bucket/prefix), required
+//	RECOFLOW_VECTORS        the vector store (postgres://… with pgvector), required
+//	RECOFLOW_MODEL_VERSION  the model version to load (default: the store's live version)
+//	RECOFLOW_TOP_K          how many recommended items (default 10)
+//	RECOFLOW_SIMILAR_K      how many similar items (default 5)
 //	RECOFLOW_CONCURRENCY    records transformed at once (default 4)
 //	RECOFLOW_LOG_LEVEL      debug, info, warn or error (default info)
-//
-// and, once the engine is plugged in:
-//
-//	RECOFLOW_LAKE           the lake holding ml-artifacts/ (s3://bucket/prefix)
-//	RECOFLOW_MODEL_VERSION  the model version to load (default: the lake's LATEST)
-//	RECOFLOW_VECTORS        the vector store (postgres://… with pgvector)
-//	RECOFLOW_TOP_K          how many recommended and similar items (default 5)
+//	RECOFLOW_PASSTHROUGH=1  no engine: only check that each record is a JSON
+//	                        object and pass it through (to test the wiring)
 //
 // plus the AWS SDK's own variables (AWS_REGION, credentials from the
 // function's role).
@@ -39,7 +42,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/lambda"
+	"github.com/recoflow/recoflow/pipeline"
+	"github.com/recoflow/recoflow/recommend"
 )
 
 func main() {
@@ -52,10 +58,45 @@ func main() {
 	awslambda.Start(h)
 }
 
-// newTransform builds the record transform from the environment. The
-// recommendation engine replaces passThrough here.
-var newTransform = func(_ context.Context, _ func(string) string) (lambda.Transform, error) {
-	return passThrough, nil
+// newTransform builds the record transform from the environment: the
+// recommendation engine, or passThrough with RECOFLOW_PASSTHROUGH=1.
+func newTransform(ctx context.Context, getenv func(string) string) (lambda.Transform, error) {
+	if getenv("RECOFLOW_PASSTHROUGH") == "1" {
+		return passThrough, nil
+	}
+	lakeURL, vectors := getenv("RECOFLOW_LAKE"), getenv("RECOFLOW_VECTORS")
+	if lakeURL == "" || vectors == "" {
+		return nil, errors.New("RECOFLOW_LAKE and RECOFLOW_VECTORS must name the lake with the model and the vector store (or set RECOFLOW_PASSTHROUGH=1)")
+	}
+	var opts pipeline.TransformOptions
+	for name, dst := range map[string]*int{"RECOFLOW_TOP_K": &opts.K, "RECOFLOW_SIMILAR_K": &opts.SimilarK} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("%s=%q: want a positive integer", name, v)
+			}
+			*dst = n
+		}
+	}
+	b, err := connect.Lake(ctx, lakeURL, connect.LakeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	e, err := recommend.Open(ctx, b, vectors, getenv("RECOFLOW_MODEL_VERSION"), recommend.Options{})
+	if err != nil {
+		return nil, err
+	}
+	t, err := pipeline.NewTransformer(e, opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, data []byte) ([]byte, error) {
+		out, err := t.TransformOne(ctx, "", data)
+		if errors.Is(err, pipeline.ErrStoreDown) {
+			return nil, fmt.Errorf("%w: %v", lambda.ErrRetry, err)
+		}
+		return out, err
+	}, nil
 }
 
 // handler builds the Firehose handler from the environment.
