@@ -1,0 +1,58 @@
+// Package nats is the NATS JetStream backend of package stream: a Source
+// that reads through a durable pull consumer shared by every process of a
+// group, and a Producer that publishes with JetStream acknowledgements. It
+// talks to a real server (Config.URL) or runs one in-process that stores
+// the stream in a local directory (Config.EmbeddedDir).
+//
+//	src, err := nats.NewSource(ctx, nats.Config{URL: "nats://127.0.0.1:4222"})
+//	batch, ack, err := src.ReadBatch(ctx)
+//	// … make the outputs of batch durable, then:
+//	err = ack(ctx)
+//
+// # Stream and consumer
+//
+// Events are published on Config.Subject (default "recoflow.events") with
+// the partition key in the Recoflow-Key header. The stream (default
+// "RECOFLOW") is created when missing: limits retention with MaxAge
+// (default 24 h, like a Kinesis stream), file storage. The durable consumer
+// (default "recoflow") is created or updated by every Source that opens:
+// explicit acks, AckWait (default 1 min), no delivery limit, and
+// MaxAckPending (default 4 × MaxInFlight) bounding the unacked messages of
+// the whole group on the server. Any number of processes may open Sources
+// with the same consumer name: JetStream hands each message to one of them.
+// That is how recoflow stream scales out on NATS.
+//
+// # Reading, acks and redelivery
+//
+// ReadBatch takes the messages available at once (one pull request without
+// waiting); when there are none, it waits for one (a pull of one message,
+// renewed every MaxWait) and then takes what arrived with it, so a lone
+// event is handed out as soon as it is stored. An ack acks each message
+// with a reply subject and waits for the server to confirm them all (one
+// round trip per batch): when it returns, the server has applied the acks.
+//
+// While a batch is held, the Source restarts its AckWait (in-progress
+// acks) every AckWait/3, so a slow sink never causes a redelivery; only a
+// process that dies leaves its messages to be redelivered, to any consumer
+// of the group, AckWait after their last extension. Close gives the unacked
+// messages back at once (negative acks). The ID of a message is
+// "nats:<stream>:<stream sequence>", the same on every delivery.
+//
+// # The embedded server
+//
+// With Config.EmbeddedDir, the process that first opens the directory runs
+// nats-server in-process, with JetStream storing in <dir>/jetstream,
+// listening on a random loopback port; its clients in the same process
+// connect in-process. It holds an exclusive lock on <dir>/recoflow-nats.lock
+// and writes its client URL to <dir>/server.url. Another process opening the
+// same directory meanwhile (say, recoflow produce next to recoflow stream)
+// finds the lock held and connects to that URL instead of starting a second
+// server. In one process, every Source and Producer of a directory shares
+// one server, which shuts down when the last of them closes. When the
+// server restarts, messages that the previous one had handed out unacked
+// are delivered again once AckWait has passed since they were handed out
+// (or last extended): the server restores them as pending with that time.
+// Acked messages never come back. The URL form
+// that internal/connect gives it is nats-embedded:///abs/dir or
+// nats-embedded://relative/dir, and it is recoflow's default stream.
+package nats

@@ -1,0 +1,376 @@
+package nats
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/recoflow/recoflow/internal/testenv"
+	"github.com/recoflow/recoflow/stream"
+	"github.com/recoflow/recoflow/stream/streamtest"
+)
+
+func open[T any](t *testing.T, fn func(context.Context, Config) (T, error), cfg Config) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := fn(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func env(base Config) streamtest.Env {
+	return streamtest.Env{
+		Producer: func(t *testing.T) stream.Producer { return open(t, NewProducer, base) },
+		Source: func(t *testing.T, group string, _, _ int, o stream.SourceOptions) stream.Source {
+			cfg := base
+			cfg.Consumer = group
+			cfg.Source = o
+			return open(t, NewSource, cfg)
+		},
+		Wait: 20 * time.Second,
+	}
+}
+
+// TestEmbeddedAcceptance runs the suite on the embedded server. The server
+// is kept up for each whole case (a producer holds it), so a consumer
+// restart is one of the process's Sources closing and another opening;
+// TestEmbeddedServerRestart covers the restart of the server itself.
+func TestEmbeddedAcceptance(t *testing.T) {
+	streamtest.Run(t, func(t *testing.T) streamtest.Env {
+		cfg := Config{EmbeddedDir: t.TempDir()}
+		keep := open(t, NewProducer, cfg)
+		t.Cleanup(func() { keep.Close(context.Background()) })
+		return env(cfg)
+	})
+}
+
+// TestEmbeddedServerRestart: when the process serving the embedded
+// directory stops (its last Source closes) with messages unacked, the next
+// server from the same directory delivers them again — once AckWait has
+// passed since they were handed out, as the server restores its pending
+// messages with their delivery times — while acked ones never come back.
+func TestEmbeddedServerRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{EmbeddedDir: t.TempDir(), AckWait: time.Second}
+	p := open(t, NewProducer, cfg)
+	for i := range 20 {
+		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Source.MaxBatch = 10
+	s := open(t, NewSource, cfg)
+	first, ack, err := s.ReadBatch(ctx)
+	if err != nil || len(first) != 10 {
+		t.Fatalf("first batch: %d, %v", len(first), err)
+	}
+	if err := ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := s.ReadBatch(ctx)
+	if err != nil || len(second) != 10 {
+		t.Fatalf("second batch: %d, %v", len(second), err)
+	}
+	if err := s.Close(ctx); err != nil { // the last user: the server stops
+		t.Fatal(err)
+	}
+	embeddedMu.Lock()
+	_, running := embeddedBy[cfg.EmbeddedDir]
+	embeddedMu.Unlock()
+	if running {
+		t.Fatal("the embedded server is still running")
+	}
+
+	start := time.Now()
+	s = open(t, NewSource, cfg)
+	defer s.Close(ctx)
+	want := map[string]string{}
+	for _, m := range second {
+		want[string(m.Data)] = m.ID
+	}
+	for len(want) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, ack, err := s.ReadBatch(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("waiting for %d unacked messages after the restart: %v", len(want), err)
+		}
+		for _, m := range b {
+			id, ok := want[string(m.Data)]
+			if !ok || id != m.ID {
+				t.Fatalf("after the restart got %s (%s), which was acked or is unknown", m.Data, m.ID)
+			}
+			delete(want, string(m.Data))
+		}
+		if err := ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("unacked messages back %s after the server restarted (AckWait %s)", time.Since(start).Round(time.Millisecond), cfg.AckWait)
+}
+
+// realNATS returns a Config for a stream of its own on the real server of
+// RECOFLOW_TEST_NATS, deleted when the test ends.
+func realNATS(t *testing.T) Config {
+	url := testenv.URL(t, testenv.NATSVar)
+	suffix := randomSuffix()
+	cfg := Config{URL: url, Stream: "RFTEST_" + suffix, Subject: "recoflow.test." + suffix}
+	t.Cleanup(func() {
+		nc, err := natsgo.Connect(url)
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := js.DeleteStream(ctx, cfg.Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("cleanup: delete stream %s: %v", cfg.Stream, err)
+		}
+	})
+	return cfg
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+func TestServerAcceptance(t *testing.T) {
+	testenv.URL(t, testenv.NATSVar) // skip the whole suite without the service
+	streamtest.Run(t, func(t *testing.T) streamtest.Env { return env(realNATS(t)) })
+}
+
+// TestHeartbeatKeepsBatch holds a batch unacked for longer than AckWait:
+// the in-progress acks must keep the server from handing it to another
+// consumer of the group.
+func TestHeartbeatKeepsBatch(t *testing.T) {
+	cfg := Config{EmbeddedDir: t.TempDir(), AckWait: 600 * time.Millisecond}
+	p := open(t, NewProducer, cfg)
+	ctx := context.Background()
+	for i := range 5 {
+		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := open(t, NewSource, cfg)
+	defer a.Close(ctx)
+	b := open(t, NewSource, cfg)
+	defer b.Close(ctx)
+
+	var held stream.Batch
+	var ackA stream.AckFunc
+	for len(held) < 5 {
+		batch, ack, err := a.ReadBatch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, batch...)
+		ackA = ack
+		if len(held) < 5 { // the suite covers multi-batch acks; keep this simple
+			if err := ack(ctx); err != nil {
+				t.Fatal(err)
+			}
+			held = nil
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 4*cfg.AckWait)
+	batch, _, err := b.ReadBatch(rctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("another consumer got %d held messages after %s (AckWait %s): %v", len(batch), 4*cfg.AckWait, cfg.AckWait, err)
+	}
+	if err := ackA(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashedConsumerRedelivered: a process that dies holding messages
+// (no Close, so no negative acks) gets them redelivered to the rest of the
+// group after AckWait, with the same IDs.
+func TestCrashedConsumerRedelivered(t *testing.T) {
+	cfg := Config{EmbeddedDir: t.TempDir(), AckWait: 500 * time.Millisecond}
+	p := open(t, NewProducer, cfg)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer p.Close(ctx)
+	a := open(t, NewSource, cfg)
+	got, _, err := a.ReadBatch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the heartbeats stop and the connection drops.
+	close(a.stopHB)
+	<-a.hbDone
+	a.c.nc.Close()
+
+	b := open(t, NewSource, cfg)
+	defer b.Close(ctx)
+	ids := map[string]bool{}
+	for _, m := range got {
+		ids[m.ID] = true
+	}
+	start := time.Now()
+	for len(ids) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		batch, ack, err := b.ReadBatch(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("waiting for the crashed consumer's messages: %v", err)
+		}
+		for _, m := range batch {
+			if !ids[m.ID] {
+				t.Fatalf("unexpected %s", m.ID)
+			}
+			delete(ids, m.ID)
+		}
+		if err := ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("redelivered after %s (AckWait %s)", time.Since(start).Round(time.Millisecond), cfg.AckWait)
+}
+
+// TestEmbeddedSharedAcrossProcesses runs the embedded server in a second
+// process (this test binary, as a helper) and checks that opening the same
+// directory here connects to it, and that what was published is stored in
+// the directory for the next server.
+func TestEmbeddedSharedAcrossProcesses(t *testing.T) {
+	if os.Getenv("RECOFLOW_NATS_HELPER_DIR") != "" {
+		t.Skip("helper process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEmbeddedHelperProcess$")
+	cmd.Env = append(os.Environ(), "RECOFLOW_NATS_HELPER_DIR="+dir)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+
+	ctx := context.Background()
+	p := open(t, NewProducer, Config{EmbeddedDir: dir})
+	if !strings.HasPrefix(p.c.nc.ConnectedUrl(), "nats://127.0.0.1:") {
+		t.Errorf("producer connected to %q, want the helper's loopback server", p.c.nc.ConnectedUrl())
+	}
+	for i := range 10 {
+		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close() // the helper shuts its server down and exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+
+	s := open(t, NewSource, Config{EmbeddedDir: dir}) // now served here, from the same files
+	defer s.Close(ctx)
+	n := 0
+	for n < 10 {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, ack, err := s.ReadBatch(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("after %d of 10: %v", n, err)
+		}
+		n += len(b)
+		ack(ctx)
+	}
+}
+
+func TestEmbeddedHelperProcess(t *testing.T) {
+	dir := os.Getenv("RECOFLOW_NATS_HELPER_DIR")
+	if dir == "" {
+		t.Skip("runs only as TestEmbeddedSharedAcrossProcesses's helper")
+	}
+	p := open(t, NewProducer, Config{EmbeddedDir: dir})
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	p.Close(context.Background())
+	if _, err := os.Stat(filepath.Join(dir, urlFile)); !os.IsNotExist(err) {
+		t.Errorf("server.url left behind: %v", err)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "exactly one"},
+		{Config{URL: "nats://x", EmbeddedDir: "d"}, "exactly one"},
+		{Config{URL: "nats://x", Stream: "a.b"}, "stream name"},
+		{Config{URL: "nats://x", Consumer: "a b"}, "consumer name"},
+		{Config{URL: "nats://x", AckWait: time.Millisecond}, "AckWait"},
+		{Config{URL: "nats://x", Source: stream.SourceOptions{MaxBatch: 10, MaxInFlight: 5}}, "MaxInFlight"},
+	} {
+		if _, err := tc.cfg.withDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error about %s", tc.cfg, err, tc.want)
+		}
+	}
+	c, err := Config{URL: "nats://u:secret@h:4222,nats://h2:4222", Source: stream.SourceOptions{MaxInFlight: 1000}}.withDefaults()
+	if err != nil || c.MaxAckPending != 4000 || c.where() != "nats://xxxxx@h:4222,nats://h2:4222" {
+		t.Errorf("defaults: %+v %v (%s)", c, err, c.where())
+	}
+}
+
+func TestSubjectCovers(t *testing.T) {
+	for _, tc := range []struct {
+		pat, sub string
+		want     bool
+	}{
+		{"a.b", "a.b", true}, {"a.*", "a.b", true}, {"a.>", "a.b.c", true}, {">", "a", true},
+		{"a.b", "a.c", false}, {"a.*", "a.b.c", false}, {"a.>", "a", false}, {"a.*", "a.>", false}, {"a.b.c", "a.b", false},
+	} {
+		if got := subjectCovers(tc.pat, tc.sub); got != tc.want {
+			t.Errorf("subjectCovers(%q, %q) = %v", tc.pat, tc.sub, got)
+		}
+	}
+}
+
+func TestExistingStreamWithoutSubject(t *testing.T) {
+	dir := t.TempDir()
+	p := open(t, NewProducer, Config{EmbeddedDir: dir, Subject: "other.subject"})
+	defer p.Close(context.Background())
+	_, err := NewSource(context.Background(), Config{EmbeddedDir: dir})
+	if !errors.Is(err, stream.ErrNotFound) || !strings.Contains(err.Error(), "other.subject") {
+		t.Errorf("source on a stream that does not capture its subject: %v", err)
+	}
+}
