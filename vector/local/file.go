@@ -186,6 +186,13 @@ func readSnapshot(path string) (*snapshotData, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseSnapshot(b, path)
+}
+
+// parseSnapshot checks the contents b of the version file path and uses
+// its arrays in place.
+func parseSnapshot(b []byte, path string) (*snapshotData, error) {
+	var err error
 	if len(b) < headSize+trailerSize || string(b[:8]) != headMagic || string(b[len(b)-8:]) != tailMagic {
 		return nil, corrupt("%s: not a recoflow vector store file (bad magic)", path)
 	}
