@@ -55,6 +55,10 @@ func ParseLoadMethod(s string) (LoadMethod, error) {
 	return "", fmt.Errorf("load method %q: want auto, copy or insert", s)
 }
 
+// maxPGliteConns caps the pool against PGlite, whose server is typically
+// started with --max-connections=8.
+const maxPGliteConns = 8
+
 // Defaults of Options.
 const (
 	DefaultMaxConns  = 4
@@ -76,8 +80,8 @@ type Options struct {
 	// missing. Letters, digits and underscores only.
 	Schema string
 	// MaxConns bounds the connection pool; 0 means the URL's
-	// pool_max_conns, else 4. Keep it at or below the server's limit:
-	// PGlite's --max-connections, typically 8.
+	// pool_max_conns, else 4. Keep it at or below the server's limit; on
+	// PGlite it is capped at 8 (start it with --max-connections=8).
 	MaxConns int
 	// LoadMethod: COPY or batched INSERT … unnest; default automatic.
 	LoadMethod LoadMethod
@@ -106,6 +110,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Schema == "" {
 		o.Schema = "public"
+	}
+	if o.MaxConns < 0 || o.BatchRows < 0 {
+		return fmt.Errorf("%w: negative pool size or batch size", vector.ErrInvalid)
 	}
 	if !identRe.MatchString(o.Schema) {
 		return fmt.Errorf("%w: schema name %q: want lower-case letters, digits and underscores", vector.ErrInvalid, o.Schema)
@@ -236,6 +243,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		cfg.MaxConns = int32(opts.MaxConns)
 	case !strings.Contains(rawURL, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if pglite && cfg.MaxConns > maxPGliteConns {
+		// More would only queue in PGlite's socket server (or time out
+		// there, past its --max-connections).
+		s.log.Info("pgvector: PGlite runs one query at a time; pool capped", "max_conns", maxPGliteConns)
+		cfg.MaxConns = maxPGliteConns
 	}
 	efSearch := opts.EfSearch
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {

@@ -171,7 +171,7 @@ func TestDown(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{{Schema: "Robert'); DROP TABLE x;--"}, {Dim: -1}, {M: 1}, {MaintenanceWorkMem: "1 GB; DROP"}, {LoadMethod: "fast"}} {
+	for _, o := range []Options{{Schema: "Robert'); DROP TABLE x;--"}, {Dim: -1}, {MaxConns: -1}, {M: 1}, {MaintenanceWorkMem: "1 GB; DROP"}, {LoadMethod: "fast"}} {
 		if _, err := Open(context.Background(), "postgres://127.0.0.1:1/x", o); !errors.Is(err, vector.ErrInvalid) {
 			t.Errorf("options %+v: error %v, want ErrInvalid", o, err)
 		}
@@ -183,5 +183,27 @@ func TestOptions(t *testing.T) {
 	}
 	if _, err := ParseLoadMethod("bulk"); err == nil {
 		t.Error("ParseLoadMethod(bulk): no error")
+	}
+}
+
+func TestPoolSize(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	st := openTest(t, url, Options{MaxConns: 20})
+	defer st.Close()
+	want := int32(20)
+	if !st.UsesCopy() { // the automatic choice: PGlite
+		want = maxPGliteConns
+	}
+	if got := st.pool.Config().MaxConns; got != want {
+		t.Fatalf("pool size %d, want %d", got, want)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	st2 := openTest(t, url+sep+"pool_max_conns=3", Options{})
+	defer st2.Close()
+	if got := st2.pool.Config().MaxConns; got != 3 {
+		t.Fatalf("pool_max_conns=3 in the URL gave a pool of %d", got)
 	}
 }
