@@ -127,6 +127,11 @@ Stores, chosen by --vectors:
 			var src embeddingSource
 			var err error
 			if fromFiles {
+				for _, f := range []string{itemsFile, usersFile} {
+					if _, err := os.Stat(f); f != "" && err != nil {
+						return fmt.Errorf("embeddings file: %w", err)
+					}
+				}
 				src = fileSource(itemsFile, usersFile)
 				src.version = version
 			} else {

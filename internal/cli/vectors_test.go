@@ -211,6 +211,8 @@ func TestVectorsLoadErrors(t *testing.T) {
 		{name: "items without version", args: []string{"--items", itemsFile}, code: cli.ExitUsage, want: []string{"--version is required"}},
 		{name: "bad version name", args: []string{"--items", itemsFile, "--version", " v"}, code: cli.ExitUsage, want: []string{"--version"}},
 		{name: "bad load method", args: []string{"--items", itemsFile, "--version", "v", "--load-method", "fast"}, code: cli.ExitUsage, want: []string{"--load-method"}},
+		{name: "missing file", args: []string{"--items", filepath.Join(dir, "nope.csv"), "--version", "v"}, code: cli.ExitFailure,
+			want: []string{"nope.csv", "no such file"}},
 		{name: "bad csv", args: []string{"--items", bad, "--version", "v"}, code: cli.ExitFailure,
 			want: []string{"line 2", `"oops"`}},
 		{name: "dimension", setup: func() {

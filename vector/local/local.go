@@ -480,6 +480,8 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	}
 	d := &snapshotData{items: it, users: ut, efCons: s.opts.EfConstruction}
 	if it.len() >= s.opts.ExactThreshold {
+		s.log.Info("vector store: building HNSW graph", "store", s.String(), "items", it.len(),
+			"m", s.opts.M, "ef_construction", s.opts.EfConstruction, "workers", s.opts.BuildWorkers)
 		bs := time.Now()
 		d.graph, err = buildGraph(ctx, it, hnswParams{
 			m: s.opts.M, efConstruction: s.opts.EfConstruction, seed: s.opts.Seed, workers: s.opts.BuildWorkers,
@@ -487,7 +489,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		if err != nil {
 			return fail(err)
 		}
-		s.log.Debug("hnsw graph built", "items", it.len(), "took", time.Since(bs))
+		s.log.Info("vector store: HNSW graph built", "store", s.String(), "took", time.Since(bs).Round(time.Millisecond).String())
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -509,7 +511,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	}
 	s.cleanup(keep)
 	s.log.Info("vector store loaded version", "store", s.String(), "version", version,
-		"items", it.len(), "users", ut.len(), "graph", d.graph != nil, "took", time.Since(start))
+		"items", it.len(), "users", ut.len(), "graph", d.graph != nil, "took", time.Since(start).Round(time.Millisecond).String())
 	return snap.info, nil
 }
 

@@ -612,6 +612,8 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		return fail(err)
 	}
 	loaded := time.Since(start)
+	s.log.Info("pgvector: rows sent, building indexes", "store", s.String(), "items", nItems, "users", nUsers,
+		"took", loaded.Round(time.Millisecond).String())
 	for _, kind := range []string{"item", "user"} {
 		if err := s.index(ctx, stage[kind], kind); err != nil {
 			return fail(err)
