@@ -495,6 +495,8 @@ func (s *Store) SearchItems(ctx context.Context, query []float32, k int, exclude
 
 // SearchItemsBatch sends all the queries in one round trip (a pipeline),
 // inside one transaction when one of them needs a larger hnsw.ef_search.
+// An index scan yields at most 1,000 rows (pgvector's largest
+// hnsw.ef_search), which bounds k plus the excluded ids.
 func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([][]vector.Hit, error) {
 	if err := s.checkOpen("search"); err != nil {
 		return nil, err
