@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	pgv "github.com/pgvector/pgvector-go"
 
 	"github.com/recoflow/recoflow/internal/testenv"
 	"github.com/recoflow/recoflow/vector"
@@ -205,5 +207,55 @@ func TestPoolSize(t *testing.T) {
 	defer st2.Close()
 	if got := st2.pool.Config().MaxConns; got != 3 {
 		t.Fatalf("pool_max_conns=3 in the URL gave a pool of %d", got)
+	}
+}
+
+// TestBinaryCodec checks pgvector-go's binary encoding of vectors — what
+// COPY … FROM STDIN (BINARY) sends on real PostgreSQL — against the server's
+// pgvector, through binary parameters and results, since PGlite cannot run
+// COPY itself. It runs inside a transaction: on PGlite that keeps other
+// connections' messages from interleaving with its extended-protocol ones.
+func TestBinaryCodec(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe // binary parameters and results
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil {
+		t.Fatal(err)
+	}
+	if err := registerTypes(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE codec_probe (id int, embedding vector(4)) ON COMMIT DROP"); err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1.5, -2.25, 3e-7, float32(1) / 3}
+	if _, err := tx.Exec(ctx, "INSERT INTO codec_probe VALUES ($1, $2)", 1, pgv.NewVector(want)); err != nil {
+		t.Fatal(err)
+	}
+	var got pgv.Vector
+	var text string
+	if err := tx.QueryRow(ctx, "SELECT embedding, embedding::text FROM codec_probe WHERE id = $1", 1).Scan(&got, &text); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Slice(), want) {
+		t.Fatalf("binary round trip gave %v (server text %s), want %v", got.Slice(), text, want)
+	}
+	var d float64
+	if err := tx.QueryRow(ctx, "SELECT $1::vector <=> $2::vector", pgv.NewVector([]float32{1, 0}), pgv.NewVector([]float32{0, 1})).Scan(&d); err != nil || d != 1 {
+		t.Fatalf("cosine distance of orthogonal vectors: %v, %v", d, err)
 	}
 }
