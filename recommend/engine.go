@@ -307,13 +307,26 @@ func (e *Engine) itemVector(ctx context.Context, code string) ([]float32, error)
 	defer cancel()
 	v, err := e.store.ItemVector(sctx, code)
 	if errors.Is(err, vector.ErrNotFound) {
-		return nil, fmt.Errorf("%w: product %q is not in model version %s: %w", ErrUnknownItem, code, versionName(e.model.Version()), err)
+		return nil, &unknownItemError{code: code, version: versionName(e.model.Version()), err: err}
 	}
 	if err == nil && len(v) != e.model.Dim() {
 		err = fmt.Errorf("%w: the store's vector of %q has %d components, the model %d", vector.ErrDimension, code, len(v), e.model.Dim())
 	}
 	return v, err
 }
+
+// unknownItemError says which product is unknown, briefly, and wraps
+// both ErrUnknownItem and the store's vector.ErrNotFound.
+type unknownItemError struct {
+	code, version string
+	err           error
+}
+
+func (u *unknownItemError) Error() string {
+	return fmt.Sprintf("%v: product %q is not in model version %s", ErrUnknownItem, u.code, u.version)
+}
+
+func (u *unknownItemError) Unwrap() []error { return []error{ErrUnknownItem, u.err} }
 
 func (e *Engine) checkK(k int) error {
 	if k < 1 || k > e.opts.MaxK {

@@ -119,6 +119,7 @@ func (a *app) rootCommand() *cobra.Command {
   etl      move ratings, customers and products into Parquet training data in a lake
   train    train the two-tower recommender and publish embeddings, weights and metrics
   vectors  load a model version's embeddings into the vector store (embedded or pgvector)
+  serve    answer recommendation requests over HTTP (the lab's inference API, /v1, metrics)
 
 Every command reads its settings from flags, then RECOFLOW_<FLAG> environment
 variables (RECOFLOW_LAKE, RECOFLOW_ON_BAD_ROWS, …), then the optional YAML file
@@ -156,6 +157,7 @@ Backends are chosen by URL:
 		a.benchCommand(),
 		a.trainCommand(),
 		a.vectorsCommand(),
+		a.serveCommand(),
 	)
 	return root
 }

@@ -1,0 +1,307 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/recoflow/recoflow/embedding"
+	"github.com/recoflow/recoflow/model"
+)
+
+// readBody reads the whole request body, at most maxBytes, and checks that
+// it is one JSON value.
+func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apiError) {
+	body := http.MaxBytesReader(w, r.Body, maxBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", "the request body is larger than %d bytes", tooLarge.Limit)
+		}
+		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "cannot read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty: want JSON")
+	}
+	var v json.RawMessage
+	if err := json.Unmarshal(data, &v); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON at byte %d: %v", syn.Offset, err)
+		}
+		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON: %v", err)
+	}
+	return data, nil
+}
+
+// jsonKind names the type of a JSON value, from its first byte.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// array splits a JSON array into its elements.
+func array(raw json.RawMessage, path, what string) ([]json.RawMessage, *apiError) {
+	var elems []json.RawMessage
+	if jsonKind(raw) != "an array" || json.Unmarshal(raw, &elems) != nil {
+		if path == "" {
+			return nil, errorf(http.StatusBadRequest, CodeInvalidBody, "", "the body must be a JSON array of %s, not %s", what, jsonKind(raw))
+		}
+		return nil, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s must be an array of %s, not %s", path, what, jsonKind(raw))
+	}
+	return elems, nil
+}
+
+// object is a decoded JSON object whose fields are read one by one, so
+// that every error names its field.
+type object struct {
+	path   string
+	fields map[string]json.RawMessage
+}
+
+func asObject(raw json.RawMessage, path string) (object, *apiError) {
+	o := object{path: path}
+	if jsonKind(raw) != "an object" || json.Unmarshal(raw, &o.fields) != nil {
+		if path == "" {
+			return o, errorf(http.StatusBadRequest, CodeInvalidBody, "", "the body must be a JSON object, not %s", jsonKind(raw))
+		}
+		return o, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s must be an object, not %s", path, jsonKind(raw))
+	}
+	return o, nil
+}
+
+// lookup returns the first of names present, and the name found.
+func (o object) lookup(names ...string) (json.RawMessage, string, bool) {
+	for _, n := range names {
+		if v, ok := o.fields[n]; ok {
+			return v, n, true
+		}
+	}
+	return nil, names[0], false
+}
+
+func (o object) has(name string) bool { _, ok := o.fields[name]; return ok }
+
+func (o object) missing(name string) *apiError {
+	f := joinPath(o.path, name)
+	return errorf(http.StatusBadRequest, CodeMissingField, f, "missing field %s", f)
+}
+
+func (o object) wrongType(name, want string, raw json.RawMessage) *apiError {
+	f := joinPath(o.path, name)
+	return errorf(http.StatusBadRequest, CodeInvalidField, f, "%s must be %s, not %s", f, want, jsonKind(raw))
+}
+
+// str reads a required string field.
+func (o object) str(name string) (string, *apiError) {
+	raw, _, ok := o.lookup(name)
+	if !ok {
+		return "", o.missing(name)
+	}
+	var s string
+	if jsonKind(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
+		return "", o.wrongType(name, "a string", raw)
+	}
+	return s, nil
+}
+
+// number reads a required number field under any of names (the first is
+// the one errors name). A string holding a decimal number is accepted too,
+// as the lab's events carry numbers either way.
+func (o object) number(names ...string) (float64, *apiError) {
+	raw, name, ok := o.lookup(names...)
+	if !ok {
+		return 0, o.missing(names[0])
+	}
+	f := joinPath(o.path, name)
+	var x float64
+	switch jsonKind(raw) {
+	case "a number":
+		if err := json.Unmarshal(raw, &x); err != nil {
+			return 0, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s: %s is not a usable number", f, raw)
+		}
+	case "a string":
+		var s string
+		json.Unmarshal(raw, &s)
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s must be a number, not the string %q", f, abbreviate(s))
+		}
+		x = v
+	default:
+		return 0, o.wrongType(name, "a number", raw)
+	}
+	return x, nil
+}
+
+// integer reads an optional integer field; def when absent.
+func (o object) integer(name string, def int) (int, *apiError) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return def, nil
+	}
+	var n json.Number
+	if jsonKind(raw) != "a number" || json.Unmarshal(raw, &n) != nil {
+		return 0, o.wrongType(name, "an integer", raw)
+	}
+	v, err := strconv.Atoi(n.String())
+	if err != nil {
+		f := joinPath(o.path, name)
+		return 0, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s must be an integer, not %s", f, n)
+	}
+	return v, nil
+}
+
+// strings reads an optional array of strings.
+func (o object) strings(name string) ([]string, *apiError) {
+	raw, ok := o.fields[name]
+	if !ok || jsonKind(raw) == "null" {
+		return nil, nil
+	}
+	var elems []json.RawMessage
+	if jsonKind(raw) != "an array" || json.Unmarshal(raw, &elems) != nil {
+		return nil, o.wrongType(name, "an array of strings", raw)
+	}
+	out := make([]string, len(elems))
+	for i, el := range elems {
+		if jsonKind(el) != "a string" || json.Unmarshal(el, &out[i]) != nil {
+			f := joinPath(o.path, name)
+			return nil, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s[%d] must be a string, not %s", f, i, jsonKind(el))
+		}
+	}
+	return out, nil
+}
+
+// vector reads an embedding: an array of numbers, or a string in pgvector
+// text form "[0.1,0.2,…]" (as the lab's CSV files and tables hold them).
+func (o object) vector(name string) ([]float32, *apiError) {
+	raw, _, ok := o.lookup(name)
+	if !ok {
+		return nil, o.missing(name)
+	}
+	f := joinPath(o.path, name)
+	switch jsonKind(raw) {
+	case "an array":
+		var nums []json.RawMessage
+		json.Unmarshal(raw, &nums)
+		v := make([]float32, len(nums))
+		for i, n := range nums {
+			var x float64
+			if jsonKind(n) != "a number" || json.Unmarshal(n, &x) != nil {
+				return nil, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s[%d] must be a number, not %s", f, i, jsonKind(n))
+			}
+			if math.Abs(x) > math.MaxFloat32 {
+				return nil, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s[%d] = %v is out of the float32 range", f, i, x)
+			}
+			v[i] = float32(x)
+		}
+		return v, nil
+	case "a string":
+		var s string
+		json.Unmarshal(raw, &s)
+		v, err := embedding.Parse(s)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s: %v", f, err)
+		}
+		return v, nil
+	default:
+		return nil, o.wrongType(name, "an array of numbers", raw)
+	}
+}
+
+// userFeatures reads the lab's user object {"city","country","creditlimit"}.
+// creditlimit may also be spelled credit_limit (the events' name) or
+// creditLimit (the dataset's).
+func userFeatures(o object) (model.UserFeatures, *apiError) {
+	var u model.UserFeatures
+	var e *apiError
+	if u.City, e = o.str("city"); e != nil {
+		return u, e
+	}
+	if u.Country, e = o.str("country"); e != nil {
+		return u, e
+	}
+	if u.CreditLimit, e = o.number("creditlimit", "credit_limit", "creditLimit"); e != nil {
+		return u, e
+	}
+	return u, nil
+}
+
+func abbreviate(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// query parses the query string strictly: a malformed one is an error,
+// where r.URL.Query would drop the bad pairs.
+func query(r *http.Request) (url.Values, *apiError) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, CodeInvalidParameter, "", "malformed query string: %v", err)
+	}
+	return q, nil
+}
+
+// limit reads the limit parameter: def when absent or empty, else an
+// integer from 1 to max.
+func limit(q url.Values, name string, def, max int) (int, *apiError) {
+	s := strings.TrimSpace(q.Get(name))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errorf(http.StatusBadRequest, CodeInvalidParameter, name, "%s=%q is not an integer (want 1 to %d)", name, abbreviate(s), max)
+	}
+	return checkLimit(n, name, max)
+}
+
+func checkLimit(n int, name string, max int) (int, *apiError) {
+	if n < 1 {
+		return 0, errorf(http.StatusBadRequest, CodeInvalidParameter, name, "%s=%d: want at least 1", name, n)
+	}
+	if n > max {
+		return 0, errorf(http.StatusBadRequest, CodeInvalidParameter, name, "%s=%d is above the maximum %d", name, n, max)
+	}
+	return n, nil
+}
+
+// fieldLimit checks a limit read from a body field (its path in field).
+func fieldLimit(n int, field string, max int) (int, *apiError) {
+	if n < 1 || n > max {
+		return 0, errorf(http.StatusBadRequest, CodeInvalidField, field, "%s=%d: want 1 to %d", field, n, max)
+	}
+	return n, nil
+}

@@ -1,0 +1,463 @@
+package api
+
+import (
+	_ "embed"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/recoflow/recoflow/recommend"
+)
+
+// Response headers.
+const (
+	// HeaderFallback is "popular" when the answer is the popular products
+	// instead of the model's.
+	HeaderFallback = "X-Recoflow-Fallback"
+	// HeaderFallbackReason says why (a recommend.Reason).
+	HeaderFallbackReason = "X-Recoflow-Fallback-Reason"
+	// HeaderModelVersion names the model version that answered.
+	HeaderModelVersion = "X-Recoflow-Model-Version"
+)
+
+// The lab's wire types.
+type (
+	// labEmbedding is one answer of /user_embeddings, and the body of
+	// /items_from_user.
+	labEmbedding struct {
+		Embedding []float32 `json:"embedding"`
+	}
+	labScored struct {
+		ID    string  `json:"id"`
+		Score float64 `json:"score"`
+	}
+	labDistance struct {
+		ID       string  `json:"id"`
+		Distance float64 `json:"distance"`
+	}
+)
+
+// v1 wire types.
+type (
+	v1Item struct {
+		ID       string  `json:"id"`
+		Score    float64 `json:"score"`
+		Distance float64 `json:"distance"`
+	}
+	v1Answer struct {
+		ItemID       string   `json:"item_id,omitempty"`
+		Items        []v1Item `json:"items"`
+		Fallback     bool     `json:"fallback"`
+		Reason       string   `json:"reason,omitempty"`
+		ModelVersion string   `json:"model_version"`
+	}
+	v1BatchResult struct {
+		Items        *v1Answer    `json:"items,omitempty"`
+		ItemsError   *errorDetail `json:"items_error,omitempty"`
+		Similar      *v1Answer    `json:"similar,omitempty"`
+		SimilarError *errorDetail `json:"similar_error,omitempty"`
+	}
+	v1BatchResponse struct {
+		Results      []v1BatchResult `json:"results"`
+		ModelVersion string          `json:"model_version"`
+	}
+)
+
+func (s *Server) maxLimit(e *recommend.Engine) int { return min(s.opts.MaxLimit, e.MaxK()) }
+
+// answered sets the headers of an engine answer and counts fallbacks.
+func (s *Server) answered(w http.ResponseWriter, route string, a recommend.Answer) {
+	h := w.Header()
+	if a.ModelVersion != "" {
+		h.Set(HeaderModelVersion, a.ModelVersion)
+	}
+	if a.Fallback {
+		h.Set(HeaderFallback, "popular")
+		h.Set(HeaderFallbackReason, string(a.Reason))
+		s.metrics.fallbacks.WithLabelValues(route, string(a.Reason)).Inc()
+	}
+}
+
+func v1AnswerOf(a recommend.Answer, itemID string) *v1Answer {
+	out := &v1Answer{ItemID: itemID, Items: make([]v1Item, len(a.Items)), Fallback: a.Fallback,
+		Reason: string(a.Reason), ModelVersion: a.ModelVersion}
+	for i, it := range a.Items {
+		out.Items[i] = v1Item(it)
+	}
+	return out
+}
+
+// POST /user_embeddings: [{"city","country","creditlimit"}] → [{"embedding":[…]}].
+func (s *Server) userEmbeddings(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return ae
+	}
+	elems, ae := array(data, "", "user objects {\"city\",\"country\",\"creditlimit\"}")
+	if ae != nil {
+		return ae
+	}
+	if len(elems) > s.opts.MaxBatch {
+		return errorf(http.StatusBadRequest, CodeInvalidBody, "", "%d users in one request: at most %d", len(elems), s.opts.MaxBatch)
+	}
+	out := make([]labEmbedding, len(elems))
+	for i, raw := range elems {
+		o, ae := asObject(raw, "["+strconv.Itoa(i)+"]")
+		if ae != nil {
+			return ae
+		}
+		u, ae := userFeatures(o)
+		if ae != nil {
+			return ae
+		}
+		out[i].Embedding = e.UserEmbedding(u)
+	}
+	if v := e.Model().Version(); v != "" {
+		w.Header().Set(HeaderModelVersion, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// POST /items_from_user?limit=k: {"embedding":[…]} → [{"id","score"}].
+func (s *Server) itemsFromUser(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	q, ae := query(r)
+	if ae != nil {
+		return ae
+	}
+	k, ae := limit(q, "limit", s.opts.DefaultLimit, s.maxLimit(e))
+	if ae != nil {
+		return ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return ae
+	}
+	o, ae := asObject(data, "")
+	if ae != nil {
+		return ae
+	}
+	v, ae := o.vector("embedding")
+	if ae != nil {
+		return ae
+	}
+	a, err := e.ItemsForUser(r.Context(), v, k)
+	if err != nil {
+		return engineError(r.Context(), err, "embedding")
+	}
+	s.answered(w, "/items_from_user", a)
+	out := make([]labScored, len(a.Items))
+	for i, it := range a.Items {
+		out[i] = labScored{ID: it.ID, Score: it.Score}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// GET /items_from_item?item_id=<code>&limit=k → [{"id","distance"}].
+func (s *Server) itemsFromItem(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	q, ae := query(r)
+	if ae != nil {
+		return ae
+	}
+	id := q.Get("item_id")
+	if id == "" {
+		return errorf(http.StatusBadRequest, CodeMissingParameter, "item_id", "missing query parameter item_id (a productCode)")
+	}
+	k, ae := limit(q, "limit", s.opts.DefaultLimit, s.maxLimit(e))
+	if ae != nil {
+		return ae
+	}
+	a, err := e.SimilarItems(r.Context(), id, k)
+	if err != nil {
+		return engineError(r.Context(), err, "item_id")
+	}
+	s.answered(w, "/items_from_item", a)
+	out := make([]labDistance, len(a.Items))
+	for i, it := range a.Items {
+		out[i] = labDistance{ID: it.ID, Distance: it.Distance}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// shopperQuery is the part of a v1 request that names a shopper: user
+// features or an embedding.
+type shopperQuery struct {
+	given bool
+	user  bool
+	req   recommend.Request
+}
+
+// shopper reads "user" or "embedding" from o; given is false when neither
+// is there.
+func shopper(o object, e *recommend.Engine) (shopperQuery, *apiError) {
+	var sq shopperQuery
+	hasUser, hasEmb := o.has("user"), o.has("embedding")
+	switch {
+	case hasUser && hasEmb:
+		f := joinPath(o.path, "user")
+		return sq, errorf(http.StatusBadRequest, CodeInvalidField, f, "give either user or embedding, not both")
+	case hasUser:
+		uo, ae := asObject(o.fields["user"], joinPath(o.path, "user"))
+		if ae != nil {
+			return sq, ae
+		}
+		if sq.req.User, ae = userFeatures(uo); ae != nil {
+			return sq, ae
+		}
+		sq.given, sq.user = true, true
+	case hasEmb:
+		v, ae := o.vector("embedding")
+		if ae != nil {
+			return sq, ae
+		}
+		if len(v) != e.Model().Dim() {
+			f := joinPath(o.path, "embedding")
+			return sq, errorf(http.StatusBadRequest, CodeDimensionMismatch, f, "%s has %d components, the model embeds in %d", f, len(v), e.Model().Dim())
+		}
+		sq.req.Embedding, sq.given = v, true
+	}
+	return sq, nil
+}
+
+// POST /v1/recommendations: {"user":{…} | "embedding":[…], "limit", "exclude"}
+// → {"items","fallback","reason","model_version"}.
+func (s *Server) v1Recommendations(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return ae
+	}
+	o, ae := asObject(data, "")
+	if ae != nil {
+		return ae
+	}
+	sq, ae := shopper(o, e)
+	if ae != nil {
+		return ae
+	}
+	if !sq.given {
+		return errorf(http.StatusBadRequest, CodeMissingField, "user", "missing field user (or embedding)")
+	}
+	k, ae := o.integer("limit", s.opts.DefaultLimit)
+	if ae != nil {
+		return ae
+	}
+	if k, ae = fieldLimit(k, "limit", s.maxLimit(e)); ae != nil {
+		return ae
+	}
+	exclude, ae := o.strings("exclude")
+	if ae != nil {
+		return ae
+	}
+	emb := sq.req.Embedding
+	if sq.user {
+		emb = e.UserEmbedding(sq.req.User)
+	}
+	a, err := e.ItemsForUser(r.Context(), emb, k, exclude...)
+	if err != nil {
+		return engineError(r.Context(), err, "embedding")
+	}
+	s.answered(w, "/v1/recommendations", a)
+	writeJSON(w, http.StatusOK, v1AnswerOf(a, ""))
+	return nil
+}
+
+// GET /v1/items/{item_id}/similar?limit=k&exclude=… → {"item_id","items",…}.
+func (s *Server) v1Similar(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	q, ae := query(r)
+	if ae != nil {
+		return ae
+	}
+	id := r.PathValue("item_id")
+	k, ae := limit(q, "limit", s.opts.DefaultLimit, s.maxLimit(e))
+	if ae != nil {
+		return ae
+	}
+	a, err := e.SimilarItems(r.Context(), id, k, q["exclude"]...)
+	if err != nil {
+		return engineError(r.Context(), err, "item_id")
+	}
+	s.answered(w, "/v1/items/{item_id}/similar", a)
+	writeJSON(w, http.StatusOK, v1AnswerOf(a, id))
+	return nil
+}
+
+// POST /v1/recommendations/batch: {"requests":[{user|embedding, limit,
+// exclude, similar_to, similar_limit}]} → {"results":[…]}, one engine
+// batch for all.
+func (s *Server) v1Batch(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return ae
+	}
+	o, ae := asObject(data, "")
+	if ae != nil {
+		return ae
+	}
+	raw, ok := o.fields["requests"]
+	if !ok {
+		return o.missing("requests")
+	}
+	elems, ae := array(raw, "requests", "request objects")
+	if ae != nil {
+		return ae
+	}
+	if len(elems) > s.opts.MaxBatch {
+		return errorf(http.StatusBadRequest, CodeInvalidField, "requests", "%d requests in one batch: at most %d", len(elems), s.opts.MaxBatch)
+	}
+	max := s.maxLimit(e)
+	reqs := make([]recommend.Request, len(elems))
+	for i, raw := range elems {
+		ro, ae := asObject(raw, fmt.Sprintf("requests[%d]", i))
+		if ae != nil {
+			return ae
+		}
+		sq, ae := shopper(ro, e)
+		if ae != nil {
+			return ae
+		}
+		req := sq.req
+		if req.Exclude, ae = ro.strings("exclude"); ae != nil {
+			return ae
+		}
+		if sq.given {
+			if req.K, ae = ro.integer("limit", s.opts.DefaultLimit); ae != nil {
+				return ae
+			}
+			if req.K, ae = fieldLimit(req.K, joinPath(ro.path, "limit"), max); ae != nil {
+				return ae
+			}
+		}
+		if ro.has("similar_to") {
+			if req.SimilarTo, ae = ro.str("similar_to"); ae != nil {
+				return ae
+			}
+			if req.SimilarTo == "" {
+				return errorf(http.StatusBadRequest, CodeInvalidField, joinPath(ro.path, "similar_to"), "%s is empty", joinPath(ro.path, "similar_to"))
+			}
+			if req.SimilarK, ae = ro.integer("similar_limit", s.opts.DefaultLimit); ae != nil {
+				return ae
+			}
+			if req.SimilarK, ae = fieldLimit(req.SimilarK, joinPath(ro.path, "similar_limit"), max); ae != nil {
+				return ae
+			}
+		}
+		if !sq.given && req.SimilarTo == "" {
+			return errorf(http.StatusBadRequest, CodeMissingField, joinPath(ro.path, "user"),
+				"%s asks nothing: give user (or embedding), similar_to, or both", ro.path)
+		}
+		reqs[i] = req
+	}
+	results := e.RecommendBatch(r.Context(), reqs)
+	if err := r.Context().Err(); err != nil {
+		return engineError(r.Context(), err, "")
+	}
+	out := v1BatchResponse{Results: make([]v1BatchResult, len(results)), ModelVersion: e.Model().Version()}
+	for i, res := range results {
+		req := reqs[i]
+		path := fmt.Sprintf("requests[%d]", i)
+		if req.K > 0 {
+			if res.ItemsErr != nil {
+				out.Results[i].ItemsError = engineError(r.Context(), res.ItemsErr, joinPath(path, "embedding")).detail()
+			} else {
+				out.Results[i].Items = v1AnswerOf(res.Items, "")
+				if res.Items.Fallback {
+					s.metrics.fallbacks.WithLabelValues("/v1/recommendations/batch", string(res.Items.Reason)).Inc()
+				}
+			}
+		}
+		if req.SimilarTo != "" {
+			if res.SimilarErr != nil {
+				out.Results[i].SimilarError = engineError(r.Context(), res.SimilarErr, joinPath(path, "similar_to")).detail()
+			} else {
+				out.Results[i].Similar = v1AnswerOf(res.Similar, req.SimilarTo)
+				if res.Similar.Fallback {
+					s.metrics.fallbacks.WithLabelValues("/v1/recommendations/batch", string(res.Similar.Reason)).Inc()
+				}
+			}
+		}
+	}
+	if v := e.Model().Version(); v != "" {
+		w.Header().Set(HeaderModelVersion, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// GET /healthz: the process is up and serving.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) *apiError {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+type readyBody struct {
+	Status          string       `json:"status"`
+	ModelVersion    string       `json:"model_version,omitempty"`
+	Dim             int          `json:"dim,omitempty"`
+	Store           string       `json:"store,omitempty"`
+	StoreVersion    string       `json:"store_version,omitempty"`
+	StoreItems      int          `json:"store_items,omitempty"`
+	PopularProducts int          `json:"popular_products"`
+	Error           *errorDetail `json:"error,omitempty"`
+}
+
+// GET /readyz: 200 when the engine is loaded and the store answers with
+// the model's version; 503 otherwise, saying why.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds()+0.999)))
+		writeJSON(w, http.StatusServiceUnavailable, readyBody{Status: "not_ready", Error: ae.detail()})
+		return nil
+	}
+	st := e.Status(r.Context())
+	body := readyBody{Status: "ready", ModelVersion: st.ModelVersion, Dim: st.Dim, Store: st.Store,
+		StoreVersion: st.StoreVersion, StoreItems: st.StoreItems, PopularProducts: st.Popular}
+	if st.Err != nil {
+		body.Status = "not_ready"
+		body.Error = unavailable(st.Err).detail()
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds()+0.999)))
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// OpenAPI returns the server's OpenAPI 3.1 document (JSON).
+func OpenAPI() []byte { return append([]byte(nil), openAPIDoc...) }
+
+// GET /openapi.json.
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) *apiError {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+	return nil
+}

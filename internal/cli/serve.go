@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/recoflow/recoflow/api"
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/recommend"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var (
+		lf             lakeFlags
+		vf             vectorFlags
+		version        string
+		listen         string
+		authToken      string
+		apiOpts        api.Options
+		engOpts        recommend.Options
+		retryMax       time.Duration
+		reloadInterval time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve recommendations over HTTP: the lab's inference API, /v1, health and metrics",
+		Long: `serve answers recommendation requests over HTTP with the model in the lake
+and the item embeddings in the vector store. It speaks the lab's
+model-inference contract, so the lab's transformation code can call it as is:
+
+  POST /user_embeddings          [{"city","country","creditlimit"}] → [{"embedding":[…]}]
+  POST /items_from_user?limit=k  {"embedding":[…]} → [{"id","score"}]  (cosine similarity, descending)
+  GET  /items_from_item?item_id=<productCode>&limit=k → [{"id","distance"}]  (ascending, item excluded)
+
+plus /v1/recommendations, /v1/items/{item_id}/similar, /v1/recommendations/batch,
+/healthz, /readyz, /metrics (Prometheus) and /openapi.json (the whole contract).
+
+It listens at once and loads in the background: the model whose vectors the
+store holds (or --version), and the popular products of the lake's training
+data. Until then, and while the store is down, /readyz answers 503; a failed
+load is retried. When the vector store cannot answer, recommendations fall
+back to the popular products, flagged by the header X-Recoflow-Fallback:
+popular (and X-Recoflow-Fallback-Reason); with --no-fallback they are 503
+with Retry-After instead. When the store goes live with a new model version
+(recoflow vectors load), serve loads that model within --reload-interval.
+
+With --auth-token (or RECOFLOW_AUTH_TOKEN), recommendation endpoints need
+Authorization: Bearer <token>; health, metrics and the OpenAPI document stay
+open. On SIGINT or SIGTERM, serve stops accepting connections and gives the
+requests in flight --shutdown-grace to finish.`,
+		Example: `  # the embedded defaults
+  recoflow serve
+
+  # pgvector, a token from the environment, every interface
+  RECOFLOW_AUTH_TOKEN=… recoflow serve --listen :8080 --lake s3://shop-lake/prod \
+    --vectors 'postgres://recoflow:secret@db:5432/shop?sslmode=require'
+
+  curl -s localhost:8080/user_embeddings -d '[{"city":"Nantes","country":"France","creditlimit":21000}]'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" {
+				return usageError("--listen: want host:port, e.g. 127.0.0.1:8080")
+			}
+			if version != "" {
+				if err := model.CheckVersion(version); err != nil {
+					return usageError("--version: %v", err)
+				}
+			}
+			if err := checkVectorsURL(vf.url); err != nil {
+				return err
+			}
+			if retryMax <= 0 || reloadInterval < 0 || apiOpts.ShutdownGrace < 0 {
+				return usageError("--retry-max must be positive, --reload-interval and --shutdown-grace not negative")
+			}
+			apiOpts.AuthToken = authToken
+			apiOpts.Logger = a.log
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			apiOpts.Registry = reg
+			srv, err := api.New(apiOpts)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			engOpts.Logger = a.log
+			engOpts.MaxK = apiOpts.MaxLimit
+			engOpts.Vectors = vf.opts
+			engOpts.Vectors.Logger = a.log
+			if version == "" && reloadInterval > 0 {
+				// An embedded store notices versions loaded by other
+				// processes this often; pgvector sees them at once.
+				engOpts.Vectors.RefreshInterval = reloadInterval
+			}
+
+			ctx := cmd.Context()
+			b, err := lf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			fmt.Fprintf(a.opts.Stdout, "recoflow serve: listening on http://%s (lake %s, vectors %s)\n", ln.Addr(), b, connect.Redact(vf.url))
+
+			l := &loader{a: a, srv: srv, bucket: b, storeURL: vf.url, version: version, opts: engOpts,
+				retryMax: retryMax, grace: apiOpts.ShutdownGrace + apiOpts.RequestTimeout}
+			lctx, stopLoader := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { l.run(lctx, reloadInterval) })
+
+			err = srv.Serve(ctx, ln)
+			stopLoader()
+			wg.Wait()
+			if e := srv.SetEngine(nil); e != nil {
+				e.Close()
+			}
+			l.closeRetired()
+			return err
+		},
+	}
+	lf.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&vf.url, "vectors", defaultVectors, "vector store URL: file:///path/dir (embedded) or postgres://user:pass@host:5432/db (pgvector)")
+	f.IntVar(&vf.opts.EfSearch, "ef-search", 0, "HNSW candidate list size of a search (default: 80 embedded, pgvector's own)")
+	f.IntVar(&vf.opts.MaxConns, "pg-max-conns", 0, "pgvector: connection pool size (default 4; at most PGlite's --max-connections)")
+	f.StringVar(&vf.opts.Schema, "pg-schema", "", "pgvector: schema of the tables (default public)")
+	f.StringVar(&version, "version", "", "model version to serve (default: the one the vector store holds, else ml-artifacts/LATEST); pins it: no reload")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on, host:port (:8080 for every interface)")
+	f.StringVar(&authToken, "auth-token", "", "bearer token required by the recommendation endpoints (default: none; prefer RECOFLOW_AUTH_TOKEN)")
+	f.Int64Var(&apiOpts.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted; larger ones get 413")
+	f.IntVar(&apiOpts.DefaultLimit, "default-limit", api.DefaultLimit, "number of items when a request gives no limit")
+	f.IntVar(&apiOpts.MaxLimit, "max-limit", api.DefaultMaxLimit, "largest limit a request may ask for")
+	f.DurationVar(&apiOpts.RequestTimeout, "request-timeout", api.DefaultRequestTimeout, "longest time spent on one request (then 503 timeout)")
+	f.DurationVar(&engOpts.SearchTimeout, "search-timeout", recommend.DefaultSearchTimeout, "longest wait for the vector store on one call (then the popular products)")
+	f.BoolVar(&engOpts.NoFallback, "no-fallback", false, "answer 503 instead of the popular products when the vector store cannot answer")
+	f.BoolVar(&engOpts.AllowVersionMismatch, "allow-version-mismatch", false, "serve even when the store's vectors are not the model version's (e.g. loaded from files under another name)")
+	f.DurationVar(&apiOpts.ShutdownGrace, "shutdown-grace", api.DefaultShutdownGrace, "time requests in flight get to finish on SIGINT/SIGTERM")
+	f.DurationVar(&retryMax, "retry-max", 30*time.Second, "longest wait between attempts to load the model and open the store")
+	f.DurationVar(&reloadInterval, "reload-interval", 30*time.Second, "how often to check for a new model version in the store (0: never)")
+	return cmd
+}
+
+// checkVectorsURL rejects vector store URLs no backend can open, before
+// serve starts retrying them.
+func checkVectorsURL(raw string) error {
+	if raw == "" {
+		return usageError("--vectors: want file:///path/dir or postgres://user@host:5432/db")
+	}
+	if !strings.Contains(raw, "://") {
+		return nil // a directory
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return usageError("--vectors %q: %v", connect.Redact(raw), err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "file", "postgres", "postgresql":
+		return nil
+	}
+	return usageError("--vectors %q: unknown scheme %q (want file or postgres)", connect.Redact(raw), u.Scheme)
+}
+
+// loader builds the server's engine in the background, retrying with
+// backoff until it succeeds, then watches for new model versions.
+type loader struct {
+	a        *app
+	srv      *api.Server
+	bucket   lake.BucketReader
+	storeURL string
+	version  string
+	opts     recommend.Options
+	retryMax time.Duration
+	grace    time.Duration // how long a replaced engine stays open
+
+	mu      sync.Mutex
+	retired []*recommend.Engine
+	timers  []*time.Timer
+}
+
+func (l *loader) run(ctx context.Context, reloadInterval time.Duration) {
+	wait := 500 * time.Millisecond
+	for {
+		start := time.Now()
+		e, err := recommend.Open(ctx, l.bucket, l.storeURL, l.version, l.opts)
+		if err == nil {
+			l.srv.SetEngine(e)
+			st := e.Status(ctx)
+			l.a.log.Info("serving recommendations", "model_version", st.ModelVersion, "store", st.Store,
+				"store_version", st.StoreVersion, "popular_products", st.Popular, "elapsed", time.Since(start).Round(time.Millisecond).String())
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.srv.SetNotReady(err)
+		l.a.log.Error("cannot load the recommendation engine; retrying", "error", err.Error(), "retry_in", wait.String())
+		if !sleep(ctx, wait) {
+			return
+		}
+		wait = min(2*wait, l.retryMax)
+	}
+	if reloadInterval <= 0 || l.version != "" {
+		return
+	}
+	for sleep(ctx, reloadInterval) {
+		l.reload(ctx)
+	}
+}
+
+// reload opens an engine for the store's new version when the store no
+// longer holds the current engine's. The old engine is closed after the
+// grace period, once requests that hold it are done.
+func (l *loader) reload(ctx context.Context) {
+	cur := l.srv.Engine()
+	if cur == nil {
+		return
+	}
+	st := cur.Status(ctx)
+	if !errors.Is(st.Err, recommend.ErrVersionMismatch) {
+		return
+	}
+	e, err := recommend.Open(ctx, l.bucket, l.storeURL, "", l.opts)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.a.log.Error("cannot load the store's new model version; still serving the old one", "serving", st.ModelVersion,
+				"store_version", st.StoreVersion, "error", err.Error())
+		}
+		return
+	}
+	old := l.srv.SetEngine(e)
+	l.a.log.Info("serving a new model version", "model_version", e.Model().Version(), "previous", st.ModelVersion)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retired = append(l.retired, old)
+	l.timers = append(l.timers, time.AfterFunc(l.grace, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, r := range l.retired {
+			if r == old {
+				old.Close()
+				l.retired = append(l.retired[:i], l.retired[i+1:]...)
+				return
+			}
+		}
+	}))
+}
+
+// closeRetired closes replaced engines still waiting for their grace
+// period to end.
+func (l *loader) closeRetired() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.timers {
+		t.Stop()
+	}
+	for _, e := range l.retired {
+		e.Close()
+	}
+	l.retired = nil
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
