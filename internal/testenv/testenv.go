@@ -29,6 +29,10 @@ const (
 	PgvectorVar = "RECOFLOW_TEST_PGVECTOR"
 	// NATSVar holds a NATS JetStream URL, e.g. nats://127.0.0.1:4222 .
 	NATSVar = "RECOFLOW_TEST_NATS"
+	// KinesisVar holds the endpoint URL of a Kinesis API, e.g. moto's
+	// http://127.0.0.1:5000 ; any non-empty AWS credentials do for moto.
+	// Tests create and delete their own streams.
+	KinesisVar = "RECOFLOW_TEST_KINESIS"
 	// FirehoseVar holds the endpoint URL of a Firehose API, e.g. moto at
 	// http://127.0.0.1:5000 ; tests create their own delivery streams (and
 	// the S3 buckets behind them) on it.
