@@ -241,6 +241,7 @@ func TestBadInput(t *testing.T) {
 		{"embedding a number", "POST", "/items_from_user", `{"embedding":7}`, 400, api.CodeInvalidField, "embedding"},
 		{"embedding bad text", "POST", "/items_from_user", `{"embedding":"abc"}`, 400, api.CodeInvalidField, "embedding"},
 		{"embedding with a string", "POST", "/items_from_user", `{"embedding":[0.1,"a"]}`, 400, api.CodeInvalidField, "embedding"},
+		{"embedding beyond float32", "POST", "/items_from_user", `{"embedding":[1e39, 0.5]}`, 400, api.CodeInvalidField, "embedding"},
 		{"embedding of 3", "POST", "/items_from_user", `{"embedding":[0.1,0.2,0.3]}`, 400, api.CodeDimensionMismatch, "embedding"},
 		{"embedding body an array", "POST", "/items_from_user", "[" + string(goodBody) + "]", 400, api.CodeInvalidBody, ""},
 		{"no item_id", "GET", "/items_from_item?limit=3", "", 400, api.CodeMissingParameter, "item_id"},

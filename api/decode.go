@@ -30,6 +30,9 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty: want JSON")
 	}
+	if json.Valid(data) {
+		return data, nil
+	}
 	var v json.RawMessage
 	if err := json.Unmarshal(data, &v); err != nil {
 		var syn *json.SyntaxError
@@ -212,6 +215,13 @@ func (o object) vector(name string) ([]float32, *apiError) {
 	f := joinPath(o.path, name)
 	switch jsonKind(raw) {
 	case "an array":
+		if onlyNumbers(raw) {
+			// The fast path: valid JSON made of numbers only is a list
+			// of numbers in pgvector text form.
+			if v, err := embedding.Parse(string(raw)); err == nil {
+				return v, nil
+			}
+		}
 		var nums []json.RawMessage
 		json.Unmarshal(raw, &nums)
 		v := make([]float32, len(nums))
@@ -237,6 +247,20 @@ func (o object) vector(name string) ([]float32, *apiError) {
 	default:
 		return nil, o.wrongType(name, "an array of numbers", raw)
 	}
+}
+
+// onlyNumbers reports whether a valid JSON array holds nothing but numbers
+// (no strings, objects, nested arrays or literals).
+func onlyNumbers(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	for _, c := range raw[1 : len(raw)-1] {
+		switch {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E', c == ',', c == ' ', c == '\t', c == '\n', c == '\r':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // userFeatures reads the lab's user object {"city","country","creditlimit"}.
