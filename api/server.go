@@ -51,10 +51,11 @@ type Options struct {
 	RequestTimeout time.Duration
 	// RetryAfter is the Retry-After of 503 answers.
 	RetryAfter time.Duration
-	// Server timeouts (see net/http.Server) and the grace period Serve
-	// gives requests in flight when its context ends.
+	// Server timeouts (see net/http.Server).
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	ShutdownGrace                                             time.Duration
+	// ShutdownGrace is the time Serve gives requests in flight when its
+	// context ends.
+	ShutdownGrace time.Duration
 	// Registry receives the server's metrics and is what /metrics serves;
 	// nil: a registry of the server's own.
 	Registry *prometheus.Registry
