@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/shopper"
+	"github.com/recoflow/recoflow/stream"
+	"github.com/spf13/cobra"
+)
+
+// defaultStream is the event stream commands use when --stream is not
+// given: JetStream served in-process from recoflow-data/nats.
+const defaultStream = connect.DefaultStream
+
+func (a *app) produceCommand() *cobra.Command {
+	var (
+		streamURL        string
+		rate             float64
+		count            int64
+		cfg              shopper.Config
+		dryRun           bool
+		flushInterval    time.Duration
+		progressInterval time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "produce",
+		Short: "Publish simulated shopper activity (the lab's event records) to an event stream",
+		Long: `produce simulates shoppers browsing the shop and publishes their activity to
+an event stream, one JSON record per event, in the format of the lab's stream:
+
+  {"session_id":"2f6c1a9e-…","customer_number":141,"city":"Madrid",
+   "country":"Spain","credit_limit":227600,"browse_history":[
+     {"product_code":"S18_3232","quantity":"2","in_shopping_cart":true},
+     {"product_code":"S10_1949","quantity":1,"in_shopping_cart":false}]}
+
+Shoppers are the classicmodels customers (number, city, country and credit
+limit as in the shop's database) and, for --new-shoppers of the sessions,
+shoppers the database has never seen (numbers from 10000 up). Each session
+browses 1 to 6 real products of the catalog, mostly of one product line, and
+puts items into and out of its cart; each step is one event carrying the
+whole browse history so far, with quantities sometimes as strings and
+sometimes as numbers, as in the lab. --sessions sessions browse at once, so
+their events interleave. The session id is the partition key: a partitioned
+stream (Kafka, Kinesis) keeps a session's events in order.
+
+The events are the same for the same --seed. --rate paces them (events per
+second, 0 for as fast as the stream takes them); --count stops after that
+many (0: until interrupted, then a summary). Progress is reported on stderr,
+a summary with the rate achieved on stdout. --dry-run writes the records to
+stdout, one per line, instead of publishing them.
+
+Streams, by URL (--stream):
+` + connect.StreamURLHelp,
+		Example: `  # 1,000 events at 100 per second into the embedded stream (the default)
+  recoflow produce --count 1000 --rate 100
+
+  # a steady 1,000 events/s to a NATS server until Ctrl-C
+  recoflow produce --stream nats://127.0.0.1:4222 --rate 1000 --count 0
+
+  # Kafka and Kinesis (moto, creating a 2-shard stream if missing)
+  recoflow produce --stream kafka://127.0.0.1:9092/shopper-events --count 5000
+  recoflow produce --stream 'kinesis://shopper-events?endpoint=http://127.0.0.1:5000&shards=2'
+
+  # look at the records without a stream
+  recoflow produce --dry-run --count 3 --seed 7`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case rate < 0:
+				return usageError("--rate %g: want events per second, or 0 for no limit", rate)
+			case count < 0:
+				return usageError("--count %d: want a number of events, or 0 for no limit", count)
+			case progressInterval <= 0:
+				return usageError("--progress-interval %s: want a positive duration", progressInterval)
+			case flushInterval <= 0:
+				return usageError("--flush-interval %s: want a positive duration", flushInterval)
+			}
+			if cfg.NewShopperShare == 0 {
+				cfg.NewShopperShare = -1 // none (the simulator's zero means its default)
+			}
+			sim, err := shopper.New(cfg)
+			if err != nil {
+				return usageError("%v", strings.TrimPrefix(err.Error(), "shopper: "))
+			}
+			ctx := cmd.Context()
+			var out sink
+			shown := connect.Redact(streamURL)
+			if dryRun {
+				out = &writerSink{w: a.opts.Stdout}
+				shown = "stdout"
+			} else {
+				p, err := connect.Producer(ctx, streamURL, connect.StreamOptions{Logger: a.log})
+				if err != nil {
+					return err
+				}
+				out = p
+				shown = p.String()
+			}
+			a.log.Info("producing", "stream", shown, "rate", rate, "count", count, "seed", cfg.Seed)
+			res, runErr := a.produce(ctx, sim, out, rate, count, flushInterval, progressInterval)
+			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := out.Close(closeCtx); err != nil && runErr == nil {
+				runErr = err
+			}
+			if res.sent > 0 || runErr == nil {
+				a.log.Info("produced", "stream", shown, "events", res.sent, "elapsed", res.elapsed.Round(time.Millisecond).String())
+				if !dryRun {
+					if err := printProduceSummary(a.opts.Stdout, shown, streamURL, res, rate, sim.Stats(), cfg.Seed); err != nil {
+						return err
+					}
+				}
+			}
+			if errors.Is(runErr, context.Canceled) && count == 0 {
+				return nil // --count 0 runs until interrupted
+			}
+			if errors.Is(runErr, context.Canceled) {
+				return fmt.Errorf("interrupted after %d of %d events", res.sent, count)
+			}
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&streamURL, "stream", defaultStream, "event stream URL: nats-embedded://dir, nats://host:4222, kafka://broker:9092/topic or kinesis://stream")
+	f.Float64Var(&rate, "rate", 100, "events per second (0: as fast as the stream takes them)")
+	f.Int64Var(&count, "count", 1000, "events to publish (0: until interrupted)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed; the same seed gives the same events")
+	f.IntVar(&cfg.Sessions, "sessions", shopper.DefaultSessions, "shopping sessions active at once")
+	f.Float64Var(&cfg.NewShopperShare, "new-shoppers", shopper.DefaultNewShopperShare, "share of sessions by shoppers the shop's database has never seen (0..1)")
+	f.BoolVar(&dryRun, "dry-run", false, "write the records to stdout instead of publishing them")
+	f.DurationVar(&flushInterval, "flush-interval", time.Second, "how often to wait for the stream to confirm what was published")
+	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
+	return cmd
+}
+
+// sink is where produced events go: a stream producer, or stdout.
+type sink interface {
+	Publish(ctx context.Context, key string, data []byte) error
+	Flush(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// writerSink writes records as newline-delimited JSON (--dry-run).
+type writerSink struct {
+	w   io.Writer
+	err error
+}
+
+func (s *writerSink) Publish(_ context.Context, _ string, data []byte) error {
+	if s.err == nil {
+		_, s.err = fmt.Fprintf(s.w, "%s\n", data)
+	}
+	return s.err
+}
+func (s *writerSink) Flush(context.Context) error { return s.err }
+func (s *writerSink) Close(context.Context) error { return s.err }
+
+var _ sink = stream.Producer(nil)
+
+type produceResult struct {
+	sent    int64
+	elapsed time.Duration
+}
+
+// produce publishes count events (0: until ctx ends) at rate events per
+// second (0: unpaced), confirming them every flushInterval.
+func (a *app) produce(ctx context.Context, sim *shopper.Simulator, out sink, rate float64, count int64,
+	flushInterval, progressInterval time.Duration) (produceResult, error) {
+	start := time.Now()
+	pace := newPacer(start, rate)
+	prog := newProgressPrinter(a, "produce", "events")
+	defer prog.done()
+	if a.opts.IsTerminal {
+		progressInterval = min(progressInterval, 200*time.Millisecond)
+	}
+	lastProgress, lastFlush := start, start
+	var res produceResult
+	for count == 0 || res.sent < count {
+		if err := pace.wait(ctx, res.sent); err != nil {
+			res.elapsed = time.Since(start)
+			return res, err
+		}
+		ev := sim.Next()
+		if err := out.Publish(ctx, ev.Key, ev.Data); err != nil {
+			res.elapsed = time.Since(start)
+			return res, err
+		}
+		res.sent++
+		now := time.Now()
+		if now.Sub(lastFlush) >= flushInterval {
+			lastFlush = now
+			if err := out.Flush(ctx); err != nil {
+				res.elapsed = time.Since(start)
+				return res, err
+			}
+		}
+		if now.Sub(lastProgress) >= progressInterval {
+			lastProgress = now
+			prog.update(res.sent, count, now.Sub(start))
+		}
+	}
+	err := out.Flush(ctx)
+	res.elapsed = time.Since(start)
+	prog.update(res.sent, count, res.elapsed)
+	return res, err
+}
+
+// pacer spaces events evenly at a rate. When the producer falls behind
+// (the stream was slow) it catches up by at most maxBurst before it
+// forgives the rest of the lag, so a stall is not followed by a flood.
+type pacer struct {
+	start    time.Time
+	interval time.Duration // 0: no pacing
+	skipped  int64         // events forgiven after stalls
+}
+
+const maxBurst = time.Second
+
+func newPacer(start time.Time, rate float64) *pacer {
+	p := &pacer{start: start}
+	if rate > 0 {
+		p.interval = time.Duration(float64(time.Second) / rate)
+	}
+	return p
+}
+
+// wait blocks until event n (0-based) is due, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.interval == 0 {
+		return nil
+	}
+	due := p.start.Add(time.Duration(n-p.skipped) * p.interval)
+	d := time.Until(due)
+	if d <= 0 {
+		if -d > maxBurst { // far behind: start the schedule again from now
+			p.skipped += int64(-d / p.interval)
+		}
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func printProduceSummary(w io.Writer, shown, rawURL string, res produceResult, target float64, st shopper.Stats, seed uint64) error {
+	var b strings.Builder
+	achieved := float64(res.sent) / max(res.elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(&b, "produced %s events in %s\n", groupDigits(res.sent), res.elapsed.Round(time.Millisecond))
+	if target > 0 {
+		fmt.Fprintf(&b, "  rate          %s events/s (target %s/s)\n", groupDigits(int64(achieved+0.5)), groupDigits(int64(target+0.5)))
+	} else {
+		fmt.Fprintf(&b, "  rate          %s events/s (unpaced)\n", groupDigits(int64(achieved+0.5)))
+	}
+	fmt.Fprintf(&b, "  sessions      %s (%s by shoppers the shop has never seen)\n", groupDigits(st.Sessions), groupDigits(st.NewShoppers))
+	fmt.Fprintf(&b, "  seed          %d\n", seed)
+	fmt.Fprintf(&b, "  stream        %s\n", shown)
+	next := "recoflow stream"
+	if rawURL != defaultStream {
+		next += " --stream " + connect.Redact(rawURL)
+	}
+	fmt.Fprintf(&b, "next: %s\n", next)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
