@@ -374,3 +374,53 @@ func TestExistingStreamWithoutSubject(t *testing.T) {
 		t.Errorf("source on a stream that does not capture its subject: %v", err)
 	}
 }
+
+// TestMaxAckPendingBackpressure: when the group's server-side bound on
+// unacked messages is reached, ReadBatch waits (it is backpressure, not an
+// error) and goes on after an ack.
+func TestMaxAckPendingBackpressure(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{EmbeddedDir: t.TempDir(), MaxAckPending: 5, Source: stream.SourceOptions{MaxBatch: 5}}
+	p := open(t, NewProducer, cfg)
+	for i := range 12 {
+		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, NewSource, cfg)
+	defer s.Close(ctx)
+	var held []stream.AckFunc
+	n := 0
+	for n < 5 {
+		b, ack, err := s.ReadBatch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b)
+		held = append(held, ack)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	b, _, err := s.ReadBatch(rctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ReadBatch at MaxAckPending = %d messages, %v; want to wait", len(b), err)
+	}
+	for _, ack := range held {
+		if err := ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n < 12 {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, ack, err := s.ReadBatch(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("after the acks: %v", err)
+		}
+		n += len(b)
+		ack(ctx)
+	}
+}
