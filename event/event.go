@@ -133,8 +133,18 @@ func (e *Event) AppendWith(dst []byte, members ...Member) []byte {
 // MarshalJSON returns the record: its original bytes (compacted to one line)
 // when it came from Decode, or else its fields in the lab's order, with
 // quantities as numbers.
-func (e *Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) {
 	return e.AppendWith(nil), nil
+}
+
+// UnmarshalJSON decodes a record with Decode, keeping a copy of data.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	d, err := Decode(bytes.Clone(data))
+	if err != nil {
+		return err
+	}
+	*e = *d
+	return nil
 }
 
 func (e *Event) appendFields(dst []byte) []byte {

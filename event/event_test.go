@@ -267,6 +267,19 @@ func TestAppendWith(t *testing.T) {
 	if back.SessionID != built.SessionID || back.CreditLimit != 100.5 || !reflect.DeepEqual(back.BrowseHistory, built.BrowseHistory) {
 		t.Errorf("round trip of %s = %+v", b, back)
 	}
+
+	// encoding/json goes through Decode both ways, values and pointers alike.
+	var list []event.Event
+	if err := json.Unmarshal([]byte(`[`+labRecord+`,`+string(b)+`]`), &list); err != nil || len(list) != 2 || list[0].City != "Pasadena" {
+		t.Fatalf("Unmarshal into []Event: %v %+v", err, list)
+	}
+	again, err := json.Marshal(list)
+	if err != nil || !strings.HasPrefix(string(again), `[{"session_id":"45ba9939`) {
+		t.Errorf("Marshal of []Event: %s %v", again, err)
+	}
+	if err := json.Unmarshal([]byte(`{"session_id":""}`), &list[0]); err == nil || !strings.Contains(err.Error(), "session_id: is empty") {
+		t.Errorf("Unmarshal of a bad record: %v", err)
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {

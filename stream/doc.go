@@ -50,6 +50,14 @@
 // its durable outputs hold turns at-least-once delivery into exactly one
 // output per input.
 //
+// # Shutdown
+//
+// Stop calling ReadBatch (cancel its ctx), let the sink flush what it holds
+// and call the acks of what it made durable, then Close the Source. What is
+// still unacked at Close is delivered again later — the sink's IDs keep it
+// from being output twice. ReadBatch returns ErrClosed once the Source is
+// closed, and acks called after Close fail with ErrClosed.
+//
 // # Backpressure
 //
 // A Source hands out at most MaxInFlight unacked messages: ReadBatch blocks
