@@ -68,6 +68,9 @@ type Options struct {
 	Uploaders int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// GCWait bounds how long a committed run waits for the removal of old
+	// runs (which starts with the run) to finish. Default 1 s.
+	GCWait time.Duration
 	// AfterStage, when set, is called after the data and the manifest are
 	// staged and before the run is published. Tests use it to fail or stop
 	// a run at that point.
@@ -152,15 +155,15 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 	}
 	// Remove old runs while the data flows: everything staged except this
 	// run and the committed one, which readers may be reading.
+	// It runs on a context of its own: a run that fails still lets it
+	// finish, and a process that exits cuts it short harmlessly (the next
+	// run removes the rest).
 	gcDone := make(chan error, 1)
-	go func() { gcDone <- st.removeOldRuns(ctx) }()
+	go func() { gcDone <- st.removeOldRuns(context.WithoutCancel(ctx)) }()
 
 	stopProgress := st.startProgress(ctx, db)
 	err := st.extract(ctx, db)
 	stopProgress()
-	if gcErr := <-gcDone; gcErr != nil && err == nil {
-		log.Warn("etl could not remove old runs", "err", gcErr)
-	}
 	if err != nil {
 		st.abandon()
 		return nil, err
@@ -172,6 +175,7 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 			st.abandon()
 			return nil, fmt.Errorf("make staged files durable: %w", err)
 		}
+		st.timings["sync"] = opts.Now().Sub(extracted).Round(time.Millisecond).String()
 	}
 	man := st.manifest(db, extracted)
 	if err := putJSON(ctx, b, path.Join(st.staging, training.ManifestName), man); err != nil {
@@ -187,6 +191,16 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts)
 	if err != nil {
 		return nil, fmt.Errorf("publish run %s: %w", runID, err)
+	}
+	// Old runs are usually gone by now; on a slow disk give the removal a
+	// little more time, then leave the rest to the next run.
+	select {
+	case gcErr := <-gcDone:
+		if gcErr != nil {
+			log.Warn("etl could not remove old runs", "err", gcErr)
+		}
+	case <-time.After(opts.GCWait):
+		log.Info("etl leaves the removal of old runs to the next run", "waited", opts.GCWait.String())
 	}
 	sum := &Summary{
 		RunID: runID, Rows: man.Rows, Rejected: man.Rejected, Rejects: st.rejects,
@@ -217,6 +231,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.GCWait <= 0 {
+		o.GCWait = time.Second
 	}
 	return o
 }
