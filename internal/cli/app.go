@@ -121,6 +121,7 @@ func (a *app) rootCommand() *cobra.Command {
   vectors  load a model version's embeddings into the vector store (embedded or pgvector)
   serve    answer recommendation requests over HTTP (the lab's inference API, /v1, metrics)
   produce  publish simulated shopper activity (the lab's events) to an event stream
+  stream   turn live shopper events into recommendations delivered to the lake
 
 Every command reads its settings from flags, then RECOFLOW_<FLAG> environment
 variables (RECOFLOW_LAKE, RECOFLOW_ON_BAD_ROWS, …), then the optional YAML file
@@ -158,6 +159,7 @@ Backends are chosen by URL:
 		a.benchCommand(),
 		a.trainCommand(),
 		a.vectorsCommand(),
+		a.streamCommand(),
 		a.serveCommand(),
 		a.produceCommand(),
 	)
