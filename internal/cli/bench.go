@@ -23,6 +23,7 @@ func (a *app) benchCommand() *cobra.Command {
 		Short: "Measure recoflow against the reference each target names, in the same run",
 	}
 	cmd.AddCommand(a.benchETLCommand())
+	cmd.AddCommand(a.benchStreamCommand())
 	return cmd
 }
 

@@ -1,0 +1,660 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/pipeline"
+	"github.com/recoflow/recoflow/recommend"
+	"github.com/recoflow/recoflow/shopper"
+	"github.com/recoflow/recoflow/stream"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) benchStreamCommand() *cobra.Command {
+	var (
+		events     int
+		duration   time.Duration
+		ratesFlag  string
+		bufferInt  time.Duration
+		lakeURL    string
+		vectorsURL string
+		workDir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "stream",
+		Short: "Measure the streaming pipeline against the embedded broker alone, in the same run",
+		Long: `bench stream measures, in this one process and on a fresh embedded JetStream
+(nats-embedded, in a temporary directory), with lab-format shopper events
+from the simulator (the records recoflow produce publishes):
+
+  reference  the broker alone: --events events published with recoflow's
+             producer while recoflow's stream source reads them in batches and
+             acknowledges each batch, nothing else; events/s = events / (first
+             publish → last acknowledgement).
+  sustained  the same events published as fast as the broker takes them while
+             the pipeline (recommendations + the lake sink, --buffer-interval)
+             consumes them; events/s to the last recommendation computed, and
+             to the last acknowledgement (every output durable in the lake);
+             each as a ratio to the reference (target ≥ 0.5).
+  latency    for each of --rates, a paced producer for --duration while the
+             pipeline runs: the time from each event's broker timestamp to its
+             recommendations being computed (p50, p99; target p99 < 20 ms at
+             1,000/s) and to the acknowledgement of its batch, i.e. durable in
+             the lake (p50, p99; target p99 ≤ --buffer-interval + 1 s).
+  memory     the peak Go heap (sampled every 100 ms) and the peak resident
+             memory of the process during the measurements.
+
+Broker, pipeline and producer all run in this process and share the machine's
+cores. Without --lake and --vectors the demo's batch stages first build a
+model and vector store in the temporary directory (under a second); the
+outputs always go to a temporary lake.`,
+		Example: `  recoflow bench stream
+  recoflow bench stream --events 20000 --rates 1000,5000,10000 --duration 5s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rates, err := parseRates(ratesFlag)
+			switch {
+			case err != nil:
+				return usageError("--rates %q: %v", ratesFlag, err)
+			case events < 1:
+				return usageError("--events %d: want at least 1", events)
+			case duration < 100*time.Millisecond:
+				return usageError("--duration %s: want at least 100ms", duration)
+			case bufferInt < 100*time.Millisecond:
+				return usageError("--buffer-interval %s: want at least 100ms", bufferInt)
+			case (lakeURL == "") != (vectorsURL == ""):
+				return usageError("--lake and --vectors: give both (an existing setup) or neither (the demo's, built first)")
+			}
+			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt}
+			return b.run(cmd.Context(), workDir, lakeURL, vectorsURL)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&events, "events", 50_000, "events of the reference and sustained-throughput phases")
+	f.DurationVar(&duration, "duration", 10*time.Second, "how long each latency rate runs")
+	f.StringVar(&ratesFlag, "rates", "1000,5000", "event rates (events/s) of the latency phases, comma-separated")
+	f.DurationVar(&bufferInt, "buffer-interval", time.Second, "the lake sink's flush interval")
+	f.StringVar(&lakeURL, "lake", "", "lake holding the model (with --vectors; default: run the demo's batch stages first)")
+	f.StringVar(&vectorsURL, "vectors", "", "vector store of that model (with --lake)")
+	f.StringVar(&workDir, "dir", "", "working directory (default: a temporary directory, removed after)")
+	return cmd
+}
+
+func parseRates(s string) ([]float64, error) {
+	var rates []float64
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(p, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("%q is not a positive rate", p)
+		}
+		rates = append(rates, r)
+	}
+	if len(rates) == 0 {
+		return nil, errors.New("no rate")
+	}
+	return rates, nil
+}
+
+// streamBench is one run of bench stream.
+type streamBench struct {
+	a         *app
+	events    int
+	duration  time.Duration
+	rates     []float64
+	bufferInt time.Duration
+
+	dir     string
+	natsDir string
+	engine  *recommend.Engine
+	tr      *pipeline.Transformer
+	data    []shopper.Event
+	phase   int
+}
+
+// rateResult is one latency phase's figures.
+type rateResult struct {
+	rate, achieved           float64
+	sent                     int
+	computeP50, computeP99   time.Duration
+	deliverP50, deliverP99   time.Duration
+	computed, acked, samples int
+}
+
+// streamBenchReport is everything bench stream prints.
+type streamBenchReport struct {
+	events                  int
+	avgSize                 float64
+	raw                     time.Duration // first publish → last ack, broker alone
+	pipeComputed, pipeAcked time.Duration // first publish → last computed / last ack
+	rates                   []rateResult
+	peakHeap, peakRSS       uint64
+	rssNote                 string
+	bufferInt               time.Duration
+	duration                time.Duration
+}
+
+func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL string) error {
+	a := b.a
+	var err error
+	if workDir == "" {
+		workDir, err = os.MkdirTemp("", "recoflow-bench-stream-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(workDir)
+	} else if err := os.MkdirAll(workDir, 0o777); err != nil {
+		return err
+	}
+	if b.dir, err = filepath.Abs(workDir); err != nil {
+		return err
+	}
+	b.natsDir = filepath.Join(b.dir, "nats")
+
+	if lakeURL == "" {
+		demoDir := filepath.Join(b.dir, "demo")
+		a.log.Info("bench stream: building a model and vector store with the demo's batch stages", "dir", demoDir)
+		if err := Run(ctx, []string{"demo", "--dir", demoDir, "--log-level", "warn"}, Options{Stdout: io.Discard, Stderr: a.opts.Stderr, Getenv: a.opts.Getenv}); err != nil {
+			return fmt.Errorf("bench stream setup: %w", err)
+		}
+		lakeURL, vectorsURL = "file://"+filepath.Join(demoDir, "lake"), "file://"+filepath.Join(demoDir, "vectors")
+	}
+	modelLake, err := connect.Lake(ctx, lakeURL, connect.LakeOptions{})
+	if err != nil {
+		return err
+	}
+	defer modelLake.Close()
+	b.engine, err = recommend.Open(ctx, modelLake, vectorsURL, "", recommend.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	defer b.engine.Close()
+	if b.tr, err = pipeline.NewTransformer(b.engine, pipeline.TransformOptions{}); err != nil {
+		return err
+	}
+
+	sim, err := shopper.New(shopper.Config{Seed: 1})
+	if err != nil {
+		return err
+	}
+	b.data = make([]shopper.Event, b.events)
+	var total int
+	for i := range b.data {
+		b.data[i] = sim.Next()
+		total += len(b.data[i].Data)
+	}
+	rep := &streamBenchReport{events: b.events, avgSize: float64(total) / float64(b.events), bufferInt: b.bufferInt, duration: b.duration}
+
+	// Memory: from here on (the setup's training is not counted).
+	runtime.GC()
+	rep.rssNote = resetPeakRSS()
+	mem := startMemSampler()
+
+	if rep.raw, err = b.rawBroker(ctx); err != nil {
+		mem.stop()
+		return fmt.Errorf("reference phase: %w", err)
+	}
+	a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.raw.Seconds()))
+	if rep.pipeComputed, rep.pipeAcked, err = b.sustained(ctx); err != nil {
+		mem.stop()
+		return fmt.Errorf("sustained phase: %w", err)
+	}
+	a.log.Info("bench stream: sustained done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
+	for _, r := range b.rates {
+		res, err := b.latency(ctx, r)
+		if err != nil {
+			mem.stop()
+			return fmt.Errorf("latency phase at %g/s: %w", r, err)
+		}
+		a.log.Info("bench stream: latency done", "rate", r, "compute_p99", res.computeP99.String(), "deliver_p99", res.deliverP99.String())
+		rep.rates = append(rep.rates, res)
+	}
+	rep.peakHeap = mem.stop()
+	rep.peakRSS = peakRSS()
+	return printStreamBench(a.opts.Stdout, rep)
+}
+
+// nextURL is a fresh stream, subject and consumer on the embedded broker.
+func (b *streamBench) nextURL() string {
+	b.phase++
+	return fmt.Sprintf("nats-embedded://%s?stream=BENCH%d&subject=bench.%d&consumer=c%d", b.natsDir, b.phase, b.phase, b.phase)
+}
+
+// open opens a source (first, so that its consumer exists) and a producer
+// on a fresh stream.
+func (b *streamBench) open(ctx context.Context) (*ackTimingSource, stream.Producer, error) {
+	u := b.nextURL()
+	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "bench", Logger: b.a.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := connect.Producer(ctx, u, connect.StreamOptions{Logger: b.a.log})
+	if err != nil {
+		src.Close(ctx)
+		return nil, nil, err
+	}
+	return &ackTimingSource{Source: src}, p, nil
+}
+
+// publishAll publishes every event as fast as the producer takes them,
+// then waits for the broker to confirm them all.
+func (b *streamBench) publishAll(ctx context.Context, p stream.Producer) error {
+	for _, ev := range b.data {
+		if err := p.Publish(ctx, ev.Key, ev.Data); err != nil {
+			return err
+		}
+	}
+	return p.Flush(ctx)
+}
+
+// rawBroker is the reference: publish and consume + ack, no processing.
+func (b *streamBench) rawBroker(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, phaseTimeout(b.events))
+	defer cancel()
+	src, p, err := b.open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close(context.Background())
+	defer p.Close(context.Background())
+
+	acks := make(chan stream.AckFunc, 1024)
+	ackErr := make(chan error, 1)
+	go func() { // acknowledge in order, beside the reads (the sink does too)
+		var first error
+		for ack := range acks {
+			if err := ack(ctx); err != nil && first == nil {
+				first = err
+			}
+		}
+		ackErr <- first
+	}()
+	pubErr := make(chan error, 1)
+	start := time.Now()
+	go func() { pubErr <- b.publishAll(ctx, p) }()
+	var read int
+	for read < b.events {
+		batch, ack, err := src.ReadBatch(ctx)
+		if err != nil {
+			close(acks)
+			return 0, err
+		}
+		read += len(batch)
+		acks <- ack
+	}
+	close(acks)
+	if err := <-ackErr; err != nil {
+		return 0, fmt.Errorf("ack: %w", err)
+	}
+	wall := time.Since(start)
+	if err := <-pubErr; err != nil {
+		return 0, fmt.Errorf("publish: %w", err)
+	}
+	return wall, nil
+}
+
+// pipelineRun runs the pipeline on src with the lake sink on a fresh
+// output lake until stop is called, which waits for Run to return.
+type pipelineRun struct {
+	cancel context.CancelFunc
+	done   chan error
+
+	computed atomic.Int64
+	lastComp atomic.Int64 // unix nanoseconds of the last OnComputed
+	mu       sync.Mutex
+	lat      []time.Duration
+	keepLat  bool
+}
+
+func (b *streamBench) startPipeline(ctx context.Context, src stream.Source, keepLat bool) (*pipelineRun, error) {
+	out, err := connect.Lake(ctx, filepath.Join(b.dir, fmt.Sprintf("out%d", b.phase)), connect.LakeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	snk, err := connect.Sink(ctx, "", out, connect.SinkOptions{BufferInterval: b.bufferInt, Stream: "bench", Logger: b.a.log})
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	r := &pipelineRun{cancel: cancel, done: make(chan error, 1), keepLat: keepLat}
+	go func() {
+		err := pipeline.Run(rctx, src, b.tr, snk, pipeline.Options{
+			Log: b.a.log, ShutdownGrace: 10 * time.Second,
+			OnComputed: func(n int, l []time.Duration) {
+				r.lastComp.Store(time.Now().UnixNano())
+				r.computed.Add(int64(n))
+				if r.keepLat {
+					r.mu.Lock()
+					r.lat = append(r.lat, l...)
+					r.mu.Unlock()
+				}
+			},
+		})
+		out.Close()
+		r.done <- err
+	}()
+	return r, nil
+}
+
+func (r *pipelineRun) stop() error {
+	r.cancel()
+	return <-r.done
+}
+
+// sustained publishes every event as fast as possible while the pipeline
+// consumes them; it returns the time from the first publish to the last
+// recommendation computed and to the last acknowledgement.
+func (b *streamBench) sustained(ctx context.Context) (computed, acked time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, phaseTimeout(b.events))
+	defer cancel()
+	src, p, err := b.open(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close(context.Background())
+	run, err := b.startPipeline(ctx, src, false)
+	if err != nil {
+		src.Close(ctx)
+		return 0, 0, err
+	}
+	start := time.Now()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- b.publishAll(ctx, p) }()
+	werr := src.waitAcked(ctx, int64(b.events), run.done)
+	computedAt := time.Unix(0, run.lastComp.Load())
+	ackedAt := time.Unix(0, src.lastAck.Load())
+	if serr := run.stop(); werr == nil && serr != nil {
+		werr = serr
+	}
+	if werr != nil {
+		return 0, 0, werr
+	}
+	if err := <-pubErr; err != nil {
+		return 0, 0, fmt.Errorf("publish: %w", err)
+	}
+	return computedAt.Sub(start), ackedAt.Sub(start), nil
+}
+
+// latency runs a paced producer at rate for b.duration while the pipeline
+// runs, then waits until everything published is acknowledged.
+func (b *streamBench) latency(ctx context.Context, rate float64) (rateResult, error) {
+	res := rateResult{rate: rate}
+	ctx, cancel := context.WithTimeout(ctx, b.duration+b.bufferInt+2*time.Minute)
+	defer cancel()
+	src, p, err := b.open(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer p.Close(context.Background())
+	src.keepLat = true
+	run, err := b.startPipeline(ctx, src, true)
+	if err != nil {
+		src.Close(ctx)
+		return res, err
+	}
+	sent, elapsed, perr := b.publishPaced(ctx, p, rate)
+	res.sent = sent
+	res.achieved = float64(sent) / elapsed.Seconds()
+	werr := perr
+	if werr == nil {
+		werr = src.waitAcked(ctx, int64(sent), run.done)
+	}
+	if serr := run.stop(); werr == nil && serr != nil {
+		werr = serr
+	}
+	if werr != nil {
+		return res, werr
+	}
+	res.computed = int(run.computed.Load())
+	res.acked = int(src.acked.Load())
+	res.samples = len(run.lat)
+	res.computeP50, res.computeP99 = percentiles(run.lat)
+	res.deliverP50, res.deliverP99 = percentiles(src.lat)
+	return res, nil
+}
+
+// publishPaced publishes at rate events per second for b.duration, in
+// small bursts every 2 ms (catching up at most 100 ms behind).
+func (b *streamBench) publishPaced(ctx context.Context, p stream.Producer, rate float64) (int, time.Duration, error) {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	start := time.Now()
+	sent, skipped := 0, 0
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			return sent, time.Since(start), ctx.Err()
+		case now = <-t.C:
+		}
+		el := now.Sub(start)
+		if el >= b.duration {
+			el = b.duration
+		}
+		want := int(rate*el.Seconds()) - skipped
+		if behind := want - sent; float64(behind) > rate/10 { // more than 100 ms behind: do not burst it all
+			skipped += behind - int(rate/10)
+			want = sent + int(rate/10)
+		}
+		for ; sent < want; sent++ {
+			ev := b.data[sent%len(b.data)]
+			if err := p.Publish(ctx, ev.Key, ev.Data); err != nil {
+				return sent, time.Since(start), err
+			}
+		}
+		if el >= b.duration {
+			elapsed := time.Since(start)
+			return sent, elapsed, p.Flush(ctx)
+		}
+	}
+}
+
+func phaseTimeout(events int) time.Duration {
+	return 2*time.Minute + time.Duration(events)*time.Millisecond
+}
+
+// ackTimingSource records, per batch, when its acknowledgement returned:
+// the count of acknowledged messages, the time of the last, and (keepLat)
+// each message's time from its broker timestamp to that moment.
+type ackTimingSource struct {
+	stream.Source
+	keepLat bool
+
+	acked   atomic.Int64
+	lastAck atomic.Int64 // unix nanoseconds
+	mu      sync.Mutex
+	lat     []time.Duration
+}
+
+func (s *ackTimingSource) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, error) {
+	batch, ack, err := s.Source.ReadBatch(ctx)
+	if err != nil || ack == nil {
+		return batch, ack, err
+	}
+	var times []time.Time
+	if s.keepLat {
+		times = make([]time.Time, 0, len(batch))
+		for _, m := range batch {
+			if !m.Time.IsZero() {
+				times = append(times, m.Time)
+			}
+		}
+	}
+	n := int64(len(batch))
+	var once sync.Once
+	return batch, func(ctx context.Context) error {
+		if err := ack(ctx); err != nil {
+			return err
+		}
+		once.Do(func() {
+			now := time.Now()
+			if len(times) > 0 {
+				s.mu.Lock()
+				for _, t := range times {
+					s.lat = append(s.lat, now.Sub(t))
+				}
+				s.mu.Unlock()
+			}
+			s.lastAck.Store(now.UnixNano())
+			s.acked.Add(n)
+		})
+		return nil
+	}, nil
+}
+
+// waitAcked polls until n messages are acknowledged, the pipeline stops
+// (done yields its error, put back for stop) or ctx ends.
+func (s *ackTimingSource) waitAcked(ctx context.Context, n int64, done chan error) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for s.acked.Load() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d events acknowledged: %w", s.acked.Load(), n, ctx.Err())
+		case err := <-done:
+			done <- err
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			return fmt.Errorf("pipeline ended with %d of %d events acknowledged: %w", s.acked.Load(), n, err)
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// memSampler samples the Go heap every 100 ms and keeps the peak.
+type memSampler struct {
+	quit chan struct{}
+	done chan uint64
+}
+
+const heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+
+func startMemSampler() *memSampler {
+	m := &memSampler{quit: make(chan struct{}), done: make(chan uint64, 1)}
+	go func() {
+		sample := []metrics.Sample{{Name: heapObjectsMetric}}
+		var peak uint64
+		read := func() {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				peak = max(peak, sample[0].Value.Uint64())
+			}
+		}
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-m.quit:
+				read()
+				m.done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memSampler) stop() uint64 {
+	close(m.quit)
+	return <-m.done
+}
+
+// resetPeakRSS resets the kernel's peak-RSS mark of this process (Linux
+// /proc/self/clear_refs "5"), so that peakRSS covers the measurements
+// only; it returns a note when it cannot.
+func resetPeakRSS() string {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return "whole process, setup included"
+	}
+	if _, ok := vmHWM(); !ok {
+		return "whole process, setup included"
+	}
+	return ""
+}
+
+// peakRSS is VmHWM when available, else getrusage's maximum RSS.
+func peakRSS() uint64 {
+	if v, ok := vmHWM(); ok {
+		return v
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return uint64(ru.Maxrss) * 1024 // kilobytes on Linux
+}
+
+func vmHWM() (uint64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return kb * 1024, true
+		}
+	}
+	return 0, false
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func printStreamBench(w io.Writer, r *streamBenchReport) error {
+	n := float64(r.events)
+	raw := n / r.raw.Seconds()
+	comp := n / r.pipeComputed.Seconds()
+	acked := n / r.pipeAcked.Seconds()
+	fmt.Fprintf(w, "bench stream: embedded JetStream, broker + pipeline + producer in one process on %d CPUs; %d events of %.0f B on average; lake sink, buffer interval %s\n",
+		runtime.NumCPU(), r.events, r.avgSize, r.bufferInt)
+	fmt.Fprintf(w, "  reference  broker alone, publish + consume + ack        %9.0f events/s  (%d events in %.3f s)\n", raw, r.events, r.raw.Seconds())
+	fmt.Fprintf(w, "  sustained  pipeline, to recommendations computed        %9.0f events/s  ratio %.2f  (target ≥ 0.5)\n", comp, comp/raw)
+	fmt.Fprintf(w, "  sustained  pipeline, to durable in the lake and acked   %9.0f events/s  ratio %.2f  (includes the last flush, ≤ %s)\n", acked, acked/raw, r.bufferInt)
+	for _, x := range r.rates {
+		target := ""
+		if x.rate <= 1000 {
+			target = "  (target p99 < 20 ms)"
+		}
+		fmt.Fprintf(w, "  latency    broker → computed    at %6.0f/s (achieved %6.0f/s, %d events)  p50 %10s  p99 %10s%s\n",
+			x.rate, x.achieved, x.sent, ms(x.computeP50), ms(x.computeP99), target)
+	}
+	for _, x := range r.rates {
+		fmt.Fprintf(w, "  delivery   broker → lake + ack  at %6.0f/s (interval %s)  p50 %10s  p99 %10s  (target p99 ≤ %s)\n",
+			x.rate, r.bufferInt, ms(x.deliverP50), ms(x.deliverP99), r.bufferInt+time.Second)
+	}
+	note := ""
+	if r.rssNote != "" {
+		note = " (" + r.rssNote + ")"
+	}
+	_, err := fmt.Fprintf(w, "  memory     peak Go heap %.1f MiB (sampled every 100 ms), peak RSS %.1f MiB%s\n",
+		float64(r.peakHeap)/(1<<20), float64(r.peakRSS)/(1<<20), note)
+	return err
+}

@@ -1,0 +1,75 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/recoflow/recoflow/internal/cli"
+)
+
+func TestBenchStreamTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo's batch stages and an embedded broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	err := cli.Run(ctx, []string{"bench", "stream", "--dir", t.TempDir(), "--events", "300",
+		"--duration", "1s", "--rates", "200,500", "--buffer-interval", "200ms", "--log-level", "warn"},
+		cli.Options{Stdout: &out, Stderr: &errb, Getenv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	report := out.String()
+	t.Log("\n" + report)
+
+	positive := func(re string) []string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(report)
+		if m == nil {
+			t.Fatalf("no line matching %q in:\n%s", re, report)
+		}
+		for _, s := range m[1:] {
+			if v, err := strconv.ParseFloat(s, 64); err != nil || v <= 0 {
+				t.Errorf("%q: %q is not a positive figure", m[0], s)
+			}
+		}
+		return m
+	}
+	positive(`(?m)^  reference  broker alone, publish \+ consume \+ ack +(\d+) events/s  \(300 events in`)
+	positive(`(?m)^  sustained  pipeline, to recommendations computed +(\d+) events/s  ratio (\d+\.\d+)  \(target ≥ 0\.5\)`)
+	positive(`(?m)^  sustained  pipeline, to durable in the lake and acked +(\d+) events/s  ratio (\d+\.\d+)`)
+	for _, rate := range []string{"200", "500"} {
+		m := positive(`(?m)^  latency    broker → computed    at +` + rate + `/s \(achieved +(\d+)/s, (\d+) events\)  p50 +(\d+\.\d+) ms  p99 +(\d+\.\d+) ms`)
+		want, _ := strconv.Atoi(rate) // one second at the rate
+		if n, _ := strconv.Atoi(m[2]); n < want*8/10 || n > want*12/10 {
+			t.Errorf("%d events published at %s/s for 1s", n, rate)
+		}
+		d := positive(`(?m)^  delivery   broker → lake \+ ack  at +` + rate + `/s \(interval 200ms\)  p50 +(\d+\.\d+) ms  p99 +(\d+\.\d+) ms  \(target p99 ≤ 1\.2s\)`)
+		// Delivery waits for a flush: never quicker than the compute
+		// latency, and bounded by the interval plus generous slack.
+		if p99, _ := strconv.ParseFloat(d[2], 64); p99 > 5000 {
+			t.Errorf("delivery p99 %.0f ms at %s/s with a 200ms interval", p99, rate)
+		}
+	}
+	positive(`(?m)^  memory     peak Go heap (\d+\.\d) MiB \(sampled every 100 ms\), peak RSS (\d+\.\d) MiB`)
+}
+
+func TestBenchStreamFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rates", "fast"},
+		{"--events", "0"},
+		{"--lake", "file:///nowhere"},
+		{"--buffer-interval", "10ms"},
+	} {
+		var errb bytes.Buffer
+		err := cli.Run(context.Background(), append([]string{"bench", "stream"}, args...), cli.Options{Stderr: &errb})
+		if cli.ExitCode(err) != cli.ExitUsage {
+			t.Errorf("%v: exit code %d (%v), want %d", args, cli.ExitCode(err), err, cli.ExitUsage)
+		}
+	}
+}
