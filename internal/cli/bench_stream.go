@@ -137,6 +137,7 @@ type rateResult struct {
 	computeP50, computeP99   time.Duration
 	deliverP50, deliverP99   time.Duration
 	computed, acked, samples int
+	peakHeap                 uint64
 }
 
 // streamBenchReport is everything bench stream prints.
@@ -147,6 +148,7 @@ type streamBenchReport struct {
 	pipeComputed, pipeAcked time.Duration // first publish → last computed / last ack
 	rates                   []rateResult
 	peakHeap, peakRSS       uint64
+	heapRaw, heapSustained  uint64 // peak Go heap during each phase
 	rssNote                 string
 	bufferInt               time.Duration
 	duration                time.Duration
@@ -212,11 +214,13 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 		mem.stop()
 		return fmt.Errorf("reference phase: %w", err)
 	}
+	rep.heapRaw = mem.mark()
 	a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.raw.Seconds()))
 	if rep.pipeComputed, rep.pipeAcked, err = b.sustained(ctx); err != nil {
 		mem.stop()
 		return fmt.Errorf("sustained phase: %w", err)
 	}
+	rep.heapSustained = mem.mark()
 	a.log.Info("bench stream: sustained done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
 	for _, r := range b.rates {
 		res, err := b.latency(ctx, r)
@@ -224,6 +228,7 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 			mem.stop()
 			return fmt.Errorf("latency phase at %g/s: %w", r, err)
 		}
+		res.peakHeap = mem.mark()
 		a.log.Info("bench stream: latency done", "rate", r, "compute_p99", res.computeP99.String(), "deliver_p99", res.deliverP99.String())
 		rep.rates = append(rep.rates, res)
 	}
@@ -542,10 +547,14 @@ func (s *ackTimingSource) waitAcked(ctx context.Context, n int64, done chan erro
 	return nil
 }
 
-// memSampler samples the Go heap every 100 ms and keeps the peak.
+// memSampler samples the Go heap every 100 ms and keeps the peak, overall
+// and since the last mark.
 type memSampler struct {
 	quit chan struct{}
 	done chan uint64
+
+	mu            sync.Mutex
+	peak, current uint64
 }
 
 const heapObjectsMetric = "/memory/classes/heap/objects:bytes"
@@ -554,11 +563,13 @@ func startMemSampler() *memSampler {
 	m := &memSampler{quit: make(chan struct{}), done: make(chan uint64, 1)}
 	go func() {
 		sample := []metrics.Sample{{Name: heapObjectsMetric}}
-		var peak uint64
 		read := func() {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				peak = max(peak, sample[0].Value.Uint64())
+				v := sample[0].Value.Uint64()
+				m.mu.Lock()
+				m.peak, m.current = max(m.peak, v), max(m.current, v)
+				m.mu.Unlock()
 			}
 		}
 		t := time.NewTicker(100 * time.Millisecond)
@@ -568,13 +579,24 @@ func startMemSampler() *memSampler {
 			select {
 			case <-m.quit:
 				read()
-				m.done <- peak
+				m.mu.Lock()
+				m.done <- m.peak
+				m.mu.Unlock()
 				return
 			case <-t.C:
 			}
 		}
 	}()
 	return m
+}
+
+// mark returns the peak since the last mark and starts a new one.
+func (m *memSampler) mark() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.current
+	m.current = 0
+	return p
 }
 
 func (m *memSampler) stop() uint64 {
@@ -654,7 +676,13 @@ func printStreamBench(w io.Writer, r *streamBenchReport) error {
 	if r.rssNote != "" {
 		note = " (" + r.rssNote + ")"
 	}
-	_, err := fmt.Fprintf(w, "  memory     peak Go heap %.1f MiB (sampled every 100 ms), peak RSS %.1f MiB%s\n",
-		float64(r.peakHeap)/(1<<20), float64(r.peakRSS)/(1<<20), note)
+	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+	fmt.Fprintf(w, "  memory     peak Go heap %s (sampled every 100 ms), peak RSS %s%s\n", mib(r.peakHeap), mib(r.peakRSS), note)
+	var phases []string
+	phases = append(phases, "reference "+mib(r.heapRaw), "sustained "+mib(r.heapSustained))
+	for _, x := range r.rates {
+		phases = append(phases, fmt.Sprintf("%.0f/s %s", x.rate, mib(x.peakHeap)))
+	}
+	_, err := fmt.Fprintf(w, "  memory     peak Go heap by phase: %s\n", strings.Join(phases, ", "))
 	return err
 }
