@@ -71,7 +71,7 @@ func s3Lake(t *testing.T) lake.Bucket {
 	u := testenv.URL(t, testenv.S3Var)
 	// Each test gets its own prefix in the test bucket.
 	bucketURL, query, _ := strings.Cut(u, "?")
-	prefixed := fmt.Sprintf("%s/etl-%d?%s", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
+	prefixed := fmt.Sprintf("%s/etl-%d?%s&create=true", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
 	b, err := connect.Lake(context.Background(), prefixed, connect.LakeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,8 @@ func Source(ctx context.Context, rawURL string, opts SourceOptions) (*source.DB,
 }
 
 // LakeOptions tune how a lake is opened. Query parameters of the URL
-// (endpoint, region, path_style) override them.
+// (endpoint, region, path_style, and create=true to create a missing
+// bucket) override them.
 type LakeOptions struct {
 	S3Endpoint  string
 	S3Region    string
@@ -96,6 +97,13 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 				return nil, fmt.Errorf("lake URL %q: path_style=%q is not true or false", Redact(rawURL), v)
 			}
 			cfg.PathStyle = b
+		}
+		if v := q.Get("create"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("lake URL %q: create=%q is not true or false", Redact(rawURL), v)
+			}
+			cfg.Create = b
 		}
 		if cfg.Bucket == "" {
 			return nil, fmt.Errorf("lake URL %q: no bucket name", Redact(rawURL))
