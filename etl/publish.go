@@ -90,6 +90,9 @@ func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
 // gcRuns deletes staged runs whose prefix is not in keep: runs that failed
 // or were killed, and committed runs that are no longer current.
 func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options) error {
+	// Where whole prefixes can be deleted, only the run names are kept in
+	// memory, not every key of every old run.
+	pd, wholePrefixes := b.(lake.PrefixDeleter)
 	byRun := map[string][]string{}
 	var order []string
 	err := b.List(ctx, stagingRoot+"/", func(key string) error {
@@ -101,15 +104,18 @@ func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Optio
 		}
 		if _, seen := byRun[prefix]; !seen {
 			order = append(order, prefix)
+			byRun[prefix] = nil
 		}
-		byRun[prefix] = append(byRun[prefix], key)
+		if !wholePrefixes {
+			byRun[prefix] = append(byRun[prefix], key)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	for _, prefix := range order {
-		if pd, ok := b.(lake.PrefixDeleter); ok {
+		if wholePrefixes {
 			err = pd.DeletePrefix(ctx, prefix)
 		} else {
 			err = deleteKeys(ctx, b, byRun[prefix], opts.Uploaders*2)

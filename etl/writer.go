@@ -223,9 +223,20 @@ func (r *rejectsWriter) close(ok bool) (string, error) {
 }
 
 func putJSON(ctx context.Context, b lake.Bucket, key string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return b.Put(ctx, key, bytes.NewReader(append(data, '\n')))
+	// Encode straight into the upload: a manifest lists every file, and
+	// holding its text in memory would grow with the number of partitions.
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		enc := json.NewEncoder(bw)
+		enc.SetIndent("", "  ")
+		err := enc.Encode(v)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	err := b.Put(ctx, key, pr)
+	pr.CloseWithError(errStop) // unblock the encoder if Put stopped early
+	return err
 }
