@@ -154,6 +154,7 @@ Backends are chosen by URL:
 	root.AddCommand(
 		a.demoCommand(),
 		a.versionCommand(),
+		a.docsCommand(),
 		a.seedCommand(),
 		a.etlCommand(),
 		a.benchCommand(),
