@@ -73,7 +73,7 @@ func prepare(t *testing.T) (string, lake.Bucket, *recommend.Engine) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	var out strings.Builder
-	if err := cli.Run(ctx, []string{"demo", "--dir", dir, "--log-level", "warn"}, cli.Options{Stdout: &out, Stderr: &out}); err != nil {
+	if err := cli.Run(ctx, []string{"demo", "--batch-only", "--dir", dir, "--log-level", "warn"}, cli.Options{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	b, err := connect.Lake(ctx, "file://"+filepath.Join(dir, "lake"), connect.LakeOptions{})

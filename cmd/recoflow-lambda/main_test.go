@@ -64,7 +64,7 @@ func TestBadEnvironment(t *testing.T) {
 func TestHandlerRecommends(t *testing.T) {
 	dir := t.TempDir()
 	var out strings.Builder
-	if err := cli.Run(t.Context(), []string{"demo", "--dir", dir, "--log-level", "warn"}, cli.Options{Stdout: &out, Stderr: &out}); err != nil {
+	if err := cli.Run(t.Context(), []string{"demo", "--batch-only", "--dir", dir, "--log-level", "warn"}, cli.Options{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	env := map[string]string{

@@ -179,7 +179,7 @@ func TestDemo(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
-		cmd := exec.Command(bin, "demo", "--log-level", "warn")
+		cmd := exec.Command(bin, "demo", "--batch-only", "--log-level", "warn")
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {

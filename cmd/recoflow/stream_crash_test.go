@@ -29,7 +29,7 @@ func TestStreamSurvivesKill(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	run(t, bin, "demo", "--dir", data, "--log-level", "warn")
+	run(t, bin, "demo", "--batch-only", "--dir", data, "--log-level", "warn")
 	lakeDir := filepath.Join(data, "lake")
 	// A short ack wait, so that what a killed process held comes back fast.
 	streamURL := "nats-embedded://" + filepath.Join(dir, "nats") + "?ack_wait=2s"

@@ -174,7 +174,7 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 	if lakeURL == "" {
 		demoDir := filepath.Join(b.dir, "demo")
 		a.log.Info("bench stream: building a model and vector store with the demo's batch stages", "dir", demoDir)
-		if err := Run(ctx, []string{"demo", "--dir", demoDir, "--log-level", "warn"}, Options{Stdout: io.Discard, Stderr: a.opts.Stderr, Getenv: a.opts.Getenv}); err != nil {
+		if err := Run(ctx, []string{"demo", "--batch-only", "--dir", demoDir, "--log-level", "warn"}, Options{Stdout: io.Discard, Stderr: a.opts.Stderr, Getenv: a.opts.Getenv}); err != nil {
 			return fmt.Errorf("bench stream setup: %w", err)
 		}
 		lakeURL, vectorsURL = "file://"+filepath.Join(demoDir, "lake"), "file://"+filepath.Join(demoDir, "vectors")

@@ -1,22 +1,38 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/recoflow/recoflow/api"
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/pipeline"
+	"github.com/recoflow/recoflow/recommend"
+	"github.com/recoflow/recoflow/shopper"
+
+	"github.com/recoflow/recoflow/dashboard"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) demoCommand() *cobra.Command {
 	var (
-		dir     string
-		dataset string
-		ratings int
-		seedN   uint64
+		dir       string
+		dataset   string
+		ratings   int
+		seedN     uint64
+		batchOnly bool
+		listen    string
+		rate      float64
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -28,14 +44,30 @@ func (a *app) demoCommand() *cobra.Command {
   3. train         the two-tower model and its artifacts  <dir>/lake/ml-artifacts/<version>/
   4. vectors load  the embeddings into the embedded store <dir>/vectors/
 
-It needs nothing but this program: no database server, no network. Running it
+then, unless --batch-only, it keeps running, in the same process:
+
+  5. stream        shopper events from embedded NATS      <dir>/nats
+                   to recommendations in the lake         <dir>/lake/recommendations/
+  6. produce       simulated shopper activity, --rate events per second
+  7. serve         the API and the dashboard on --listen  http://<listen>/dashboard/
+
+until Ctrl-C (SIGINT or SIGTERM), which stops the producer, flushes the
+stream and stops the server. It needs nothing but this program: no database server, no network. Running it
 again replaces the data it made before. Each stage is also its own command,
 with flags for the real systems (MySQL, S3, PostgreSQL + pgvector); see
 recoflow <command> --help.`,
 		Example: `  recoflow demo                                   # the real classicmodels sample
-  recoflow demo --dataset generated --ratings 1000000`,
+  recoflow demo --dataset generated --ratings 1000000
+  recoflow demo --batch-only                      # the batch stages only, then exit
+  recoflow demo --listen 127.0.0.1:0 --rate 200   # any free port, more events`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rate < 0 {
+				return usageError("--rate %g: want events per second, or 0 for no limit", rate)
+			}
+			if !batchOnly && listen == "" {
+				return usageError("--listen: want host:port, e.g. 127.0.0.1:8080")
+			}
 			if dataset != datasetClassicmodels && dataset != datasetGenerated {
 				return usageError("--dataset %q: want classicmodels or generated", dataset)
 			}
@@ -63,13 +95,22 @@ recoflow <command> --help.`,
 				{"train the recommender", []string{"train", "--lake", lakeURL, "--seed", strconv.FormatUint(max(seedN, 1), 10)}},
 				{"load the embeddings into the vector store", []string{"vectors", "load", "--lake", lakeURL, "--vectors", vecURL}},
 			}
+			names := []string{"seed", "etl", "train", "vectors load"}
+			stages := &dashboard.Stages{}
+			for _, n := range names {
+				stages.Set(n, "pending", "", nil)
+			}
 			start := time.Now()
 			for i, s := range steps {
 				fmt.Fprintf(a.opts.Stdout, "\n== %d/%d %s: recoflow %s\n", i+1, len(steps), s.title, strings.Join(s.args, " "))
 				args := append(append([]string{}, s.args...), "--log-level", a.logLevel, "--log-format", a.logFormat)
+				stages.Set(names[i], "running", s.title, nil)
+				t0 := time.Now()
 				if err := Run(cmd.Context(), args, a.opts); err != nil {
+					stages.Set(names[i], "failed", s.title, err)
 					return fmt.Errorf("demo step %d (%s): %w", i+1, s.title, err)
 				}
+				stages.Set(names[i], "done", fmt.Sprintf("%s in %s", s.title, time.Since(t0).Round(time.Millisecond)), nil)
 			}
 			fmt.Fprintf(a.opts.Stdout, `
 == done in %s. Where everything is:
@@ -78,13 +119,199 @@ recoflow <command> --help.`,
   model artifacts   %s/ml-artifacts/  (LATEST names the newest version)
   vector store      %s
 `, time.Since(start).Round(time.Millisecond), src, lakeURL, lakeURL, vecURL)
-			return nil
+			if batchOnly {
+				return nil
+			}
+			return a.demoLive(cmd.Context(), demoLive{
+				dir: abs, lakeURL: lakeURL, vecURL: vecURL, listen: listen, rate: rate, seed: seedN, stages: stages,
+			})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "recoflow-data", "directory for everything the demo makes")
 	f.StringVar(&dataset, "dataset", datasetClassicmodels, "classicmodels (the real sample) or generated")
 	f.IntVar(&ratings, "ratings", 100000, "generated: number of ratings")
-	f.Uint64Var(&seedN, "seed", 1, "random seed of the generated data and of training")
+	f.Uint64Var(&seedN, "seed", 1, "random seed of the generated data, of training and of the simulated shoppers")
+	f.BoolVar(&batchOnly, "batch-only", false, "run the batch stages only (seed, etl, train, vectors load), then exit")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API and the dashboard, host:port (127.0.0.1:0: any free port)")
+	f.Float64Var(&rate, "rate", 50, "simulated shopper events per second (0: as fast as the stream takes them)")
 	return cmd
+}
+
+// demoLive is what the demo runs after its batch stages.
+type demoLive struct {
+	dir, lakeURL, vecURL, listen string
+	rate                         float64
+	seed                         uint64
+	stages                       *dashboard.Stages
+}
+
+// demoLive runs the stream, a producer, the API and the dashboard in this
+// process until ctx ends, then stops the producer, the stream (flushing and
+// acknowledging what it holds) and the server. A stage that fails is shown
+// on the dashboard; the others keep running.
+func (a *app) demoLive(ctx context.Context, d demoLive) error {
+	st := d.stages
+	bucket, err := connect.Lake(ctx, d.lakeURL, connect.LakeOptions{})
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	streamURL := "nats-embedded://" + filepath.Join(d.dir, "nats")
+
+	// The API, with the engine loaded in the background as serve does.
+	srv, err := api.New(api.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	engOpts := recommend.Options{Logger: a.log, MaxK: api.DefaultMaxLimit}
+	engOpts.Vectors.Logger = a.log
+	engOpts.Vectors.RefreshInterval = 2 * time.Second
+	l := &loader{a: a, srv: srv, bucket: bucket, storeURL: d.vecURL, opts: engOpts,
+		retryMax: 5 * time.Second, grace: api.DefaultShutdownGrace + api.DefaultRequestTimeout}
+	ln, err := net.Listen("tcp", d.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", d.listen, err)
+	}
+	live := &dashboard.Live{}
+	mux := http.NewServeMux()
+	mux.Handle("/dashboard/", dashboard.Handler("/dashboard/", dashboard.Options{
+		LakeDir: filepath.Join(d.dir, "lake"), Stages: st, Live: live,
+		Engine: func(ctx context.Context) (any, error) {
+			e := srv.Engine()
+			if e == nil {
+				return nil, errors.New("the engine is not loaded yet")
+			}
+			s := e.Status(ctx)
+			out := map[string]any{"model_version": s.ModelVersion, "dim": s.Dim, "store": s.Store,
+				"store_version": s.StoreVersion, "store_items": s.StoreItems, "popular": s.Popular}
+			if s.Err != nil {
+				out["error"] = s.Err.Error()
+			}
+			return out, nil
+		},
+	}))
+	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusFound))
+	mux.Handle("/", srv.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + ln.Addr().String()
+
+	var wg sync.WaitGroup
+	lctx, stopLoader := context.WithCancel(context.Background())
+	wg.Go(func() { l.run(lctx, 2*time.Second) })
+	serveDone := make(chan error, 1)
+	st.Set("serve", "running", "API and dashboard at "+base, nil)
+	go func() { serveDone <- hs.Serve(ln) }()
+
+	// The stream: embedded NATS → engine → lake sink, flushed every second.
+	streamDone := make(chan struct{})
+	st.Set("stream", "running", "from "+streamURL+" to "+d.lakeURL+"/recommendations/", nil)
+	go func() {
+		defer close(streamDone)
+		if err := a.demoStream(ctx, bucket, streamURL, d.vecURL, live); err != nil && ctx.Err() == nil {
+			a.log.Error("demo: the stream stopped", "error", err.Error())
+			st.Set("stream", "failed", "", err)
+			return
+		}
+		st.Set("stream", "stopped", fmt.Sprintf("%d events processed", live.Total()), nil)
+	}()
+
+	// The producer: simulated shoppers at --rate events per second.
+	prodDone := make(chan struct{})
+	st.Set("produce", "running", fmt.Sprintf("%g events/s to %s", d.rate, streamURL), nil)
+	go func() {
+		defer close(prodDone)
+		n, err := a.demoProduce(ctx, streamURL, d.rate, d.seed)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("demo: the producer stopped", "error", err.Error())
+			st.Set("produce", "failed", fmt.Sprintf("%d events sent", n), err)
+			return
+		}
+		st.Set("produce", "stopped", fmt.Sprintf("%d events sent", n), nil)
+	}()
+
+	fmt.Fprintf(a.opts.Stdout, `
+== live: stream, producer (%g events/s), API and dashboard. Ctrl-C stops them.
+  dashboard         %s/dashboard/
+  API               %s/v1/recommendations  (also /items_from_user, /openapi.json, /metrics)
+  event stream      %s
+  recommendations   %s/recommendations/YYYY/MM/dd/HH/
+`, d.rate, base, base, streamURL, d.lakeURL)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-serveDone:
+		st.Set("serve", "failed", "", serveErr)
+		a.log.Error("demo: the server stopped", "error", serveErr.Error())
+		<-ctx.Done()
+	}
+	fmt.Fprintln(a.opts.Stdout, "\n== stopping: producer, stream, server")
+	<-prodDone
+	<-streamDone
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serveErr == nil {
+		if err := hs.Shutdown(sctx); err != nil {
+			hs.Close()
+		}
+		<-serveDone
+	}
+	stopLoader()
+	wg.Wait()
+	if e := srv.SetEngine(nil); e != nil {
+		e.Close()
+	}
+	l.closeRetired()
+	fmt.Fprintf(a.opts.Stdout, "== stopped: %d events processed; recommendations under %s/recommendations/\n", live.Total(), d.lakeURL)
+	return nil
+}
+
+// demoStream runs the streaming stage until ctx ends.
+func (a *app) demoStream(ctx context.Context, bucket lake.Bucket, streamURL, vecURL string, live *dashboard.Live) error {
+	engine, err := recommend.Open(ctx, bucket, vecURL, "", recommend.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{})
+	if err != nil {
+		return err
+	}
+	snk, err := connect.Sink(ctx, "", bucket, connect.SinkOptions{
+		BufferSize: 5 << 20, BufferInterval: time.Second, Stream: "recoflow", Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	src, err := connect.Stream(ctx, streamURL, connect.StreamOptions{Group: "recoflow", Logger: a.log})
+	if err != nil {
+		snk.Close(ctx)
+		return err
+	}
+	return pipeline.Run(ctx, src, tr, snk, pipeline.Options{
+		Log: a.log, ShutdownGrace: 15 * time.Second, OnComputed: live.Record,
+	})
+}
+
+// demoProduce publishes simulated shopper events until ctx ends.
+func (a *app) demoProduce(ctx context.Context, streamURL string, rate float64, seed uint64) (int64, error) {
+	sim, err := shopper.New(shopper.Config{Seed: seed})
+	if err != nil {
+		return 0, err
+	}
+	p, err := connect.Producer(ctx, streamURL, connect.StreamOptions{Logger: a.log})
+	if err != nil {
+		return 0, err
+	}
+	res, err := a.produce(ctx, sim, p, rate, 0, time.Second, 10*time.Second)
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if cerr := p.Close(cctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return res.sent, err
 }

@@ -1,0 +1,265 @@
+// Package dashboard serves the demo's web page: the state and last run of
+// each stage, the training loss curve and hold-out metrics, live stream
+// throughput and latency, recent recommendations with product names, and
+// a form to try the API. The page and its scripts are embedded; nothing is
+// fetched from the internet. Every figure comes from a JSON endpoint under
+// <prefix>api/, which reports a stage's error instead of failing.
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/recoflow/recoflow/sample"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Options configure a dashboard Handler.
+type Options struct {
+	// LakeDir is the local directory of the lake (file:// lakes only).
+	LakeDir string
+	// Stages records the state of the demo's stages; nil shows none.
+	Stages *Stages
+	// Live holds the stream's recent throughput and latency; nil shows none.
+	Live *Live
+	// Engine, when set, describes the serving engine (model and vector
+	// store) as a JSON-encodable value, or returns an error.
+	Engine func(ctx context.Context) (any, error)
+}
+
+// Handler returns the dashboard, to be mounted at prefix (e.g. "/dashboard/",
+// with a trailing slash): the page at prefix, the data under prefix+"api/".
+func Handler(prefix string, opts Options) http.Handler {
+	d := &dash{opts: opts}
+	mux := http.NewServeMux()
+	sub, _ := fs.Sub(assets, "assets")
+	mux.Handle("GET "+prefix, http.StripPrefix(prefix, http.FileServerFS(sub)))
+	mux.HandleFunc("GET "+prefix+"api/stages", d.stages)
+	mux.HandleFunc("GET "+prefix+"api/live", d.live)
+	mux.HandleFunc("GET "+prefix+"api/catalog", d.catalog)
+	return mux
+}
+
+type dash struct{ opts Options }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
+
+// part is one panel's data, or the error that kept it from being read.
+type part struct {
+	Data  any    `json:"data,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+func readJSON(path string) part {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return part{Error: err.Error()}
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return part{Error: path + ": " + err.Error()}
+	}
+	return part{Data: v}
+}
+
+func (d *dash) stages(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{}
+	if d.opts.Stages != nil {
+		out["stages"] = d.opts.Stages.List()
+	}
+	if d.opts.LakeDir != "" {
+		out["training"] = readJSON(filepath.Join(d.opts.LakeDir, "ratings_ml_training", "_manifest.json"))
+		arts := filepath.Join(d.opts.LakeDir, "ml-artifacts")
+		latest, err := os.ReadFile(filepath.Join(arts, "LATEST"))
+		if err != nil {
+			out["model"] = part{Error: err.Error()}
+		} else {
+			v := strings.TrimSpace(string(latest))
+			m := readJSON(filepath.Join(arts, filepath.Base(v), "metrics.json"))
+			out["model"] = m
+			out["model_version"] = v
+		}
+	}
+	if d.opts.Engine != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		v, err := d.opts.Engine(ctx)
+		cancel()
+		if err != nil {
+			out["engine"] = part{Error: err.Error()}
+		} else {
+			out["engine"] = part{Data: v}
+		}
+	}
+	writeJSON(w, out)
+}
+
+func (d *dash) live(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{}
+	if d.opts.Live != nil {
+		out["series"] = d.opts.Live.Series()
+		out["total"] = d.opts.Live.Total()
+	}
+	if d.opts.LakeDir != "" {
+		recs, obj, err := recentRecommendations(filepath.Join(d.opts.LakeDir, "recommendations"), 10)
+		p := map[string]any{"object": obj, "records": recs}
+		if err != nil {
+			p["error"] = err.Error()
+		}
+		out["recent"] = p
+	}
+	writeJSON(w, out)
+}
+
+var productNames = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	ps, err := sample.Products()
+	if err != nil {
+		return m
+	}
+	for _, p := range ps {
+		m[p.Code] = p.Name
+	}
+	return m
+})
+
+func (d *dash) catalog(w http.ResponseWriter, r *http.Request) {
+	type product struct {
+		Code string `json:"code"`
+		Name string `json:"name"`
+	}
+	type shopper struct {
+		Number      int     `json:"number"`
+		Name        string  `json:"name"`
+		City        string  `json:"city"`
+		Country     string  `json:"country"`
+		CreditLimit float64 `json:"creditlimit"`
+	}
+	out := map[string]any{}
+	var ps []product
+	for c, n := range productNames() {
+		ps = append(ps, product{c, n})
+	}
+	slices.SortFunc(ps, func(a, b product) int { return strings.Compare(a.Code, b.Code) })
+	out["products"] = ps
+	cs, err := sample.Customers()
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	var ss []shopper
+	for _, c := range cs {
+		ss = append(ss, shopper{c.Number, c.Name, c.City, strings.TrimSpace(c.Country), c.CreditLimit})
+	}
+	out["shoppers"] = ss
+	writeJSON(w, out)
+}
+
+// Rec is one recent recommendation, product codes with their names.
+type Rec struct {
+	Customer    any       `json:"customer_number"`
+	City        string    `json:"city"`
+	Country     string    `json:"country"`
+	Recommended []Product `json:"recommended"`
+	SimilarTo   *Product  `json:"similar_to,omitempty"`
+	Similar     []Product `json:"similar"`
+}
+
+// Product is a product code and, when the sample catalog knows it, its name.
+type Product struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+}
+
+func named(code string) Product { return Product{Code: code, Name: productNames()[code]} }
+
+// recentRecommendations reads the last n records of the newest object under
+// dir.
+func recentRecommendations(dir string, n int) ([]Rec, string, error) {
+	var newest string
+	var newestT time.Time
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || !strings.HasSuffix(p, ".json") || strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		if info.ModTime().After(newestT) || (info.ModTime().Equal(newestT) && p > newest) {
+			newest, newestT = p, info.ModTime()
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil // none yet
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if newest == "" {
+		return nil, "", nil
+	}
+	f, err := os.Open(newest)
+	if err != nil {
+		return nil, newest, err
+	}
+	defer f.Close()
+	type item struct {
+		ID string `json:"id"`
+	}
+	type record struct {
+		Customer    any    `json:"customer_number"`
+		City        string `json:"city"`
+		Country     string `json:"country"`
+		Recommended []item `json:"recommended_items"`
+		Similar     *struct {
+			ProductCode  string `json:"product_code"`
+			SimilarItems []item `json:"similar_items"`
+		} `json:"similar_items"`
+	}
+	var recs []Rec
+	dec := json.NewDecoder(bufio.NewReader(f))
+	for {
+		var r record
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		rec := Rec{Customer: r.Customer, City: r.City, Country: r.Country}
+		for _, it := range r.Recommended {
+			rec.Recommended = append(rec.Recommended, named(it.ID))
+		}
+		if r.Similar != nil {
+			p := named(r.Similar.ProductCode)
+			rec.SimilarTo = &p
+			for _, it := range r.Similar.SimilarItems {
+				rec.Similar = append(rec.Similar, named(it.ID))
+			}
+		}
+		recs = append(recs, rec)
+		if len(recs) > n {
+			recs = recs[1:]
+		}
+	}
+	slices.Reverse(recs)
+	rel, _ := filepath.Rel(filepath.Dir(dir), newest)
+	return recs, rel, nil
+}
