@@ -1,0 +1,244 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// demoProcess is a running `recoflow demo` with its printed dashboard URL.
+type demoProcess struct {
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:port
+	dir  string
+
+	exited chan struct{} // closed once the process has exited
+
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (d *demoProcess) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
+}
+
+type lockedWriter struct{ d *demoProcess }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	return w.d.out.Write(p)
+}
+
+var dashboardLine = regexp.MustCompile(`dashboard\s+(http://\S+)/dashboard/`)
+
+// startDemo runs `recoflow demo` on a temporary directory, listening on any
+// free port, and waits (bounded) for it to print its dashboard URL.
+func startDemo(t *testing.T) *demoProcess {
+	t.Helper()
+	bin := buildBinary(t)
+	d := &demoProcess{dir: t.TempDir(), exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, "demo", "--dir", d.dir, "--listen", "127.0.0.1:0", "--rate", "100", "--log-level", "warn")
+	pr, pw := io.Pipe()
+	d.cmd.Stdout = pw
+	d.cmd.Stderr = lockedWriter{d}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			d.cmd.Process.Kill()
+			<-d.exited
+		}
+	})
+	found := make(chan string, 1)
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.mu.Lock()
+			d.out.WriteString(line + "\n")
+			d.mu.Unlock()
+			if m := dashboardLine.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { d.cmd.Wait(); pw.Close(); <-scanned; close(d.exited) }()
+	select {
+	case d.base = <-found:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("demo printed no dashboard URL within 90s:\n%s", d.output())
+	}
+	return d
+}
+
+// stop sends SIGINT and checks a clean exit within 30 s.
+func (d *demoProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("demo did not stop within 30s of SIGINT:\n%s", d.output())
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("demo exited with %d after SIGINT:\n%s", code, d.output())
+	}
+	if out := d.output(); !strings.Contains(out, "== stopped:") {
+		t.Errorf("demo's output lacks its stop summary:\n%s", out)
+	}
+}
+
+// waitRecommendations waits (bounded) until an object with at least one
+// record lands under <dir>/lake/recommendations/.
+func (d *demoProcess) waitRecommendations(t *testing.T, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		var found string
+		filepath.WalkDir(filepath.Join(d.dir, "lake", "recommendations"), func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() && strings.HasSuffix(p, ".json") && !strings.HasPrefix(e.Name(), ".") {
+				if info, err := e.Info(); err == nil && info.Size() > 0 {
+					found = p
+					return fs.SkipAll
+				}
+			}
+			return nil
+		})
+		if found != "" {
+			return found
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no recommendations in the lake within %s:\n%s", within, d.output())
+	return ""
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// TestDemoLive runs the README's first command as a process: the batch
+// stages, then the stream, producer, API and dashboard; recommendations
+// must land in the lake, the API and the dashboard must answer with the
+// run's figures, and SIGINT must stop it all cleanly.
+func TestDemoLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the whole demo")
+	}
+	start := time.Now()
+	d := startDemo(t)
+	obj := d.waitRecommendations(t, 90*time.Second)
+	t.Logf("first recommendations after %s: %s", time.Since(start).Round(time.Millisecond), obj)
+
+	// The API answers from the model.
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(d.base+"/v1/recommendations", "application/json",
+		strings.NewReader(`{"user":{"city":"Nantes","country":"France","creditlimit":21000},"limit":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Fallback     bool   `json:"fallback"`
+		ModelVersion string `json:"model_version"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ans)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(ans.Items) != 5 || ans.Fallback || ans.ModelVersion == "" {
+		t.Fatalf("/v1/recommendations: %s %+v %v", resp.Status, ans, err)
+	}
+
+	// The dashboard's data: stages done, the run's figures, the live feed.
+	var stages struct {
+		Stages   []struct{ Name, State, Error string } `json:"stages"`
+		Training struct {
+			Data struct {
+				Rows int64 `json:"rows"`
+			} `json:"data"`
+		} `json:"training"`
+		ModelVersion string `json:"model_version"`
+		Engine       struct {
+			Data struct {
+				StoreItems int `json:"store_items"`
+			} `json:"data"`
+		} `json:"engine"`
+	}
+	getJSON(t, d.base+"/dashboard/api/stages", &stages)
+	states := map[string]string{}
+	for _, s := range stages.Stages {
+		states[s.Name] = s.State
+	}
+	for name, want := range map[string]string{"seed": "done", "etl": "done", "train": "done", "vectors load": "done",
+		"stream": "running", "produce": "running", "serve": "running"} {
+		if states[name] != want {
+			t.Errorf("stage %q is %q, want %q (%+v)", name, states[name], want, stages.Stages)
+		}
+	}
+	if stages.Training.Data.Rows != 2532 || stages.ModelVersion != ans.ModelVersion || stages.Engine.Data.StoreItems == 0 {
+		t.Errorf("dashboard stages: rows %d (want 2532), model %q (API %q), vectors %d",
+			stages.Training.Data.Rows, stages.ModelVersion, ans.ModelVersion, stages.Engine.Data.StoreItems)
+	}
+	var live struct {
+		Total  int64 `json:"total"`
+		Recent struct {
+			Records []struct {
+				Recommended []struct{ Code, Name string } `json:"recommended"`
+			} `json:"records"`
+		} `json:"recent"`
+	}
+	getJSON(t, d.base+"/dashboard/api/live", &live)
+	if live.Total == 0 || len(live.Recent.Records) == 0 || len(live.Recent.Records[0].Recommended) == 0 ||
+		live.Recent.Records[0].Recommended[0].Name == "" {
+		t.Errorf("dashboard live: %+v", live)
+	}
+	resp, err = c.Get(d.base + "/dashboard/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(page, []byte(`id="try-form"`)) {
+		t.Errorf("GET /dashboard/: %s\n%.300s", resp.Status, page)
+	}
+
+	d.stop(t)
+}
