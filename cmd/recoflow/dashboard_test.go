@@ -3,10 +3,12 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/recoflow/recoflow/internal/testenv"
 )
 
 // demoProcess is a running `recoflow demo` with its printed dashboard URL.
@@ -240,5 +245,134 @@ func TestDemoLive(t *testing.T) {
 		t.Errorf("GET /dashboard/: %s\n%.300s", resp.Status, page)
 	}
 
+	d.stop(t)
+}
+
+// chromiumPath finds headless Chromium; without it the browser test skips,
+// or fails when RECOFLOW_REQUIRE_SERVICES=1 (CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if testenv.Require() {
+		t.Fatalf("no chromium on PATH but %s=1: install it (apt-get install -y chromium)", testenv.RequireVar)
+	}
+	t.Skip("no chromium on PATH (apt-get install -y chromium); set " + testenv.RequireVar + "=1 to make this a failure")
+	return ""
+}
+
+// TestDashboardBrowser loads the demo's dashboard in headless Chromium,
+// checks every panel shows the run's figures, submits the try-it form,
+// reads the recommendations and saves a screenshot (go test -artifacts
+// keeps it).
+func TestDashboardBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, runs the demo and a browser")
+	}
+	chrome := chromiumPath(t)
+	d := startDemo(t)
+	d.waitRecommendations(t, 90*time.Second)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 1600), chromedp.Flag("user-data-dir", t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelT()
+
+	// Every panel, with real figures: no placeholder left.
+	const panelsReady = `(() => {
+	  const txt = (id) => document.getElementById(id).textContent.trim();
+	  const rows = [...document.querySelectorAll('#stage-rows tr[data-stage]')];
+	  return txt('training-rows') === '2,532' && txt('training-partitions') !== '–' &&
+	    /^\d{8}T\d{6}Z$/.test(txt('model-version')) && /^\d+ items/.test(txt('vectors-loaded')) &&
+	    Number(document.getElementById('loss-chart').dataset.points) > 0 &&
+	    document.querySelectorAll('#holdout-rows tr').length >= 4 &&
+	    Number(document.getElementById('throughput-chart').dataset.points) > 0 &&
+	    Number(txt('stream-total').replace(/,/g, '')) > 0 &&
+	    document.querySelectorAll('#feed-rows tr.rec').length > 0 &&
+	    rows.length >= 7 && rows.every((r) => !r.querySelector('.error')) &&
+	    document.querySelectorAll('#try-shopper option').length > 1;
+	})()`
+	text := func(id string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('`+id+`').innerText`))
+		if err != nil {
+			t.Errorf("read #%s: %v", id, err)
+		}
+		return v
+	}
+	err := chromedp.Do(ctx, chromedp.Navigate(d.base+"/dashboard/"))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](panelsReady,
+			chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	}
+	if err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+		t.Fatalf("dashboard panels: %v\npage:\n%s\ndemo:\n%s", err, page, d.output())
+	}
+	stageText, feedText, holdoutText := text("stage-rows"), text("feed-rows"), text("holdout-rows")
+	for _, want := range []string{"seed", "etl", "train", "vectors load", "stream", "produce", "serve", "running", "done"} {
+		if !strings.Contains(stageText, want) {
+			t.Errorf("stages panel lacks %q:\n%s", want, stageText)
+		}
+	}
+	if !regexp.MustCompile(`\d{4} `).MatchString(feedText) { // product names such as "1969 Corvair Monza"
+		t.Errorf("recommendation feed shows no product names:\n%s", feedText)
+	}
+	if !strings.Contains(holdoutText, "popularity") || !strings.Contains(holdoutText, "global mean") {
+		t.Errorf("hold-out panel lacks the baselines:\n%s", holdoutText)
+	}
+	t.Logf("batch panel:\n%s", text("batch"))
+
+	// Try it: the first shopper of the list, a product, the form's answer.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#try-shopper"), "0"),
+		chromedp.Evaluate[chromedp.Void](`void document.getElementById('try-shopper').dispatchEvent(new Event('change'))`),
+		chromedp.SetValue(chromedp.CSS("#try-product"), "S18_3232"),
+		chromedp.Click(chromedp.CSS("#try-submit")),
+	)
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](
+			`document.querySelectorAll('#try-recommended li[data-id]').length >= 5 && document.querySelectorAll('#try-similar li[data-id]').length >= 5`,
+			chromedp.WithPollingTimeout(20*time.Second)))
+	}
+	if err != nil {
+		t.Fatalf("try-it form: %v (form error %q)", err, text("try-error"))
+	}
+	recommended, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#try-recommended li[data-id]')].map((li) => li.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	similar, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#try-similar li[data-id]')].map((li) => li.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("try-it: recommended %q; similar to S18_3232: %q", recommended, similar)
+	for _, s := range append(recommended, similar...) {
+		if !strings.Contains(s, "(S") { // "Name (S18_1234)"
+			t.Errorf("try-it item %q lacks a product name and code", s)
+		}
+	}
+	city, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('try-city').value`))
+	if err != nil || city == "" {
+		t.Errorf("picking a shopper left the city %q (%v)", city, err)
+	}
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.ArtifactDir(), "dashboard.png")
+	if err := os.WriteFile(path, shot, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
+	cancelT()
+	cancel()
 	d.stop(t)
 }
