@@ -363,7 +363,7 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Errorf("picking a shopper left the city %q (%v)", city, err)
 	}
 
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
