@@ -54,8 +54,13 @@ var dashboardLine = regexp.MustCompile(`dashboard\s+(http://\S+)/dashboard/`)
 // free port, and waits (bounded) for it to print its dashboard URL.
 func startDemo(t *testing.T) *demoProcess {
 	t.Helper()
+	return startDemoIn(t, t.TempDir())
+}
+
+func startDemoIn(t *testing.T, dir string) *demoProcess {
+	t.Helper()
 	bin := buildBinary(t)
-	d := &demoProcess{dir: t.TempDir(), exited: make(chan struct{})}
+	d := &demoProcess{dir: dir, exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "demo", "--dir", d.dir, "--listen", "127.0.0.1:0", "--rate", "100", "--log-level", "warn")
 	pr, pw := io.Pipe()
 	d.cmd.Stdout = pw
@@ -101,6 +106,13 @@ func startDemo(t *testing.T) *demoProcess {
 // stop sends SIGINT and checks a clean exit within 30 s.
 func (d *demoProcess) stop(t *testing.T) {
 	t.Helper()
+	d.stopWant(t, 0)
+}
+
+// stopWant sends SIGINT and checks the process stops within 30 s with the
+// given exit code.
+func (d *demoProcess) stopWant(t *testing.T, want int) {
+	t.Helper()
 	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +121,8 @@ func (d *demoProcess) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("demo did not stop within 30s of SIGINT:\n%s", d.output())
 	}
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("demo exited with %d after SIGINT:\n%s", code, d.output())
+	if code := d.cmd.ProcessState.ExitCode(); code != want {
+		t.Fatalf("demo exited with %d after SIGINT, want %d:\n%s", code, want, d.output())
 	}
 	if out := d.output(); !strings.Contains(out, "== stopped:") {
 		t.Errorf("demo's output lacks its stop summary:\n%s", out)
@@ -246,6 +258,56 @@ func TestDemoLive(t *testing.T) {
 	}
 
 	d.stop(t)
+}
+
+// TestDemoStageFails: when a batch stage fails, the demo still serves the
+// dashboard, which shows the error; Ctrl-C then exits with the failure.
+func TestDemoStageFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the demo")
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "shop.db", "x"), 0o777); err != nil { // seed cannot write its database
+		t.Fatal(err)
+	}
+	d := startDemoIn(t, dir)
+	var stages struct {
+		Stages []struct{ Name, State, Error string } `json:"stages"`
+		Model  struct{ Error string }                `json:"model"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		getJSON(t, d.base+"/dashboard/api/stages", &stages)
+		got := map[string]string{}
+		for _, s := range stages.Stages {
+			got[s.Name] = s.State + ": " + s.Error
+		}
+		if strings.HasPrefix(got["seed"], "failed: ") && strings.Contains(got["seed"], "shop.db") &&
+			strings.HasPrefix(got["etl"], "skipped") && strings.HasPrefix(got["stream"], "failed: ") && stages.Model.Error != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stages never showed the failure: %v", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, _ := getStatus(t, d.base+"/dashboard/"); code != 200 {
+		t.Errorf("dashboard page: %d", code)
+	}
+	d.stopWant(t, 1)
+	if !strings.Contains(d.output(), "demo step 1 (seed the shop database)") {
+		t.Errorf("demo's output lacks the failure:\n%s", d.output())
+	}
+}
+
+func getStatus(t *testing.T, url string) (int, error) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // chromiumPath finds headless Chromium; without it the browser test skips,

@@ -101,6 +101,7 @@ recoflow <command> --help.`,
 				stages.Set(n, "pending", "", nil)
 			}
 			start := time.Now()
+			var batchErr error
 			for i, s := range steps {
 				fmt.Fprintf(a.opts.Stdout, "\n== %d/%d %s: recoflow %s\n", i+1, len(steps), s.title, strings.Join(s.args, " "))
 				args := append(append([]string{}, s.args...), "--log-level", a.logLevel, "--log-format", a.logFormat)
@@ -108,23 +109,39 @@ recoflow <command> --help.`,
 				t0 := time.Now()
 				if err := Run(cmd.Context(), args, a.opts); err != nil {
 					stages.Set(names[i], "failed", s.title, err)
-					return fmt.Errorf("demo step %d (%s): %w", i+1, s.title, err)
+					batchErr = fmt.Errorf("demo step %d (%s): %w", i+1, s.title, err)
+					if batchOnly || cmd.Context().Err() != nil {
+						return batchErr
+					}
+					// Serve anyway: the dashboard shows the failure, and
+					// the exit status reports it after Ctrl-C.
+					for _, n := range names[i+1:] {
+						stages.Set(n, "skipped", "not run: an earlier stage failed", nil)
+					}
+					fmt.Fprintf(a.opts.Stdout, "\n== %v\n   the stream, the API and the dashboard start anyway, to show it\n", batchErr)
+					break
 				}
 				stages.Set(names[i], "done", fmt.Sprintf("%s in %s", s.title, time.Since(t0).Round(time.Millisecond)), nil)
 			}
-			fmt.Fprintf(a.opts.Stdout, `
+			if batchErr == nil {
+				fmt.Fprintf(a.opts.Stdout, `
 == done in %s. Where everything is:
   shop database     %s
   training data     %s/ratings_ml_training/  (manifest: _manifest.json)
   model artifacts   %s/ml-artifacts/  (LATEST names the newest version)
   vector store      %s
 `, time.Since(start).Round(time.Millisecond), src, lakeURL, lakeURL, vecURL)
+			}
 			if batchOnly {
 				return nil
 			}
-			return a.demoLive(cmd.Context(), demoLive{
+			err = a.demoLive(cmd.Context(), demoLive{
 				dir: abs, lakeURL: lakeURL, vecURL: vecURL, listen: listen, rate: rate, seed: seedN, stages: stages,
 			})
+			if batchErr != nil {
+				return batchErr
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
