@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,7 +198,15 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 		LakeDir: filepath.Join(d.dir, "lake"), Stages: st, Live: live,
 		Engine: func(ctx context.Context) (any, error) {
 			e := srv.Engine()
-			if e == nil {
+			if e == nil { // the reason, as /readyz gives it
+				rec := httptest.NewRecorder()
+				srv.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/readyz", nil))
+				var body struct {
+					Error struct{ Message string }
+				}
+				if json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Error.Message != "" {
+					return nil, fmt.Errorf("the engine is not loaded: %s", body.Error.Message)
+				}
 				return nil, errors.New("the engine is not loaded yet")
 			}
 			s := e.Status(ctx)
