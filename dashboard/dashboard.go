@@ -38,6 +38,10 @@ type Options struct {
 	// Engine, when set, describes the serving engine (model and vector
 	// store) as a JSON-encodable value, or returns an error.
 	Engine func(ctx context.Context) (any, error)
+	// ProductNames, when set, names the shop's products by code (e.g. from
+	// the shop's database, for a generated catalog); the sample catalog's
+	// names are used otherwise. It is called until it succeeds once.
+	ProductNames func(ctx context.Context) (map[string]string, error)
 }
 
 // Handler returns the dashboard, to be mounted at prefix (e.g. "/dashboard/",
@@ -53,7 +57,32 @@ func Handler(prefix string, opts Options) http.Handler {
 	return mux
 }
 
-type dash struct{ opts Options }
+type dash struct {
+	opts Options
+
+	mu    sync.Mutex
+	names map[string]string // from Options.ProductNames, once loaded
+}
+
+// productNames names products: the shop's names when Options.ProductNames
+// gives them, else the sample catalog's.
+func (d *dash) productNames(ctx context.Context) map[string]string {
+	if d.opts.ProductNames == nil {
+		return sampleNames()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.names == nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if m, err := d.opts.ProductNames(ctx); err == nil && len(m) > 0 {
+			d.names = m
+		} else {
+			return sampleNames()
+		}
+	}
+	return d.names
+}
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -117,7 +146,7 @@ func (d *dash) live(w http.ResponseWriter, r *http.Request) {
 		out["total"] = d.opts.Live.Total()
 	}
 	if d.opts.LakeDir != "" {
-		recs, obj, err := recentRecommendations(filepath.Join(d.opts.LakeDir, "recommendations"), 10)
+		recs, obj, err := recentRecommendations(filepath.Join(d.opts.LakeDir, "recommendations"), 10, d.productNames(r.Context()))
 		p := map[string]any{"object": obj, "records": recs}
 		if err != nil {
 			p["error"] = err.Error()
@@ -127,7 +156,7 @@ func (d *dash) live(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-var productNames = sync.OnceValue(func() map[string]string {
+var sampleNames = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}
 	ps, err := sample.Products()
 	if err != nil {
@@ -153,7 +182,7 @@ func (d *dash) catalog(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{}
 	var ps []product
-	for c, n := range productNames() {
+	for c, n := range d.productNames(r.Context()) {
 		ps = append(ps, product{c, n})
 	}
 	slices.SortFunc(ps, func(a, b product) int { return strings.Compare(a.Code, b.Code) })
@@ -186,11 +215,10 @@ type Product struct {
 	Name string `json:"name,omitempty"`
 }
 
-func named(code string) Product { return Product{Code: code, Name: productNames()[code]} }
-
 // recentRecommendations reads the last n records of the newest object under
-// dir.
-func recentRecommendations(dir string, n int) ([]Rec, string, error) {
+// dir, naming products with names.
+func recentRecommendations(dir string, n int, names map[string]string) ([]Rec, string, error) {
+	named := func(code string) Product { return Product{Code: code, Name: names[code]} }
 	var newest string
 	var newestT time.Time
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {

@@ -67,7 +67,7 @@ func TestRecentRecommendations(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "recoflow-1.json"), []byte(data), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	recs, obj, err := recentRecommendations(filepath.Join(lakeDir, "recommendations"), 10)
+	recs, obj, err := recentRecommendations(filepath.Join(lakeDir, "recommendations"), 10, sampleNames())
 	if err != nil || len(recs) != 2 || !strings.HasSuffix(obj, "recoflow-1.json") {
 		t.Fatalf("%v %q %+v", err, obj, recs)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/recoflow/recoflow/pipeline"
 	"github.com/recoflow/recoflow/recommend"
 	"github.com/recoflow/recoflow/shopper"
+	"github.com/recoflow/recoflow/source/sqlite"
 
 	"github.com/recoflow/recoflow/dashboard"
 	"github.com/spf13/cobra"
@@ -138,7 +139,8 @@ recoflow <command> --help.`,
 				return nil
 			}
 			err = a.demoLive(cmd.Context(), demoLive{
-				dir: abs, lakeURL: lakeURL, vecURL: vecURL, listen: listen, rate: rate, seed: seedN, stages: stages,
+				dir: abs, shopDB: filepath.Join(abs, "shop.db"), lakeURL: lakeURL, vecURL: vecURL,
+				listen: listen, rate: rate, seed: seedN, stages: stages,
 			})
 			if batchErr != nil {
 				return batchErr
@@ -159,10 +161,10 @@ recoflow <command> --help.`,
 
 // demoLive is what the demo runs after its batch stages.
 type demoLive struct {
-	dir, lakeURL, vecURL, listen string
-	rate                         float64
-	seed                         uint64
-	stages                       *dashboard.Stages
+	dir, shopDB, lakeURL, vecURL, listen string
+	rate                                 float64
+	seed                                 uint64
+	stages                               *dashboard.Stages
 }
 
 // demoLive runs the stream, a producer, the API and the dashboard in this
@@ -196,6 +198,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard/", dashboard.Handler("/dashboard/", dashboard.Options{
 		LakeDir: filepath.Join(d.dir, "lake"), Stages: st, Live: live,
+		ProductNames: func(ctx context.Context) (map[string]string, error) { return shopProductNames(ctx, d.shopDB) },
 		Engine: func(ctx context.Context) (any, error) {
 			e := srv.Engine()
 			if e == nil { // the reason, as /readyz gives it
@@ -341,4 +344,27 @@ func (a *app) demoProduce(ctx context.Context, streamURL string, rate float64, s
 		err = nil
 	}
 	return res.sent, err
+}
+
+// shopProductNames reads the product names of the demo's shop database.
+func shopProductNames(ctx context.Context, path string) (map[string]string, error) {
+	db, err := sqlite.Open(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.SQL.QueryContext(ctx, `SELECT productCode, productName FROM products`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]string{}
+	for rows.Next() {
+		var code, name string
+		if err := rows.Scan(&code, &name); err != nil {
+			return nil, err
+		}
+		names[code] = name
+	}
+	return names, rows.Err()
 }
