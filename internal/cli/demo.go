@@ -234,11 +234,14 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	go func() { serveDone <- hs.Serve(ln) }()
 
 	// The stream: embedded NATS → engine → lake sink, flushed every second.
+	// The stream stops after the producer, so it delivers what was sent.
+	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStream()
 	streamDone := make(chan struct{})
 	st.Set("stream", "running", "from "+streamURL+" to "+d.lakeURL+"/recommendations/", nil)
 	go func() {
 		defer close(streamDone)
-		if err := a.demoStream(ctx, bucket, streamURL, d.vecURL, live); err != nil && ctx.Err() == nil {
+		if err := a.demoStream(streamCtx, bucket, streamURL, d.vecURL, live); err != nil && streamCtx.Err() == nil {
 			a.log.Error("demo: the stream stopped", "error", err.Error())
 			st.Set("stream", "failed", "", err)
 			return
@@ -278,6 +281,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	}
 	fmt.Fprintln(a.opts.Stdout, "\n== stopping: producer, stream, server")
 	<-prodDone
+	stopStream()
 	<-streamDone
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
