@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -181,7 +183,12 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	streamURL := "nats-embedded://" + filepath.Join(d.dir, "nats")
 
 	// The API, with the engine loaded in the background as serve does.
-	srv, err := api.New(api.Options{Logger: a.log})
+	// One registry for every stage, served at /metrics: the API's, the
+	// stream's, and the last ETL run's figures read from the lake.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerETLMetrics(reg, bucket)
+	srv, err := api.New(api.Options{Logger: a.log, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -241,7 +248,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	st.Set("stream", "running", "from "+streamURL+" to "+d.lakeURL+"/recommendations/", nil)
 	go func() {
 		defer close(streamDone)
-		if err := a.demoStream(streamCtx, bucket, streamURL, d.vecURL, live); err != nil && streamCtx.Err() == nil {
+		if err := a.demoStream(streamCtx, bucket, streamURL, d.vecURL, live, reg); err != nil && streamCtx.Err() == nil {
 			a.log.Error("demo: the stream stopped", "error", err.Error())
 			st.Set("stream", "failed", "", err)
 			return
@@ -302,7 +309,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 }
 
 // demoStream runs the streaming stage until ctx ends.
-func (a *app) demoStream(ctx context.Context, bucket lake.Bucket, streamURL, vecURL string, live *dashboard.Live) error {
+func (a *app) demoStream(ctx context.Context, bucket lake.Bucket, streamURL, vecURL string, live *dashboard.Live, reg prometheus.Registerer) error {
 	engine, err := recommend.Open(ctx, bucket, vecURL, "", recommend.Options{Logger: a.log})
 	if err != nil {
 		return err
@@ -324,7 +331,7 @@ func (a *app) demoStream(ctx context.Context, bucket lake.Bucket, streamURL, vec
 		return err
 	}
 	return pipeline.Run(ctx, src, tr, snk, pipeline.Options{
-		Log: a.log, ShutdownGrace: 15 * time.Second, OnComputed: live.Record,
+		Log: a.log, Registerer: reg, ShutdownGrace: 15 * time.Second, OnComputed: live.Record,
 	})
 }
 
