@@ -37,6 +37,11 @@ type Config struct {
 	// as a JSON string ("7") rather than a number (7), as the lab's stream
 	// does both. Default DefaultStringQuantity; negative means none.
 	StringQuantityShare float64
+	// Products are the catalogue shoppers browse (Code and Line are used);
+	// empty means the classicmodels sample's. Give the shop's own catalogue
+	// when it is not the sample (a generated dataset), so that browsed
+	// items exist in the model and the vector store.
+	Products []sample.Product
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -119,16 +124,19 @@ type item struct {
 	inCart   bool
 }
 
-// New returns a simulator drawing shoppers and products from the
-// classicmodels sample (package sample).
+// New returns a simulator drawing shoppers from the classicmodels sample
+// (package sample) and products from Config.Products, by default the
+// sample's.
 func New(cfg Config) (*Simulator, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	products, err := sample.Products()
-	if err != nil {
-		return nil, err
+	products := cfg.Products
+	if len(products) == 0 {
+		if products, err = sample.Products(); err != nil {
+			return nil, err
+		}
 	}
 	customers, err := sample.Customers()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/recoflow/recoflow/sample"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -261,7 +262,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	st.Set("produce", "running", fmt.Sprintf("%g events/s to %s", d.rate, streamURL), nil)
 	go func() {
 		defer close(prodDone)
-		n, err := a.demoProduce(ctx, streamURL, d.rate, d.seed)
+		n, err := a.demoProduce(ctx, streamURL, d.shopDB, d.rate, d.seed)
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("demo: the producer stopped", "error", err.Error())
 			st.Set("produce", "failed", fmt.Sprintf("%d events sent", n), err)
@@ -336,8 +337,15 @@ func (a *app) demoStream(ctx context.Context, bucket lake.Bucket, streamURL, vec
 }
 
 // demoProduce publishes simulated shopper events until ctx ends.
-func (a *app) demoProduce(ctx context.Context, streamURL string, rate float64, seed uint64) (int64, error) {
-	sim, err := shopper.New(shopper.Config{Seed: seed})
+func (a *app) demoProduce(ctx context.Context, streamURL, shopDB string, rate float64, seed uint64) (int64, error) {
+	// Browse the shop's own catalogue: a generated dataset has other
+	// products than the sample.
+	products, err := shopProducts(ctx, shopDB)
+	if err != nil {
+		a.log.Warn("demo producer browses the sample catalogue", "err", err)
+		products = nil
+	}
+	sim, err := shopper.New(shopper.Config{Seed: seed, Products: products})
 	if err != nil {
 		return 0, err
 	}
@@ -378,4 +386,28 @@ func shopProductNames(ctx context.Context, path string) (map[string]string, erro
 		names[code] = name
 	}
 	return names, rows.Err()
+}
+
+// shopProducts reads the catalogue (code, name, line) of the demo's shop
+// database.
+func shopProducts(ctx context.Context, path string) ([]sample.Product, error) {
+	db, err := sqlite.Open(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.SQL.QueryContext(ctx, `SELECT productCode, productName, productLine FROM products ORDER BY productCode`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sample.Product
+	for rows.Next() {
+		var p sample.Product
+		if err := rows.Scan(&p.Code, &p.Name, &p.Line); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
