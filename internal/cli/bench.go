@@ -83,7 +83,7 @@ mysql (or mariadb) client on PATH. Seed a large source first, e.g.
 					refs = append(refs, m)
 					a.log.Info("bench reference run", "run", i+1, "wall", m.wall.Round(time.Millisecond).String())
 				}
-				m, err := runMeasured(ctx, exec.CommandContext(ctx, exe, "etl", "--source", sourceURL, "--lake", lakeDir, "--progress-interval", "1h", "--log-level", "warn"), nil)
+				m, err := runMeasured(exec.CommandContext(ctx, exe, "etl", "--source", sourceURL, "--lake", lakeDir, "--progress-interval", "1h", "--log-level", "warn"))
 				if err != nil {
 					return fmt.Errorf("recoflow etl: %w", err)
 				}
@@ -120,7 +120,7 @@ func runMySQLReference(ctx context.Context, bin string, u *url.URL) (measurement
 	}
 	c := exec.CommandContext(ctx, bin, args...)
 	c.Env = env
-	m, err := runMeasured(ctx, c, nil)
+	m, err := runMeasured(c)
 	if err != nil {
 		return m, fmt.Errorf("reference %s -B -e '<join>': %w", bin, err)
 	}
@@ -129,21 +129,17 @@ func runMySQLReference(ctx context.Context, bin string, u *url.URL) (measurement
 
 // runMeasured runs c with stdout discarded and returns its wall time and
 // peak memory. Stderr is kept for the error message.
-func runMeasured(_ context.Context, c *exec.Cmd, stdout io.Writer) (measurement, error) {
-	if stdout == nil {
-		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return measurement{}, err
-		}
-		defer devnull.Close()
-		c.Stdout = devnull
-	} else {
-		c.Stdout = stdout
+func runMeasured(c *exec.Cmd) (measurement, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return measurement{}, err
 	}
+	defer devnull.Close()
+	c.Stdout = devnull
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	start := time.Now()
-	err := c.Run()
+	err = c.Run()
 	wall := time.Since(start)
 	if err != nil {
 		return measurement{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(lastLines(stderr.String(), 5)))

@@ -367,25 +367,15 @@ func (a *app) demoProduce(ctx context.Context, streamURL, shopDB string, rate fl
 
 // shopProductNames reads the product names of the demo's shop database.
 func shopProductNames(ctx context.Context, path string) (map[string]string, error) {
-	db, err := sqlite.Open(ctx, path, false)
+	products, err := shopProducts(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	rows, err := db.SQL.QueryContext(ctx, `SELECT productCode, productName FROM products`)
-	if err != nil {
-		return nil, err
+	names := make(map[string]string, len(products))
+	for _, p := range products {
+		names[p.Code] = p.Name
 	}
-	defer rows.Close()
-	names := map[string]string{}
-	for rows.Next() {
-		var code, name string
-		if err := rows.Scan(&code, &name); err != nil {
-			return nil, err
-		}
-		names[code] = name
-	}
-	return names, rows.Err()
+	return names, nil
 }
 
 // shopProducts reads the catalogue (code, name, line) of the demo's shop

@@ -227,8 +227,6 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 	if len(ds) == 0 {
 		return 0, 0
 	}
-	sortDurations(ds)
+	slices.Sort(ds)
 	return ds[len(ds)*50/100], ds[min(len(ds)-1, len(ds)*99/100)]
 }
-
-func sortDurations(ds []time.Duration) { slices.Sort(ds) }
