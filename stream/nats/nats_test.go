@@ -231,6 +231,9 @@ func TestCrashedConsumerRedelivered(t *testing.T) {
 	close(a.stopHB)
 	<-a.hbDone
 	a.c.nc.Close()
+	// Released last: the crashed source still holds its share of the
+	// embedded server, which must stop before the directory is removed.
+	defer a.c.close()
 
 	b := open(t, NewSource, cfg)
 	defer b.Close(ctx)
