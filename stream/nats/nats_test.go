@@ -383,7 +383,11 @@ func TestExistingStreamWithoutSubject(t *testing.T) {
 // error) and goes on after an ack.
 func TestMaxAckPendingBackpressure(t *testing.T) {
 	ctx := context.Background()
-	cfg := Config{EmbeddedDir: t.TempDir(), MaxAckPending: 5, Source: stream.SourceOptions{MaxBatch: 5}}
+	// A pull request abandoned by the timed-out ReadBatch below can still be
+	// live on the server for a moment; a message it is handed then waits for
+	// AckWait before coming back (at-least-once, never lost). A short AckWait
+	// keeps that wait inside the test's bounds.
+	cfg := Config{EmbeddedDir: t.TempDir(), MaxAckPending: 5, AckWait: 2 * time.Second, Source: stream.SourceOptions{MaxBatch: 5}}
 	p := open(t, NewProducer, cfg)
 	for i := range 12 {
 		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
