@@ -166,6 +166,9 @@ Stores, chosen by --vectors:
 			var done int64
 			last := start
 			count := func(seq vector.Entries) vector.Entries {
+				if seq == nil { // items only: no users to count (a nil sequence means none)
+					return nil
+				}
 				return func(yield func(embedding.Entry, error) bool) {
 					for e, err := range seq {
 						if err == nil {
@@ -205,7 +208,7 @@ Stores, chosen by --vectors:
 	f := cmd.Flags()
 	f.StringVar(&version, "version", "", "model version to load (default: the one ml-artifacts/LATEST names); with --items, the name to give the files' embeddings")
 	f.StringVar(&itemsFile, "items", "", "load item embeddings from this lab-format CSV file instead of the lake")
-	f.StringVar(&usersFile, "users", "", "load user embeddings from this lab-format CSV file (with --items)")
+	f.StringVar(&usersFile, "users", "", "load user embeddings from this lab-format CSV file (with --items; without it the version has items only)")
 	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
 	return cmd
 }

@@ -291,3 +291,25 @@ func TestVectorsLoadPgvector(t *testing.T) {
 	}
 	checkLoaded(t, url+sep+"schema="+schema, "20250103T000000Z", items, users)
 }
+
+// TestVectorsLoadItemsOnly loads --items without --users: a version with items
+// and no users (it used to panic on the missing users file).
+func TestVectorsLoadItemsOnly(t *testing.T) {
+	dir := t.TempDir()
+	items := vectortest.Clustered(5, 60, 32, "S24_")
+	itemsFile := filepath.Join(dir, "items.csv")
+	if err := os.WriteFile(itemsFile, csvBytes(t, items), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vecURL := "file://" + filepath.Join(dir, "vectors")
+	out, stderr, err := vectorsCLI(t, "vectors", "load", "--items", itemsFile, "--version", "items-only", "--vectors", vecURL)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{"loaded model version items-only", "items                   60", "users                    0", "from          " + itemsFile + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	checkLoaded(t, vecURL, "items-only", items, nil)
+}
