@@ -146,10 +146,10 @@ Backends are chosen by URL:
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configFile, "config", "", "YAML config file (keys are flag names; a section per command overrides)")
+	pf.StringVar(&a.configFile, "config", "", "YAML config file (keys are flag names; a section per command overrides; unknown keys are an error)")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file (for `go tool pprof`)")
+	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file (read it with go tool pprof)")
 
 	root.AddCommand(
 		a.demoCommand(),
@@ -177,6 +177,9 @@ func (a *app) configure(cmd *cobra.Command) error {
 		}
 	}
 	file, err := loadConfigFile(a.configFile)
+	if err == nil {
+		err = file.validate(cmd.Root())
+	}
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -192,9 +195,9 @@ func (a *app) configure(cmd *cobra.Command) error {
 			}
 			return
 		}
-		if v, ok := file.lookup(cmd.Name(), f.Name); ok {
-			if err := f.Value.Set(v); err != nil {
-				applyErr = usageError("config file %s, key %q: %v", a.configFile, f.Name, err)
+		if v, ok := file.lookup(cmd, f.Name); ok {
+			if err := f.Value.Set(v.value); err != nil {
+				applyErr = usageError("config file %s, line %d, key %q: %v", a.configFile, v.line, f.Name, err)
 			}
 		}
 	})
