@@ -13,6 +13,7 @@ import (
 
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/recommend"
 )
 
 // readBody reads the whole request body, at most maxBytes, and checks that
@@ -275,10 +276,37 @@ func userFeatures(o object) (model.UserFeatures, *apiError) {
 	if u.Country, e = o.str("country"); e != nil {
 		return u, e
 	}
-	if u.CreditLimit, e = o.number("creditlimit", "credit_limit", "creditLimit"); e != nil {
+	names := []string{"creditlimit", "credit_limit", "creditLimit"}
+	if u.CreditLimit, e = o.number(names...); e != nil {
 		return u, e
 	}
+	if math.Abs(u.CreditLimit) > MaxCreditLimit {
+		_, name, _ := o.lookup(names...)
+		f := joinPath(o.path, name)
+		return u, errorf(http.StatusBadRequest, CodeInvalidField, f, "%s = %g is out of range: want %g to %g", f, u.CreditLimit, -MaxCreditLimit, MaxCreditLimit)
+	}
 	return u, nil
+}
+
+// MaxCreditLimit bounds the absolute value of a user's creditlimit in every
+// request (POST /user_embeddings, /v1/recommendations and its batch form).
+// A larger value is rejected with a 400 naming the field: far beyond any
+// credit limit, it would only push the user tower's float32 output to
+// infinity, which JSON cannot carry.
+const MaxCreditLimit = 1e15
+
+// embedUser embeds u, or answers a 400 naming the user object at path when
+// the model gives a non-finite embedding for it (a number in range that the
+// model still scales out of float32).
+func embedUser(e *recommend.Engine, u model.UserFeatures, path string) ([]float32, *apiError) {
+	v := e.UserEmbedding(u)
+	for _, x := range v {
+		if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+			return nil, errorf(http.StatusBadRequest, CodeInvalidField, path,
+				"%s: model version %s gives a non-finite embedding for these features (creditlimit %g)", path, e.Model().Version(), u.CreditLimit)
+		}
+	}
+	return v, nil
 }
 
 func abbreviate(s string) string {

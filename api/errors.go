@@ -84,6 +84,10 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
+		// A bug (an answer JSON cannot hold): keep the cause for the log.
+		if sw, ok := w.(*statusWriter); ok {
+			sw.cause = fmt.Sprintf("cannot encode the %T response: %v", v, err)
+		}
 		status = http.StatusInternalServerError
 		data = []byte(`{"error":{"code":"internal","message":"cannot encode the response"}}`)
 	}

@@ -114,7 +114,9 @@ func (s *Server) userEmbeddings(w http.ResponseWriter, r *http.Request) *apiErro
 		if ae != nil {
 			return ae
 		}
-		out[i].Embedding = e.UserEmbedding(u)
+		if out[i].Embedding, ae = embedUser(e, u, "["+strconv.Itoa(i)+"]"); ae != nil {
+			return ae
+		}
 	}
 	if v := e.Model().Version(); v != "" {
 		w.Header().Set(HeaderModelVersion, v)
@@ -268,7 +270,9 @@ func (s *Server) v1Recommendations(w http.ResponseWriter, r *http.Request) *apiE
 	}
 	emb := sq.req.Embedding
 	if sq.user {
-		emb = e.UserEmbedding(sq.req.User)
+		if emb, ae = embedUser(e, sq.req.User, "user"); ae != nil {
+			return ae
+		}
 	}
 	a, err := e.ItemsForUser(r.Context(), emb, k, exclude...)
 	if err != nil {

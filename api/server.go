@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -256,10 +257,12 @@ func (s *Server) ready() (*recommend.Engine, *apiError) {
 	return nil, unavailable(err)
 }
 
-// statusWriter records the status code of a response.
+// statusWriter records the status code of a response, and the cause of a
+// server-side failure for the request's log line.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	cause string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -348,6 +351,7 @@ func (s *Server) wrap(rt route) http.Handler {
 					panic(p)
 				}
 				s.log.Error("api: panic", "route", rt.name, "panic", fmt.Sprint(p))
+				sw.cause = "panic: " + fmt.Sprint(p)
 				if sw.code == 0 {
 					s.writeError(sw, errorf(http.StatusInternalServerError, CodeInternal, "", "internal error"))
 				}
@@ -359,11 +363,20 @@ func (s *Server) wrap(rt route) http.Handler {
 			elapsed := time.Since(start)
 			s.metrics.observe(rt.name, code, elapsed)
 			lvl := slog.LevelDebug
-			if code >= 500 {
+			attrs := []any{"method", r.Method, "route", rt.name, "path", r.URL.Path,
+				"code", code, "elapsed", elapsed.String(), "remote", r.RemoteAddr}
+			switch {
+			case code >= 500 && code != http.StatusServiceUnavailable:
+				// A server fault: the log says why (the client only sees "internal").
+				lvl = slog.LevelError
+				attrs = append(attrs, "error", cmp.Or(sw.cause, "unknown"))
+			case code >= 500:
 				lvl = slog.LevelWarn
+				if sw.cause != "" {
+					attrs = append(attrs, "error", sw.cause)
+				}
 			}
-			s.log.Log(r.Context(), lvl, "api: request", "method", r.Method, "route", rt.name, "path", r.URL.Path,
-				"code", code, "elapsed", elapsed.String(), "remote", r.RemoteAddr)
+			s.log.Log(r.Context(), lvl, "api: request", attrs...)
 		}()
 		if rt.protected {
 			if e := s.authorized(r); e != nil {
@@ -377,6 +390,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		if e := rt.h(sw, r); e != nil {
+			if e.status >= 500 {
+				sw.cause = e.message
+			}
 			s.writeError(sw, e)
 		}
 	})
