@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -76,8 +77,11 @@ func Run(ctx context.Context, args []string, opts Options) error {
 	root.SetArgs(args)
 	root.SetOut(opts.Stdout)
 	root.SetErr(opts.Stderr)
+	// A command that fails leaves no empty lake or vector directories.
+	ctx, removeCreated := connect.TrackCreatedDirs(ctx)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
+		removeCreated()
 		var ee *ExitError
 		if !errors.As(err, &ee) && isCobraUsageError(err) {
 			err = &ExitError{Code: ExitUsage, Err: err}

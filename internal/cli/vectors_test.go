@@ -313,3 +313,27 @@ func TestVectorsLoadItemsOnly(t *testing.T) {
 	}
 	checkLoaded(t, vecURL, "items-only", items, nil)
 }
+
+// TestFailedCommandsLeaveNoDirectories: a command that fails before it
+// writes anything leaves no empty lake or vector directory behind.
+func TestFailedCommandsLeaveNoDirectories(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "recoflow-data")
+	lakeURL, vecURL := "file://"+filepath.Join(data, "lake"), "file://"+filepath.Join(data, "vectors")
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("id,embedding\nx,\"[1,2,oops]\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"train", "--lake", lakeURL},
+		{"vectors", "load", "--lake", lakeURL, "--vectors", vecURL},
+		{"vectors", "load", "--items", bad, "--version", "v1", "--vectors", vecURL},
+	} {
+		if _, _, err := vectorsCLI(t, args...); err == nil {
+			t.Fatalf("recoflow %s succeeded on nothing", strings.Join(args, " "))
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Fatalf("recoflow %s failed but left %s behind", strings.Join(args, " "), data)
+		}
+	}
+}

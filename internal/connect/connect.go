@@ -57,13 +57,14 @@ type LakeOptions struct {
 }
 
 // Lake opens the lake named by rawURL: file:///abs/dir, a plain directory
-// path, or s3://bucket/prefix.
+// path, or s3://bucket/prefix. A file lake's directory is created if
+// needed; under TrackCreatedDirs the creation is recorded.
 func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, error) {
 	if !strings.Contains(rawURL, "://") {
 		if rawURL == "" {
 			return nil, fmt.Errorf("lake URL is empty: want file:///path/lake or s3://bucket/prefix")
 		}
-		return openFile(rawURL)
+		return openFile(ctx, rawURL)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -75,7 +76,7 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 		if u.Host != "" && u.Host != "localhost" { // file://rel/dir
 			p = u.Host + u.Path
 		}
-		return openFile(p)
+		return openFile(ctx, p)
 	case "s3":
 		cfg := lakes3.Config{
 			Bucket:    u.Host,
@@ -118,7 +119,8 @@ func Lake(ctx context.Context, rawURL string, opts LakeOptions) (lake.Bucket, er
 	}
 }
 
-func openFile(dir string) (lake.Bucket, error) {
+func openFile(ctx context.Context, dir string) (lake.Bucket, error) {
+	defer noteCreation(ctx, dir)()
 	b, err := lakefile.Open(dir)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,7 @@ func Vectors(ctx context.Context, rawURL string, opts VectorOptions) (vector.Sto
 }
 
 func openLocalVectors(ctx context.Context, dir string, opts VectorOptions) (vector.Store, error) {
+	defer noteCreation(ctx, dir)()
 	return local.Open(ctx, dir, local.Options{
 		Dim: opts.Dim, ExactThreshold: opts.ExactThreshold,
 		M: opts.HNSWM, EfConstruction: opts.HNSWEfConstruction, EfSearch: opts.EfSearch,
