@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/recoflow/recoflow/sample"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -81,6 +82,15 @@ recoflow <command> --help.`,
 			if err != nil {
 				return usageError("--dir %q: %v", dir, err)
 			}
+			// Take the address first: a busy port fails now, not after
+			// the batch stages.
+			var ln net.Listener
+			if !batchOnly {
+				if ln, err = net.Listen("tcp", listen); err != nil {
+					return usageError("--listen %s: %v\n  another program holds that address: stop it, pick another port, or give --listen 127.0.0.1:0 for any free one", listen, err)
+				}
+				defer ln.Close() // demoLive's server closes it too; closing twice is harmless
+			}
 			if err := os.MkdirAll(abs, 0o777); err != nil {
 				return fmt.Errorf("create --dir: %w", err)
 			}
@@ -143,7 +153,7 @@ recoflow <command> --help.`,
 			}
 			err = a.demoLive(cmd.Context(), demoLive{
 				dir: abs, shopDB: filepath.Join(abs, "shop.db"), lakeURL: lakeURL, vecURL: vecURL,
-				listen: listen, rate: rate, seed: seedN, stages: stages,
+				ln: ln, rate: rate, seed: seedN, stages: stages,
 			})
 			if batchErr != nil {
 				return batchErr
@@ -164,11 +174,16 @@ recoflow <command> --help.`,
 
 // demoLive is what the demo runs after its batch stages.
 type demoLive struct {
-	dir, shopDB, lakeURL, vecURL, listen string
-	rate                                 float64
-	seed                                 uint64
-	stages                               *dashboard.Stages
+	dir, shopDB, lakeURL, vecURL string
+	ln                           net.Listener // the API's and dashboard's, taken before the batch stages
+	rate                         float64
+	seed                         uint64
+	stages                       *dashboard.Stages
 }
+
+// demoStatusInterval is how often the live demo prints a status line with
+// the dashboard's address, so that it stays in view.
+var demoStatusInterval = 30 * time.Second
 
 // demoLive runs the stream, a producer, the API and the dashboard in this
 // process until ctx ends, then stops the producer, the stream (flushing and
@@ -198,10 +213,7 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	engOpts.Vectors.RefreshInterval = 2 * time.Second
 	l := &loader{a: a, srv: srv, bucket: bucket, storeURL: d.vecURL, opts: engOpts,
 		retryMax: 5 * time.Second, grace: api.DefaultShutdownGrace + api.DefaultRequestTimeout}
-	ln, err := net.Listen("tcp", d.listen)
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", d.listen, err)
-	}
+	ln := d.ln
 	live := &dashboard.Live{}
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard/", dashboard.Handler("/dashboard/", dashboard.Options{
@@ -279,14 +291,28 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
   recommendations   %s/recommendations/YYYY/MM/dd/HH/
 `, d.rate, base, base, streamURL, d.lakeURL)
 
+	// Keep the dashboard's address in view: the stream's log lines scroll
+	// the block above away.
+	status := time.NewTicker(demoStatusInterval)
+	defer status.Stop()
+	liveSince := time.Now()
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-serveDone:
-		st.Set("serve", "failed", "", serveErr)
-		a.log.Error("demo: the server stopped", "error", serveErr.Error())
-		<-ctx.Done()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-status.C:
+			fmt.Fprintf(a.opts.Stdout, "== live for %s: %s events processed · dashboard %s/dashboard/ · Ctrl-C stops\n",
+				time.Since(liveSince).Round(time.Second), groupDigits(live.Total()), base)
+		case serveErr = <-serveDone:
+			st.Set("serve", "failed", "", serveErr)
+			a.log.Error("demo: the server stopped", "error", serveErr.Error())
+			<-ctx.Done()
+			break wait
+		}
 	}
+	status.Stop()
 	fmt.Fprintln(a.opts.Stdout, "\n== stopping: producer, stream, server")
 	<-prodDone
 	stopStream()
@@ -353,7 +379,12 @@ func (a *app) demoProduce(ctx context.Context, streamURL, shopDB string, rate fl
 	if err != nil {
 		return 0, err
 	}
-	res, err := a.produce(ctx, sim, p, rate, 0, time.Second, 10*time.Second)
+	// Quietly: the dashboard shows the producer's rate, and progress lines
+	// would push the dashboard's address out of view.
+	quiet := *a
+	quiet.opts.IsTerminal = false
+	quiet.log = slog.New(minLevelHandler{a.log.Handler(), slog.LevelWarn})
+	res, err := quiet.produce(ctx, sim, p, rate, 0, time.Second, time.Hour)
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if cerr := p.Close(cctx); cerr != nil && err == nil {
@@ -400,4 +431,23 @@ func shopProducts(ctx context.Context, path string) ([]sample.Product, error) {
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// minLevelHandler drops records below min, whatever the wrapped handler's
+// own level.
+type minLevelHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevelHandler{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevelHandler) WithGroup(name string) slog.Handler {
+	return minLevelHandler{h.Handler.WithGroup(name), h.min}
 }
