@@ -5,7 +5,7 @@
 // testenv looks for the service on its standard local port — MySQL/MariaDB
 // on 127.0.0.1:3306 (user root, no password), PostgreSQL on 127.0.0.1:5432
 // (user postgres), NATS with JetStream on 127.0.0.1:4222 — with a real,
-// briefly bounded connection, and uses it when it answers. The other services
+// connection bounded to a few seconds, and uses it when it answers. The other services
 // (S3, pgvector, Kinesis, Firehose) are used only when their variable is set.
 //
 // A test whose service is neither configured nor found is skipped — unless
@@ -81,7 +81,7 @@ const (
 
 // probeTimeout bounds each detection; a missing service costs a test run
 // at most this long once per service.
-const probeTimeout = 2 * time.Second
+const probeTimeout = 5 * time.Second
 
 // probe tries a default service: its URL, or "" and why not.
 type probe struct {
@@ -156,7 +156,11 @@ func probeMySQL(ctx context.Context, addr string) error {
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr = "root", "tcp", addr
 	cfg.Logger = &mysql.NopLogger{} // a failed probe is a reason, not a log line
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = probeTimeout, probeTimeout, probeTimeout
+	limit := probeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		limit = max(time.Until(dl), time.Millisecond)
+	}
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = limit, limit, limit
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return err

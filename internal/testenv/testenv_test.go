@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeServer listens on a free local port and greets each connection with
@@ -36,6 +37,10 @@ func fakeServer(t *testing.T, greeting string) string {
 	return l.Addr().String()
 }
 
+// shortProbe bounds the probes of fake servers that never answer: an
+// answer, not its speed, is what the tests check.
+const shortProbe = 300 * time.Millisecond
+
 // closedPort returns an address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -61,7 +66,7 @@ func TestProbeNATS(t *testing.T) {
 		{"nothing listening", closedPort(t), "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			ctx, cancel := context.WithTimeout(ctx, shortProbe)
 			defer cancel()
 			if err := probeNATS(ctx, tc.addr); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("probe says %v, want an error with %q", err, tc.want)
@@ -74,12 +79,12 @@ func TestProbeNATS(t *testing.T) {
 // must complete a real login (bounded by the probe's timeout).
 func TestProbeDatabasesConnectForReal(t *testing.T) {
 	for _, addr := range []string{fakeServer(t, ""), fakeServer(t, "hello\n"), closedPort(t)} {
-		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), shortProbe)
 		if err := probeMySQL(ctx, addr); err == nil {
 			t.Errorf("MySQL probe accepted %s, which is no MySQL server", addr)
 		}
 		cancel()
-		ctx, cancel = context.WithTimeout(context.Background(), probeTimeout)
+		ctx, cancel = context.WithTimeout(context.Background(), shortProbe)
 		if err := probePostgres(ctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable"); err == nil {
 			t.Errorf("PostgreSQL probe accepted %s, which is no PostgreSQL server", addr)
 		}
