@@ -69,7 +69,7 @@ function chart(svg, xs, series, o) {
     if (o.marker && o.marker.x >= xLo && o.marker.x <= xHi) {
       const x = X(o.marker.x).toFixed(1);
       out += `<line x1="${x}" x2="${x}" y1="${m.t}" y2="${m.t + ph}" stroke="#999" stroke-dasharray="3 3"/>`;
-      out += `<text x="${x}" y="${m.t - 4}" text-anchor="middle">${esc(o.marker.text)}</text>`;
+      out += `<text x="${(X(o.marker.x) + 4).toFixed(1)}" y="${m.t + 11}">${esc(o.marker.text)}</text>`;
     }
     let lx = m.l;
     series.forEach((s) => {
@@ -100,6 +100,7 @@ async function getJSON(url) {
 // screen), its HTML content and its class.
 const td = (lbl, html, cls = "") => `<td data-label="${esc(lbl)}"${cls ? ` class="${cls}"` : ""}><span class="v">${html}</span></td>`;
 const f4 = (v) => fmt(v, 4);
+const secs = (v) => (typeof v === "number" && v > 0 && v < 0.01 ? "< 0.01" : fmt(v, 2));
 
 // metricsTable renders evaluation results (C2's Report: one row per method).
 function metricsTable(id, caption, k, rows) {
@@ -113,7 +114,7 @@ function metricsTable(id, caption, k, rows) {
   const head = `<tr><th>method</th>${cols.map(([h]) => `<th class="num">${esc(h)}</th>`).join("")}<th class="num">users</th><th class="num">fit s</th></tr>`;
   const body = rows.map((r) => `<tr data-method="${esc(r.method)}">` + td("method", esc(r.method), "head") +
     cols.map(([h, key]) => td(h, f4(r[key]), "num" + (best[key] !== undefined && r[key] === best[key] ? " best" : ""))).join("") +
-    td("users", fmt(r.users), "num") + td("fit s", fmt(r.fit_seconds, 2), "num") + "</tr>").join("");
+    td("users", fmt(r.users), "num") + td("fit s", secs(r.fit_seconds), "num") + "</tr>").join("");
   return `<table class="stack metrics" id="${id}"><caption>${esc(caption)}</caption><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
@@ -131,7 +132,7 @@ function renderQuality(md) {
   const h = md.holdout || {}, r = h.rmse || {}, k = h.ranking || {};
   const pm = k.model || {}, pp = k.popularity || {};
   $("quality-title").textContent = "Hold-out metrics";
-  $("quality").innerHTML =
+  $("quality").innerHTML = `<div class="side">` +
     `<table id="holdout-rmse"><caption>RMSE on the 1–5 scale, ${fmt(h.ratings)} hold-out ratings</caption>` +
     `<thead><tr><th>predictor</th><th class="num">RMSE</th></tr></thead><tbody>` +
     [["model", r.model], ["global mean", r.global_mean], ["item mean", r.item_mean], ["user mean", r.user_mean]]
@@ -139,7 +140,7 @@ function renderQuality(md) {
     `<table id="holdout-ranking"><caption>ranking @${fmt(k.k)}, ${fmt(k.users)} users</caption>` +
     `<thead><tr><th>metric</th><th class="num">model</th><th class="num">popularity</th></tr></thead><tbody>` +
     `<tr><td>precision@${fmt(k.k)}</td><td class="num">${f4(pm.precision_at_k)}</td><td class="num">${f4(pp.precision_at_k)}</td></tr>` +
-    `<tr><td>NDCG@${fmt(k.k)}</td><td class="num">${f4(pm.ndcg_at_k)}</td><td class="num">${f4(pp.ndcg_at_k)}</td></tr></tbody></table>`;
+    `<tr><td>NDCG@${fmt(k.k)}</td><td class="num">${f4(pm.ndcg_at_k)}</td><td class="num">${f4(pp.ndcg_at_k)}</td></tr></tbody></table></div>`;
 }
 
 function renderAPI(a) {
