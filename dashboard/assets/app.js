@@ -169,6 +169,7 @@ async function refreshStages() {
       `<td class="state-${esc(s.state)}">${esc(s.state)}</td><td class="num">${when(s.finished || s.started)}</td></tr>`);
     $("stage-rows").innerHTML = rows.join("") || `<tr><td colspan="3">no stages yet</td></tr>`;
   } else {
+    $("stage-table").tHead.hidden = true;
     $("stage-rows").innerHTML = `<tr><td colspan="3" class="muted" id="no-stages">This process runs no pipeline stages (recoflow demo shows them).</td></tr>`;
   }
   const errs = [];
