@@ -155,9 +155,9 @@ function renderAPI(a) {
     `<dt>errors</dt><dd>${fmt(d.client_errors)} client (4xx), ${fmt(d.server_errors)} server (5xx)</dd>` +
     `<dt>fallbacks</dt><dd>${fmt(d.fallbacks)} answers from popular products</dd>` +
     `<dt>in flight</dt><dd>${fmt(d.in_flight)}</dd></dl>` +
-    ((d.routes || []).length ? `<table class="stack" id="api-routes"><caption>by endpoint</caption><thead><tr><th>endpoint</th><th class="num">requests</th><th class="num">errors</th><th class="num">mean ms</th><th class="num">p99 ms ≤</th></tr></thead><tbody>` +
+    ((d.routes || []).length ? `<table class="stack-sm" id="api-routes"><caption>by endpoint</caption><thead><tr><th>endpoint</th><th class="num wrap">requests</th><th class="num wrap">errors</th><th class="num wrap">mean ms</th><th class="num wrap">p99 ≤ ms</th></tr></thead><tbody>` +
       d.routes.map((r) => `<tr>${td("endpoint", brk(r.route), "head")}${td("requests", fmt(r.requests), "num")}${td("errors", fmt(r.client_errors + r.server_errors), "num")}` +
-        `${td("mean ms", ms(r.mean_ms), "num")}${td("p99 ms ≤", ms(r.p99_le_ms), "num")}</tr>`).join("") + `</tbody></table>` : `<p class="muted">no requests yet</p>`);
+        `${td("mean ms", ms(r.mean_ms), "num")}${td("p99 ≤ ms", ms(r.p99_le_ms), "num")}</tr>`).join("") + `</tbody></table>` : `<p class="muted">no requests yet</p>`);
 }
 
 async function refreshStages() {
