@@ -1,9 +1,12 @@
-// Package dashboard serves the demo's web page: the state and last run of
-// each stage, the training loss curve and hold-out metrics, live stream
-// throughput and latency, recent recommendations with product names, and
-// a form to try the API. The page and its scripts are embedded; nothing is
-// fetched from the internet. Every figure comes from a JSON endpoint under
-// <prefix>api/, which reports a stage's error instead of failing.
+// Package dashboard serves recoflow's web page (for `recoflow demo` and
+// `recoflow serve --dashboard`): the state and last run of each stage, the
+// training loss curve with the model's hold-out or evaluation metrics, the
+// API's request figures, live stream throughput and latency, recent
+// recommendations with product names, and a form to try the API. The page,
+// its scripts and its icon are embedded; nothing is fetched from the
+// internet. Every figure comes from a JSON endpoint under <prefix>api/,
+// which reports a part's error instead of failing; a part the process does
+// not run is left out, and the page says so.
 package dashboard
 
 import (
@@ -12,6 +15,8 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -21,7 +26,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/sample"
+	"github.com/recoflow/recoflow/training"
 )
 
 //go:embed assets
@@ -29,8 +38,20 @@ var assets embed.FS
 
 // Options configure a dashboard Handler.
 type Options struct {
-	// LakeDir is the local directory of the lake (file:// lakes only).
+	// Lake, when set, is read for the training data's manifest and the
+	// model's metrics (any lake: file or S3).
+	Lake lake.BucketReader
+	// LakeDir is the local directory of the lake (file:// lakes only): the
+	// recent recommendations are read from it, and the manifest and metrics
+	// too when Lake is nil. Empty: no recent recommendations.
 	LakeDir string
+	// ModelVersion, when set, names the model version whose metrics to
+	// show (the one being served); when it is nil or returns "", the
+	// lake's latest version (ml-artifacts/LATEST) is shown.
+	ModelVersion func() string
+	// Metrics, when set, is the registry of the API's Prometheus metrics;
+	// the page shows the requests answered per endpoint from it.
+	Metrics prometheus.Gatherer
 	// Stages records the state of the demo's stages; nil shows none.
 	Stages *Stages
 	// Live holds the stream's recent throughput and latency; nil shows none.
@@ -44,8 +65,27 @@ type Options struct {
 	ProductNames func(ctx context.Context) (map[string]string, error)
 }
 
+// Path is where Register mounts the dashboard.
+const Path = "/dashboard/"
+
+// Register mounts the dashboard on mux at Path, with GET / and GET
+// /dashboard redirecting to it and GET /favicon.ico serving its icon. Other
+// paths stay free for the caller (e.g. "/" for the API).
+func Register(mux *http.ServeMux, opts Options) {
+	mux.Handle(Path, Handler(Path, opts))
+	to := http.RedirectHandler(Path, http.StatusFound)
+	mux.Handle("GET /{$}", to)
+	mux.Handle("GET "+strings.TrimSuffix(Path, "/"), to)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/x-icon")
+		w.Header().Set("Cache-Control", "max-age=86400")
+		http.ServeFileFS(w, r, assets, "assets/favicon.ico")
+	})
+}
+
 // Handler returns the dashboard, to be mounted at prefix (e.g. "/dashboard/",
 // with a trailing slash): the page at prefix, the data under prefix+"api/".
+// Register also mounts the redirects from / and the site's icon.
 func Handler(prefix string, opts Options) http.Handler {
 	d := &dash{opts: opts}
 	mux := http.NewServeMux()
@@ -96,14 +136,36 @@ type part struct {
 	Error string `json:"error,omitempty"`
 }
 
-func readJSON(path string) part {
-	b, err := os.ReadFile(path)
+// maxObject bounds what the dashboard reads of one lake object.
+const maxObject = 16 << 20
+
+// read returns the lake object at key, from Options.Lake or else from
+// Options.LakeDir.
+func (d *dash) read(ctx context.Context, key string) ([]byte, error) {
+	if d.opts.Lake == nil {
+		return os.ReadFile(filepath.Join(d.opts.LakeDir, filepath.FromSlash(key)))
+	}
+	rc, err := d.opts.Lake.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxObject+1))
+	if err == nil && len(b) > maxObject {
+		err = fmt.Errorf("%s: larger than %d bytes", key, maxObject)
+	}
+	return b, err
+}
+
+// readJSON reads the lake object at key as JSON.
+func (d *dash) readJSON(ctx context.Context, key string) part {
+	b, err := d.read(ctx, key)
 	if err != nil {
 		return part{Error: err.Error()}
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
-		return part{Error: path + ": " + err.Error()}
+		return part{Error: key + ": " + err.Error()}
 	}
 	return part{Data: v}
 }
@@ -113,17 +175,34 @@ func (d *dash) stages(w http.ResponseWriter, r *http.Request) {
 	if d.opts.Stages != nil {
 		out["stages"] = d.opts.Stages.List()
 	}
-	if d.opts.LakeDir != "" {
-		out["training"] = readJSON(filepath.Join(d.opts.LakeDir, "ratings_ml_training", "_manifest.json"))
-		arts := filepath.Join(d.opts.LakeDir, "ml-artifacts")
-		latest, err := os.ReadFile(filepath.Join(arts, "LATEST"))
-		if err != nil {
-			out["model"] = part{Error: err.Error()}
-		} else {
-			v := strings.TrimSpace(string(latest))
-			m := readJSON(filepath.Join(arts, filepath.Base(v), "metrics.json"))
-			out["model"] = m
+	if d.opts.Lake != nil || d.opts.LakeDir != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		out["training"] = d.readJSON(ctx, training.Dataset+"/"+training.ManifestName)
+		v := ""
+		if d.opts.ModelVersion != nil {
+			v = d.opts.ModelVersion()
+		}
+		if model.CheckVersion(v) != nil { // none served: the latest
+			latest, err := d.read(ctx, model.LatestKey)
+			v = strings.TrimSpace(string(latest))
+			if err != nil {
+				out["model"], v = part{Error: err.Error()}, ""
+			} else if err := model.CheckVersion(v); err != nil {
+				out["model"], v = part{Error: model.LatestKey + ": " + err.Error()}, ""
+			}
+		}
+		if v != "" {
+			out["model"] = d.readJSON(ctx, model.Prefix+"/"+v+"/"+model.MetricsFile)
 			out["model_version"] = v
+		}
+		cancel()
+	}
+	if d.opts.Metrics != nil {
+		a, err := apiFigures(d.opts.Metrics)
+		if err != nil {
+			out["api"] = part{Error: err.Error()}
+		} else {
+			out["api"] = part{Data: a}
 		}
 	}
 	if d.opts.Engine != nil {

@@ -9,6 +9,8 @@ import (
 // Live keeps the stream's throughput and compute latency per second for the
 // last few minutes. Its methods are safe for concurrent use.
 type Live struct {
+	now func() time.Time // the clock; nil: time.Now
+
 	mu      sync.Mutex
 	buckets []bucket // oldest first, at most maxBuckets
 	total   int64
@@ -34,7 +36,7 @@ type Point struct {
 // Record adds a computed batch of n events with their latencies; it fits
 // pipeline.Options.OnComputed.
 func (l *Live) Record(n int, lats []time.Duration) {
-	sec := time.Now().Unix()
+	sec := l.clock().Unix()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total += int64(n)
@@ -58,16 +60,27 @@ func (l *Live) Total() int64 {
 	return l.total
 }
 
-// Series returns one point per second of the last minutes, seconds without
-// events included as zeros.
+func (l *Live) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
+}
+
+// seriesSeconds is the length of the Series.
+const seriesSeconds = 120
+
+// Series returns one point per whole second of the last two minutes, the
+// oldest first, seconds without events included as zeros. The current
+// second is left out: it is still being counted, and its partial count
+// would read as a drop in throughput.
 func (l *Live) Series() []Point {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now().Unix()
-	start := now - 120
+	last := l.clock().Unix() - 1 // the last whole second
 	var out []Point
 	i := 0
-	for s := start; s <= now; s++ {
+	for s := last - seriesSeconds + 1; s <= last; s++ {
 		for i < len(l.buckets) && l.buckets[i].sec < s {
 			i++
 		}

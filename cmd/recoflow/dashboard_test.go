@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,8 +330,8 @@ func chromiumPath(t *testing.T) string {
 
 // TestDashboardBrowser loads the demo's dashboard in headless Chromium,
 // checks every panel shows the run's figures, submits the try-it form,
-// reads the recommendations and saves a screenshot (go test -artifacts
-// keeps it).
+// reads the recommendations, then checks the layout at 1,400 and 390 px
+// and saves screenshots (go test -artifacts keeps them).
 func TestDashboardBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary, runs the demo and a browser")
@@ -338,14 +340,8 @@ func TestDashboardBrowser(t *testing.T) {
 	d := startDemo(t)
 	d.waitRecommendations(t, 90*time.Second)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 1600), chromedp.Flag("user-data-dir", t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := newBrowser(t, chrome)
 	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
 
 	// Every panel, with real figures: no placeholder left.
 	const panelsReady = `(() => {
@@ -354,7 +350,7 @@ func TestDashboardBrowser(t *testing.T) {
 	  return txt('training-rows') === '2,532' && txt('training-partitions') !== '–' &&
 	    /^\d{8}T\d{6}Z$/.test(txt('model-version')) && /^\d+ items/.test(txt('vectors-loaded')) &&
 	    Number(document.getElementById('loss-chart').dataset.points) > 0 &&
-	    document.querySelectorAll('#holdout-rows tr').length >= 4 &&
+	    document.querySelectorAll('#quality tr').length >= 4 && !!document.getElementById('api-requests') &&
 	    Number(document.getElementById('throughput-chart').dataset.points) > 0 &&
 	    Number(txt('stream-total').replace(/,/g, '')) > 0 &&
 	    document.querySelectorAll('#feed-rows tr.rec').length > 0 &&
@@ -368,7 +364,7 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 		return v
 	}
-	err := chromedp.Do(ctx, chromedp.Navigate(d.base+"/dashboard/"))
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(d.base+"/dashboard/"))
 	if err == nil {
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](panelsReady,
 			chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
@@ -377,7 +373,7 @@ func TestDashboardBrowser(t *testing.T) {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
 		t.Fatalf("dashboard panels: %v\npage:\n%s\ndemo:\n%s", err, page, d.output())
 	}
-	stageText, feedText, holdoutText := text("stage-rows"), text("feed-rows"), text("holdout-rows")
+	stageText, feedText, holdoutText := text("stage-rows"), text("feed-rows"), text("quality")
 	for _, want := range []string{"seed", "etl", "train", "vectors load", "stream", "produce", "serve", "running", "done"} {
 		if !strings.Contains(stageText, want) {
 			t.Errorf("stages panel lacks %q:\n%s", want, stageText)
@@ -425,16 +421,284 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Errorf("picking a shopper left the city %q (%v)", city, err)
 	}
 
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	// The API panel counts the form's requests (at the next refresh).
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Number(document.getElementById('api-requests').textContent.replace(/,/g, '')) >= 2`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Errorf("the API panel does not count the form's requests: %v (%s)", err, text("api"))
+	}
+	checkLayout(t, ctx, "demo", 1400)
+	checkLayout(t, ctx, "demo", 390)
+	cancel()
+	d.stop(t)
+}
+
+// layoutProblems lists what a reader would see as broken at the current
+// width: an element wider than the viewport or whose content sticks out of
+// its box (cut text), a word or number broken across lines (a word runs
+// between spaces, slashes and hyphens: paths break after a slash), a chart without
+// axes or tick labels. Form controls and SVG internals are left out.
+const layoutProblems = `(() => {
+  const out = [], vw = document.documentElement.clientWidth;
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
+  if (document.documentElement.scrollWidth > vw) out.push('page scrolls sideways: ' + document.documentElement.scrollWidth + ' > ' + vw);
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+    if (['SELECT', 'OPTION', 'INPUT', 'DATALIST', 'SCRIPT', 'BR', 'WBR'].includes(el.tagName)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.right > vw + 0.5 || el.scrollWidth > vw) out.push(name(el) + ' is wider than the viewport: right ' + Math.round(r.right) + ', scrollWidth ' + el.scrollWidth + ' > ' + vw);
+    else if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible')
+      out.push(name(el) + ' content sticks out: scrollWidth ' + el.scrollWidth + ' > clientWidth ' + el.clientWidth + ': ' + el.textContent.trim().slice(0, 60));
+  }
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('svg, select, datalist, script')) continue;
+    for (const m of n.data.matchAll(/[^\s\/-]+/g)) {
+      if (m[0].length > 24) continue; // an identifier longer than a line (a temporary directory's name) may break
+      const range = document.createRange();
+      range.setStart(n, m.index); range.setEnd(n, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
+      if (tops.size > 1) out.push('word broken across lines in ' + name(n.parentElement) + ': ' + JSON.stringify(m[0]));
+    }
+  }
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    if (svg.getBoundingClientRect().width === 0) continue;
+    if (svg.querySelectorAll('line.axis').length < 4 || svg.querySelectorAll('text').length < 6) out.push(svg.id + ' lacks axes or tick labels');
+    const vb = svg.viewBox.baseVal;
+    if (!vb || Math.abs(vb.width - svg.getBoundingClientRect().width) > 2) out.push(svg.id + ' is drawn at ' + (vb && vb.width) + ' px for ' + svg.getBoundingClientRect().width + ' px (scaled text)');
+  }
+  return out;
+})()`
+
+// shotsDir is where checkLayout saves screenshots: the test's artifact
+// directory (go test -artifacts), and RECOFLOW_SCREENSHOTS when set.
+func saveShot(t *testing.T, name string, png []byte) {
+	t.Helper()
+	dirs := []string{t.ArtifactDir()}
+	if d := os.Getenv("RECOFLOW_SCREENSHOTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, name)
+		if err := os.WriteFile(p, png, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s (%d bytes)", p, len(png))
+	}
+}
+
+// checkLayout sets the browser's width, waits (bounded) until the charts
+// are drawn for it, fails on every layout problem and saves a full-page
+// screenshot as <name>-<width>.png.
+func checkLayout(t *testing.T, ctx context.Context, name string, width int64) {
+	t.Helper()
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.documentElement.clientWidth === `+strconv.FormatInt(width, 10)+` &&
+		  [...document.querySelectorAll('svg.chart')].every((s) => s.getBoundingClientRect().width === 0 ||
+		    Math.abs(s.viewBox.baseVal.width - s.getBoundingClientRect().width) <= 2)`,
+			chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+	}
+	if err != nil {
+		t.Fatalf("%d px: %v", width, err)
+	}
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](layoutProblems))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%d px: %s", width, p)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(t.ArtifactDir(), "dashboard.png")
-	if err := os.WriteFile(path, shot, 0o666); err != nil {
+	saveShot(t, fmt.Sprintf("%s-%d.png", name, width), shot)
+}
+
+// newBrowser starts headless Chromium for the test.
+func newBrowser(t *testing.T, chrome string) (context.Context, context.CancelFunc) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 900), chromedp.Flag("user-data-dir", t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
+	return ctx, func() { cancelT(); cancel(); cancelAlloc() }
+}
+
+// serveDashboard runs `recoflow serve --dashboard` on a lake holding a
+// model's metrics.json with an evaluation section (no model files: the
+// engine does not load, and the page says so) and a training manifest.
+func serveDashboard(t *testing.T, args ...string) (base string) {
+	t.Helper()
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	fixture, err := os.ReadFile(filepath.Join("..", "..", "dashboard", "testdata", "metrics_evaluation.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
-	cancelT()
-	cancel()
-	d.stop(t)
+	for key, data := range map[string]string{
+		"ml-artifacts/LATEST":                        "20261127T120000Z\n",
+		"ml-artifacts/20261127T120000Z/metrics.json": string(fixture),
+		"ratings_ml_training/_manifest.json":         `{"run_id":"20261127T115900Z-fixture","rows":2532,"partitions":["2026/11/27"],"finished_at":"2026-11-27T11:59:30Z"}`,
+	} {
+		p := filepath.Join(dir, "lake", filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--lake", "file://" + dir + "/lake",
+		"--vectors", "file://" + dir + "/vectors", "--retry-max", "1s", "--log-level", "warn"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("serve did not stop within 30s of SIGINT")
+		}
+	})
+	select {
+	case base = <-found:
+	case <-exited:
+		t.Fatalf("serve exited: %s", stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve printed no address within 60s")
+	}
+	return base
+}
+
+// TestServeDashboard: serve --dashboard serves the page, its data and its
+// icon, and redirects / to it; without the flag those paths stay the API's.
+func TestServeDashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	base := serveDashboard(t, "--dashboard")
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/", "/dashboard"} {
+		resp, err := noFollow.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/dashboard/" {
+			t.Errorf("GET %s: %s to %q, want 302 to /dashboard/", path, resp.Status, resp.Header.Get("Location"))
+		}
+	}
+	resp, err := noFollow.Get(base + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	icon, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/x-icon" || len(icon) < 22 {
+		t.Errorf("GET /favicon.ico: %s %q, %d bytes", resp.Status, resp.Header.Get("Content-Type"), len(icon))
+	}
+	if code, _ := getStatus(t, base+"/dashboard/"); code != 200 {
+		t.Errorf("GET /dashboard/: %d", code)
+	}
+	var stages struct {
+		ModelVersion string `json:"model_version"`
+		Model        struct {
+			Data struct {
+				Evaluation struct {
+					Methods []struct{ Method string } `json:"methods"`
+				} `json:"evaluation"`
+			} `json:"data"`
+		} `json:"model"`
+		Engine struct{ Error string } `json:"engine"`
+		API    struct {
+			Data struct{ Requests int64 } `json:"data"`
+		} `json:"api"`
+	}
+	if code, _ := getStatus(t, base+"/healthz"); code != 200 {
+		t.Errorf("the API beside the dashboard: /healthz %d", code)
+	}
+	getJSON(t, base+"/dashboard/api/stages", &stages)
+	if stages.ModelVersion != "20261127T120000Z" || len(stages.Model.Data.Evaluation.Methods) != 5 || stages.Engine.Error == "" ||
+		stages.API.Data.Requests < 1 {
+		t.Errorf("dashboard data (the API's figures must count the /healthz request): %+v", stages)
+	}
+
+	plain := serveDashboard(t)
+	for _, path := range []string{"/dashboard/", "/"} {
+		if code, _ := getStatus(t, plain+path); code != 404 {
+			t.Errorf("serve without --dashboard: GET %s is %d, want the API's 404", path, code)
+		}
+	}
+}
+
+// TestServeDashboardBrowser loads serve's dashboard in headless Chromium at
+// 1,400 and 390 px: the model's evaluation table from metrics.json, panels
+// without data saying so, and a layout without overflow or broken words.
+func TestServeDashboardBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, runs serve and a browser")
+	}
+	chrome := chromiumPath(t)
+	base := serveDashboard(t, "--dashboard")
+	ctx, cancel := newBrowser(t, chrome)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/"))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('#evaluation tbody tr').length === 5 &&
+		  document.querySelectorAll('#evaluation-cold tbody tr').length === 2 &&
+		  !!document.getElementById('no-stages') && !!document.getElementById('no-stream') &&
+		  document.getElementById('model-version').textContent === '20261127T120000Z' &&
+		  document.getElementById('training-rows').textContent === '2,532' &&
+		  Number(document.getElementById('loss-chart').dataset.points) === 12 && !!document.getElementById('api-requests')`,
+			chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	}
+	if err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("serve's dashboard: %v\npage:\n%s", err, page)
+	}
+	url, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if url != "/dashboard/" {
+		t.Errorf("/ led to %q, want /dashboard/", url)
+	}
+	eval, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('quality').innerText`))
+	for _, want := range []string{"hybrid", "popularity", "item-knn", "bpr-mf", "P@10", "R@10", "NDCG@10", "MAP@10", "HR@10", "coverage", "RMSE",
+		"0.2254", "0.8364", "1.1234", "cold start", "1.2408"} {
+		if !strings.Contains(eval, want) {
+			t.Errorf("evaluation table lacks %q:\n%s", want, eval)
+		}
+	}
+	// A method without RMSE shows a dash, not 0 or NaN.
+	pop, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#evaluation tr[data-method="popularity"]').innerText`))
+	if !strings.Contains(pop, "–") || strings.Contains(pop, "NaN") {
+		t.Errorf("popularity row: %q", pop)
+	}
+	checkLayout(t, ctx, "serve", 1400)
+	checkLayout(t, ctx, "serve", 390)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -216,32 +214,11 @@ func (a *app) demoLive(ctx context.Context, d demoLive) error {
 	ln := d.ln
 	live := &dashboard.Live{}
 	mux := http.NewServeMux()
-	mux.Handle("/dashboard/", dashboard.Handler("/dashboard/", dashboard.Options{
-		LakeDir: filepath.Join(d.dir, "lake"), Stages: st, Live: live,
+	dashboard.Register(mux, dashboard.Options{
+		Lake: bucket, LakeDir: filepath.Join(d.dir, "lake"), Stages: st, Live: live, Metrics: reg,
 		ProductNames: func(ctx context.Context) (map[string]string, error) { return shopProductNames(ctx, d.shopDB) },
-		Engine: func(ctx context.Context) (any, error) {
-			e := srv.Engine()
-			if e == nil { // the reason, as /readyz gives it
-				rec := httptest.NewRecorder()
-				srv.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/readyz", nil))
-				var body struct {
-					Error struct{ Message string }
-				}
-				if json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Error.Message != "" {
-					return nil, fmt.Errorf("the engine is not loaded: %s", body.Error.Message)
-				}
-				return nil, errors.New("the engine is not loaded yet")
-			}
-			s := e.Status(ctx)
-			out := map[string]any{"model_version": s.ModelVersion, "dim": s.Dim, "store": s.Store,
-				"store_version": s.StoreVersion, "store_items": s.StoreItems, "popular": s.Popular}
-			if s.Err != nil {
-				out["error"] = s.Err.Error()
-			}
-			return out, nil
-		},
-	}))
-	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusFound))
+		Engine:       engineStatus(srv), ModelVersion: servedVersion(srv),
+	})
 	mux.Handle("/", srv.Handler())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/recoflow/recoflow/api"
+	"github.com/recoflow/recoflow/dashboard"
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/lake"
+	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/recommend"
 	"github.com/spf13/cobra"
@@ -31,6 +37,7 @@ func (a *app) serveCommand() *cobra.Command {
 		engOpts        recommend.Options
 		retryMax       time.Duration
 		reloadInterval time.Duration
+		withDashboard  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -55,9 +62,14 @@ popular (and X-Recoflow-Fallback-Reason); with --no-fallback they are 503
 with Retry-After instead. When the store goes live with a new model version
 (recoflow vectors load), serve loads that model within --reload-interval.
 
+With --dashboard, serve also serves the web dashboard at /dashboard/ (and
+redirects / to it): the model version served and its metrics (the
+evaluation table when metrics.json has one), the lake's training data, the
+vector store and the API's request figures.
+
 With --auth-token (or RECOFLOW_AUTH_TOKEN), recommendation endpoints need
-Authorization: Bearer <token>; health, metrics and the OpenAPI document stay
-open. On SIGINT or SIGTERM, serve stops accepting connections and gives the
+Authorization: Bearer <token>; health, metrics, the OpenAPI document and the
+dashboard stay open (the dashboard's try-it form then gets 401). On SIGINT or SIGTERM, serve stops accepting connections and gives the
 requests in flight --shutdown-grace to finish.`,
 		Example: `  # the embedded defaults
   recoflow serve
@@ -66,7 +78,10 @@ requests in flight --shutdown-grace to finish.`,
   RECOFLOW_AUTH_TOKEN=… recoflow serve --listen :8080 --lake s3://shop-lake/prod \
     --vectors 'postgres://recoflow:secret@db:5432/shop?sslmode=require'
 
-  curl -s localhost:8080/user_embeddings -d '[{"city":"Nantes","country":"France","creditlimit":21000}]'`,
+  curl -s localhost:8080/user_embeddings -d '[{"city":"Nantes","country":"France","creditlimit":21000}]'
+
+  # with the web dashboard at http://127.0.0.1:8080/dashboard/
+  recoflow serve --dashboard`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
@@ -113,6 +128,9 @@ requests in flight --shutdown-grace to finish.`,
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
 			fmt.Fprintf(a.opts.Stdout, "recoflow serve: listening on http://%s (lake %s, vectors %s)\n", ln.Addr(), b, connect.Redact(vf.url))
+			if withDashboard {
+				fmt.Fprintf(a.opts.Stdout, "recoflow serve: dashboard at http://%s%s\n", ln.Addr(), dashboard.Path)
+			}
 
 			l := &loader{a: a, srv: srv, bucket: b, storeURL: vf.url, version: version, opts: engOpts,
 				retryMax: retryMax, grace: apiOpts.ShutdownGrace + apiOpts.RequestTimeout}
@@ -120,7 +138,18 @@ requests in flight --shutdown-grace to finish.`,
 			var wg sync.WaitGroup
 			wg.Go(func() { l.run(lctx, reloadInterval) })
 
-			err = srv.Serve(ctx, ln)
+			if withDashboard {
+				mux := http.NewServeMux()
+				opts := dashboard.Options{Lake: b, Engine: engineStatus(srv), ModelVersion: servedVersion(srv), Metrics: reg}
+				if fb, ok := b.(*lakefile.Bucket); ok { // recent recommendations from a local lake
+					opts.LakeDir = strings.TrimPrefix(fb.String(), "file://")
+				}
+				dashboard.Register(mux, opts)
+				mux.Handle("/", srv.Handler())
+				err = serveHandler(ctx, ln, mux, apiOpts.ShutdownGrace, a.log)
+			} else {
+				err = srv.Serve(ctx, ln)
+			}
 			stopLoader()
 			wg.Wait()
 			if e := srv.SetEngine(nil); e != nil {
@@ -149,6 +178,7 @@ requests in flight --shutdown-grace to finish.`,
 	f.DurationVar(&apiOpts.ShutdownGrace, "shutdown-grace", api.DefaultShutdownGrace, "time requests in flight get to finish on SIGINT/SIGTERM")
 	f.DurationVar(&retryMax, "retry-max", 30*time.Second, "longest wait between attempts to load the model and open the store")
 	f.DurationVar(&reloadInterval, "reload-interval", 30*time.Second, "how often to check for a new model version in the store (0: never)")
+	f.BoolVar(&withDashboard, "dashboard", false, "also serve the web dashboard at /dashboard/ (model version and metrics, API figures; no token needed)")
 	return cmd
 }
 
@@ -281,4 +311,80 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// engineStatus describes srv's engine for the dashboard, or says why none
+// is loaded, as /readyz does.
+func engineStatus(srv *api.Server) func(ctx context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		e := srv.Engine()
+		if e == nil {
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/readyz", nil))
+			var body struct {
+				Error struct{ Message string }
+			}
+			if json.Unmarshal(rec.Body.Bytes(), &body) == nil && body.Error.Message != "" {
+				return nil, fmt.Errorf("the engine is not loaded: %s", body.Error.Message)
+			}
+			return nil, errors.New("the engine is not loaded yet")
+		}
+		s := e.Status(ctx)
+		out := map[string]any{"model_version": s.ModelVersion, "dim": s.Dim, "store": s.Store,
+			"store_version": s.StoreVersion, "store_items": s.StoreItems, "popular": s.Popular}
+		if s.Err != nil {
+			out["error"] = s.Err.Error()
+		}
+		return out, nil
+	}
+}
+
+// servedVersion names the model version srv's engine serves ("" before
+// one is loaded), for the dashboard.
+func servedVersion(srv *api.Server) func() string {
+	return func() string {
+		if e := srv.Engine(); e != nil {
+			return e.Model().Version()
+		}
+		return ""
+	}
+}
+
+// serveHandler serves h on ln as api.Server.Serve serves the API alone
+// (its timeouts, a graceful stop within grace once ctx is done); serve
+// uses it when it adds the dashboard to the API.
+func serveHandler(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
+	if grace == 0 {
+		grace = api.DefaultShutdownGrace
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: api.DefaultReadHeaderTimeout,
+		ReadTimeout:       api.DefaultReadTimeout,
+		WriteTimeout:      api.DefaultWriteTimeout,
+		IdleTimeout:       api.DefaultIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("api: serving, with the dashboard", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	log.Info("api: shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		<-errc
+		return fmt.Errorf("api: requests still running after the %s grace period were cut: %w", grace, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve %s: %w", ln.Addr(), err)
+	}
+	log.Info("api: stopped")
+	return nil
 }
