@@ -96,6 +96,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// AckReporter is implemented by sources that can tell which messages their
+// consumer group has acknowledged for good (stream/nats.Source, from the
+// durable consumer's acknowledgement floor). Run hands it to a sink that
+// asks (sink.Buffered.SetAcknowledged), so that ledger entries left by
+// killed runs are retired once the source has acknowledged their messages.
+type AckReporter interface {
+	Acknowledged(ctx context.Context, ids []string) ([]bool, error)
+}
+
+// ackAsker is implemented by sinks that ask the source what it has
+// acknowledged (sink.Buffered).
+type ackAsker interface {
+	SetAcknowledged(fn func(ctx context.Context, ids []string) ([]bool, error))
+}
+
 // register registers c with reg, or returns the collector reg already has
 // under its name (a second Run on the same registry counts into the same
 // series).
@@ -131,6 +146,11 @@ func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, 
 	log := opts.Log
 	m := newMetrics(opts.Registerer)
 	t.fallbacks.Store(m.fallbacks)
+	if ar, ok := src.(AckReporter); ok {
+		if asker, ok := snk.(ackAsker); ok {
+			asker.SetAcknowledged(ar.Acknowledged)
+		}
+	}
 	defer func() {
 		// Shutdown: what the sink holds is flushed and acknowledged; then
 		// the source lets go of what is left (delivered again later).

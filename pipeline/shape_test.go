@@ -17,6 +17,7 @@ import (
 	"github.com/recoflow/recoflow/recommend"
 	"github.com/recoflow/recoflow/sink"
 	"github.com/recoflow/recoflow/stream"
+	streamnats "github.com/recoflow/recoflow/stream/nats"
 )
 
 // labKeys are the keys of every output record, in the lab's order.
@@ -242,3 +243,52 @@ func (*discardSink) Write(ctx context.Context, b sink.Batch) error {
 }
 
 func (*discardSink) Close(context.Context) error { return nil }
+
+// ackSource is a memSource that can say what it has acknowledged.
+type ackSource struct{ *memSource }
+
+func (s ackSource) Acknowledged(_ context.Context, ids []string) ([]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bool, len(ids))
+	for i, id := range ids {
+		out[i] = s.acked[id]
+	}
+	return out, nil
+}
+
+// askingSink records the function Run hands it.
+type askingSink struct {
+	discardSink
+	fn func(ctx context.Context, ids []string) ([]bool, error)
+}
+
+func (s *askingSink) SetAcknowledged(fn func(ctx context.Context, ids []string) ([]bool, error)) { s.fn = fn }
+
+// Run lets a sink with a ledger ask a source that can tell what it has
+// acknowledged (so that ledger entries of killed runs are retired).
+func TestRunConnectsAcknowledged(t *testing.T) {
+	src := ackSource{newMemSource(nil, 1)}
+	src.acked["mem:1"] = true
+	snk := &askingSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pipeline.Run(ctx, src, &pipeline.Transformer{}, snk, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if snk.fn == nil {
+		t.Fatal("Run did not hand the source's Acknowledged to the sink")
+	}
+	got, err := snk.fn(context.Background(), []string{"mem:1", "mem:2"})
+	if err != nil || !slices.Equal(got, []bool{true, false}) {
+		t.Fatalf("the sink's Acknowledged gives %v, %v", got, err)
+	}
+}
+
+// The lake sink and the JetStream source are the pair Run connects.
+var (
+	_ interface {
+		SetAcknowledged(func(context.Context, []string) ([]bool, error))
+	} = (*sink.Buffered)(nil)
+	_ pipeline.AckReporter = (*streamnats.Source)(nil)
+)
