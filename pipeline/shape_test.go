@@ -263,7 +263,9 @@ type askingSink struct {
 	fn func(ctx context.Context, ids []string) ([]bool, error)
 }
 
-func (s *askingSink) SetAcknowledged(fn func(ctx context.Context, ids []string) ([]bool, error)) { s.fn = fn }
+func (s *askingSink) SetAcknowledged(fn func(ctx context.Context, ids []string) ([]bool, error)) {
+	s.fn = fn
+}
 
 // Run lets a sink with a ledger ask a source that can tell what it has
 // acknowledged (so that ledger entries of killed runs are retired).
