@@ -294,3 +294,53 @@ var (
 	} = (*sink.Buffered)(nil)
 	_ pipeline.AckReporter = (*streamnats.Source)(nil)
 )
+
+// The issue's case end to end: on the demo's data, S18_3233 is a catalogue
+// product nobody rated. The engine Open builds finds it in the catalogue the
+// ETL committed, and its record keeps the lab's eight keys with five
+// similar items.
+func TestUnratedCatalogueProduct(t *testing.T) {
+	_, b, e := prepare(t)
+	ctx := context.Background()
+	cat, err := recommend.LoadCatalog(ctx, b)
+	if err != nil || cat == nil {
+		t.Fatalf("the demo's lake has no product catalogue: %v", err)
+	}
+	const code = "S18_3233"
+	if _, ok := cat[code]; !ok {
+		t.Fatalf("%s is not in the demo's catalogue", code)
+	}
+	_, storeErr := e.Store().ItemVector(ctx, code)
+	t.Logf("%s in the vector store: %v", code, storeErr == nil)
+	tr, err := pipeline.NewTransformer(e, pipeline.TransformOptions{Annotate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := `{"session_id":"s","customer_number":478,"city":"Pasadena","country":"USA","credit_limit":59811,` +
+		`"browse_history":[{"product_code":"` + code + `","quantity":"7","in_shopping_cart":true}]}`
+	out, err := tr.TransformOne(ctx, "mem:1", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Similar  similarOut        `json:"similar_items"`
+		Fallback map[string]string `json:"recommendation_fallback"`
+	}
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Similar.SimilarItems) != 5 {
+		t.Fatalf("%s: %d similar items, want 5: %s", code, len(rec.Similar.SimilarItems), out)
+	}
+	want := labKeys
+	if storeErr != nil {
+		// Not in the store: found from its features, which --annotate shows.
+		if rec.Fallback["similar_items"] != "item_features" {
+			t.Fatalf("%s (not in the store: %v): recommendation_fallback %v, want similar_items: item_features", code, storeErr, rec.Fallback)
+		}
+		want = append(slices.Clone(labKeys), pipeline.FieldFallback)
+	}
+	if keys := topKeys(t, out); !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+}

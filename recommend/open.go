@@ -13,8 +13,9 @@ import (
 )
 
 // Open builds an engine for a server or a stream: it opens the vector
-// store at storeURL (see connect.Vectors), loads the model from the lake
-// and the popular products from the lake's training dataset.
+// store at storeURL (see connect.Vectors), loads the model from the lake,
+// and the popular products and (unless opts.Catalog is set) the product
+// catalogue from the lake's training dataset.
 //
 // The model version is version, or, when version is "", the version live
 // in the store, so that shoppers are embedded by the model whose item
@@ -94,11 +95,25 @@ func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, versio
 	if err != nil {
 		return nil, err
 	}
+	catalogProducts := -1 // given by the caller
+	if opts.Catalog == nil {
+		cat, err := LoadCatalog(ctx, bucket)
+		switch {
+		case errors.Is(err, training.ErrNoDataset):
+		case err != nil:
+			return nil, err
+		case cat == nil:
+			log.Warn("the training dataset has no product catalogue (an older ETL): products the vector store lacks get the popular products as similar items; run `recoflow etl` again", "lake", bucket.String())
+		default:
+			opts.Catalog = cat
+		}
+		catalogProducts = len(cat)
+	}
 	e, err := New(m, st, pop, opts)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("recommendation engine ready", "model_version", m.Version(), "dim", m.Dim(), "store", st.String(),
-		"store_version", info.Version, "popular_products", len(pop))
+		"store_version", info.Version, "popular_products", len(pop), "catalogue_products", catalogProducts)
 	return e, nil
 }
