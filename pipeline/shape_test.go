@@ -6,12 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/recoflow/recoflow/internal/cli"
+	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/pipeline"
 	"github.com/recoflow/recoflow/recommend"
@@ -19,6 +25,50 @@ import (
 	"github.com/recoflow/recoflow/stream"
 	streamnats "github.com/recoflow/recoflow/stream/nats"
 )
+
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+	sharedLake lake.Bucket
+	sharedEng  *recommend.Engine
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedEng != nil {
+		sharedEng.Close()
+	}
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// prepareShared runs the demo's batch stages once for the tests that only
+// read what they make, and opens the engine.
+func prepareShared(t *testing.T) (lake.Bucket, *recommend.Engine) {
+	t.Helper()
+	sharedOnce.Do(func() {
+		ctx := context.Background()
+		if sharedDir, sharedErr = os.MkdirTemp("", "pipeline-test-"); sharedErr != nil {
+			return
+		}
+		var out strings.Builder
+		if err := cli.Run(ctx, []string{"demo", "--batch-only", "--dir", sharedDir, "--log-level", "warn"}, cli.Options{Stdout: &out, Stderr: &out}); err != nil {
+			sharedErr = fmt.Errorf("demo: %v\n%s", err, out.String())
+			return
+		}
+		if sharedLake, sharedErr = connect.Lake(ctx, "file://"+filepath.Join(sharedDir, "lake"), connect.LakeOptions{}); sharedErr != nil {
+			return
+		}
+		sharedEng, sharedErr = recommend.Open(ctx, sharedLake, "file://"+filepath.Join(sharedDir, "vectors"), "", recommend.Options{})
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedLake, sharedEng
+}
 
 // labKeys are the keys of every output record, in the lab's order.
 var labKeys = []string{"session_id", "customer_number", "city", "country", "credit_limit", "browse_history", "recommended_items", "similar_items"}
@@ -86,7 +136,7 @@ type similarOut struct {
 }
 
 func TestRecordShape(t *testing.T) {
-	_, _, demo := prepare(t)
+	_, demo := prepareShared(t)
 	e := catalogEngine(t, demo)
 	events := shapeEvents()
 	var msgs []stream.Message
@@ -164,7 +214,7 @@ func TestRecordShape(t *testing.T) {
 // what they measure: an event that waited an hour in the stream shows in
 // the publish-to-compute histogram, not in the compute one.
 func TestRunMetrics(t *testing.T) {
-	_, _, demo := prepare(t)
+	_, demo := prepareShared(t)
 	e := catalogEngine(t, demo)
 	events := shapeEvents()
 	var msgs []stream.Message
@@ -300,7 +350,7 @@ var (
 // ETL committed, and its record keeps the lab's eight keys with five
 // similar items.
 func TestUnratedCatalogueProduct(t *testing.T) {
-	_, b, e := prepare(t)
+	b, e := prepareShared(t)
 	ctx := context.Background()
 	cat, err := recommend.LoadCatalog(ctx, b)
 	if err != nil || cat == nil {
