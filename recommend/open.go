@@ -26,7 +26,8 @@ import (
 // (then the lake's latest model is used in the second case). A model
 // whose dimension is not the store's wraps ErrDimension. A lake without a
 // training dataset leaves the engine without fallback (logged); other
-// errors reading it fail Open.
+// errors reading it fail Open. A catalogue that cannot be read (or a
+// dataset without one) leaves the engine without Options.Catalog (logged).
 //
 // Open blocks on the store's connection and the lake's reads. The engine
 // owns the store: Close closes it. On error, nothing stays open.
@@ -100,8 +101,12 @@ func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, versio
 		cat, err := LoadCatalog(ctx, bucket)
 		switch {
 		case errors.Is(err, training.ErrNoDataset):
-		case err != nil:
+		case err != nil && ctx.Err() != nil:
 			return nil, err
+		case err != nil:
+			// Only similar items for products the store lacks depend on
+			// it: serve without, and say so.
+			log.Warn("cannot read the product catalogue: products the vector store lacks get the popular products as similar items", "lake", bucket.String(), "error", err.Error())
 		case cat == nil:
 			log.Warn("the training dataset has no product catalogue (an older ETL): products the vector store lacks get the popular products as similar items; run `recoflow etl` again", "lake", bucket.String())
 		default:
