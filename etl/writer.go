@@ -114,16 +114,20 @@ func (pw *partitionWriter) startPartition(customer int32) {
 	pw.startFile()
 }
 
+// startFile begins a new Parquet file with a writer of its own. A writer
+// is never reused through Reset: parquet-go v0.32.0's Reset clears the
+// column paths the writer keeps (its row-group metadata aliases them), so
+// every file after the first would have empty path_in_schema entries in
+// its footer, which readers that find column chunks by path reject.
 func (pw *partitionWriter) startFile() {
 	pw.buf = new(bytes.Buffer)
-	if pw.w == nil {
-		pw.w = parquet.NewGenericWriter[training.Row](pw.buf,
-			parquet.Compression(&snappy.Codec{}),
-			parquet.CreatedBy("recoflow", "", ""),
-		)
-	} else {
-		pw.w.Reset(pw.buf)
-	}
+	pw.w = parquet.NewGenericWriter[training.Row](pw.buf,
+		parquet.Compression(&snappy.Codec{}),
+		parquet.CreatedBy("recoflow", "", ""),
+		// The output is a memory buffer already: no second buffer
+		// (which would cost 32 KiB per file).
+		parquet.WriteBufferSize(-1),
+	)
 	pw.n = 0
 }
 

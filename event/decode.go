@@ -45,6 +45,7 @@ type decoder struct {
 	buf     []byte
 	pos     int
 	scratch []byte // unescaped string contents
+	key     bool   // the string being read is a field name
 }
 
 // path renders a field path for an error; it is called only on errors.
@@ -150,7 +151,9 @@ func (d *decoder) members(p path, depth int, fn func(key []byte) error) error {
 		if d.eof() || d.buf[d.pos] != '"' {
 			return d.syntax(p, "want a field name, found %s", d.describeNext())
 		}
+		d.key = true
 		key, err := d.str(p)
+		d.key = false
 		if err != nil {
 			return err
 		}
@@ -540,7 +543,7 @@ func (d *decoder) str(p path) ([]byte, error) {
 			s := d.buf[start:d.pos]
 			d.pos++
 			if !ascii && !utf8.Valid(s) {
-				return nil, d.fieldError(p, "string is not valid UTF-8")
+				return nil, d.badUTF8(p, start, s)
 			}
 			return s, nil
 		case c == '\\':
@@ -552,6 +555,32 @@ func (d *decoder) str(p path) ([]byte, error) {
 		}
 		d.pos++
 	}
+}
+
+// badUTF8 reports invalid UTF-8 in the string whose contents start at
+// byte start of the record (decoded, s), naming the first invalid byte and
+// its offset in the record. An invalid field name is named in the path
+// (quoted, invalid bytes as \x escapes), after the object that holds it.
+func (d *decoder) badUTF8(p path, start int, s []byte) error {
+	// Escapes are ASCII and decode to valid UTF-8, so the first invalid
+	// byte of the contents is also the first of the raw bytes.
+	at := start
+	for raw := d.buf[start:]; len(raw) > 0; {
+		r, n := utf8.DecodeRune(raw)
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		raw, at = raw[n:], at+n
+	}
+	where := fmt.Sprintf("byte 0x%02x at byte %d", d.buf[at], at)
+	if d.key {
+		field := strconv.Quote(string(s))
+		if parent := p(); parent != "" {
+			field = parent + "." + field
+		}
+		return &Error{Field: field, Reason: "field name is not valid UTF-8: " + where}
+	}
+	return d.fieldError(p, "string is not valid UTF-8: %s", where)
 }
 
 // escapedStr finishes str for a string with escapes, from its first
@@ -568,7 +597,7 @@ func (d *decoder) escapedStr(p path, start int, ascii bool) ([]byte, error) {
 			d.pos++
 			d.scratch = out
 			if !ascii && !utf8.Valid(out) {
-				return nil, d.fieldError(p, "string is not valid UTF-8")
+				return nil, d.badUTF8(p, start, out)
 			}
 			return out, nil
 		case c < 0x20:

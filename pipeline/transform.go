@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recoflow/recoflow/event"
 	"github.com/recoflow/recoflow/model"
@@ -46,7 +49,11 @@ type Transformer struct {
 	k        int
 	similarK int
 	policy   StoreDownPolicy
+	annotate bool
 	now      func() time.Time
+
+	// fallbacks counts fallbacks by part and reason; Run sets it.
+	fallbacks atomic.Pointer[prometheus.CounterVec]
 }
 
 // TransformOptions tune a Transformer.
@@ -56,6 +63,11 @@ type TransformOptions struct {
 	K, SimilarK int
 	// OnStoreDown is Wait (default) or Fallback.
 	OnStoreDown StoreDownPolicy
+	// Annotate adds a ninth key, recommendation_fallback, to the records
+	// whose recommended_items or similar_items are a fallback (see
+	// FieldFallback). Without it every record has exactly the lab's eight
+	// keys; fallbacks are counted in the metrics either way.
+	Annotate bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -77,7 +89,31 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, now: opts.Now}, nil
+	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now}, nil
+}
+
+// FieldFallback is the key that TransformOptions.Annotate adds to a record
+// with a fallback. Its value is an object naming, for each part that fell
+// back, the reason (a recommend.Reason, or "error" when the part could not
+// be answered at all):
+//
+//	"recommendation_fallback":{"similar_items":"item_features"}
+const FieldFallback = "recommendation_fallback"
+
+// Parts of a record that can fall back: the label "part" of the fallback
+// counter and the keys of FieldFallback's object.
+const (
+	partRecommended = "recommended_items"
+	partSimilar     = "similar_items"
+)
+
+// reasonError labels a part that could not be answered at all.
+const reasonError = "error"
+
+// fallbackNote is the value of FieldFallback.
+type fallbackNote struct {
+	RecommendedItems string `json:"recommended_items,omitempty"`
+	SimilarItems     string `json:"similar_items,omitempty"`
 }
 
 type recommendedItem struct {
@@ -90,6 +126,11 @@ type similarItem struct {
 	Distance float64 `json:"distance"`
 }
 
+// similarItems is the lab's similar_items object. An event without a
+// browsed item gets {"product_code":"","similar_items":[]}: the same keys
+// and types as every other record (never null, never a missing key), so a
+// schema inferred from any record fits them all; the empty product code
+// says that nothing was browsed.
 type similarItems struct {
 	ProductCode  string        `json:"product_code"`
 	SimilarItems []similarItem `json:"similar_items"`
@@ -128,6 +169,7 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 		if it, ok := event.Pick(ev); ok {
 			req.SimilarTo = it.ProductCode
 			req.SimilarK = t.similarK
+			req.UnknownItemFallback = true
 		}
 		events = append(events, ev)
 		idx = append(idx, i)
@@ -138,6 +180,7 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 		return nil, nil, err
 	}
 	recs := make([]sink.Record, 0, len(events))
+	notes := make([]fallbackNote, 0, len(events))
 	for j, ev := range events {
 		m := msgs[idx[j]]
 		res := results[j]
@@ -158,37 +201,56 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 		for i, it := range res.Items.Items {
 			rec[i] = recommendedItem{ID: it.ID, Score: round6(it.Score)}
 		}
-		members := []event.Member{{Name: "recommended_items", Value: mustJSON(rec)}}
-		fallback := ""
+		var note fallbackNote
 		if res.Items.Fallback {
-			fallback = string(res.Items.Reason)
+			note.RecommendedItems = string(res.Items.Reason)
 		}
+		sim := similarItems{ProductCode: reqs[j].SimilarTo, SimilarItems: []similarItem{}}
 		if reqs[j].SimilarTo != "" {
-			sim := similarItems{ProductCode: reqs[j].SimilarTo, SimilarItems: []similarItem{}}
 			switch {
 			case res.SimilarErr != nil:
-				// An unknown product: no neighbours to give; say why.
-				if fallback == "" {
-					fallback = "similar_items: " + res.SimilarErr.Error()
-				}
+				// Not answerable at all (the store is down and there is no
+				// fallback): no neighbours to give.
+				note.SimilarItems = reasonError
 			default:
 				for _, it := range res.Similar.Items {
 					sim.SimilarItems = append(sim.SimilarItems, similarItem{ID: it.ID, Distance: round6(it.Distance)})
 				}
-				if res.Similar.Fallback && fallback == "" {
-					fallback = string(res.Similar.Reason)
+				if res.Similar.Fallback {
+					note.SimilarItems = string(res.Similar.Reason)
 				}
 			}
-			members = append(members, event.Member{Name: "similar_items", Value: mustJSON(sim)})
-		} else {
-			members = append(members, event.Member{Name: "similar_items", Value: []byte("null")})
 		}
-		if fallback != "" {
-			members = append(members, event.Member{Name: "recommendation_fallback", Value: mustJSON(fallback)})
+		notes = append(notes, note)
+		members := []event.Member{
+			{Name: event.FieldRecommendedItems, Value: mustJSON(rec)},
+			{Name: event.FieldSimilarItems, Value: mustJSON(sim)},
+		}
+		if t.annotate && note != (fallbackNote{}) {
+			members = append(members, event.Member{Name: FieldFallback, Value: mustJSON(note)})
 		}
 		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(nil, members...), Time: msgTime(m, now)})
 	}
+	// Counted once the batch is done: a batch given back for a retry
+	// counts nothing.
+	for _, n := range notes {
+		t.count(n)
+	}
 	return recs, errs, nil
+}
+
+// count adds a record's fallbacks to the counter Run registered.
+func (t *Transformer) count(n fallbackNote) {
+	c := t.fallbacks.Load()
+	if c == nil {
+		return
+	}
+	if n.RecommendedItems != "" {
+		c.WithLabelValues(partRecommended, n.RecommendedItems).Inc()
+	}
+	if n.SimilarItems != "" {
+		c.WithLabelValues(partSimilar, n.SimilarItems).Inc()
+	}
 }
 
 func msgTime(m stream.Message, now time.Time) time.Time {

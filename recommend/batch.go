@@ -27,6 +27,14 @@ type Request struct {
 	SimilarTo string
 	// SimilarK is the number of similar items wanted (with SimilarTo).
 	SimilarK int
+	// UnknownItemFallback answers SimilarTo even when the vector store does
+	// not hold the product: with the items nearest to the item tower's
+	// embedding of its features when Options.Catalog lists it (Reason
+	// ReasonItemFeatures), else with the popular products (Reason
+	// ReasonItemUnknown; an error wrapping ErrUnknownItem under
+	// Options.NoFallback). Either answer has Fallback set. Without it, such
+	// a product gives an error wrapping ErrUnknownItem.
+	UnknownItemFallback bool
 }
 
 // Result answers one Request of a batch.
@@ -39,8 +47,8 @@ type Result struct {
 	Items    Answer
 	ItemsErr error
 	// Similar answers SimilarTo, as SimilarItems would; SimilarErr is its
-	// error — an unknown product wraps ErrUnknownItem (PopularItems gives a
-	// fallback for callers that want one).
+	// error — an unknown product wraps ErrUnknownItem, unless the request
+	// asked for UnknownItemFallback.
 	Similar    Answer
 	SimilarErr error
 }
@@ -59,6 +67,10 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 	type slot struct {
 		req     int
 		similar bool
+		// reason and detail mark an answer for a product embedded from
+		// its catalogue features.
+		reason Reason
+		detail string
 	}
 	var slots []slot
 
@@ -105,6 +117,43 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 	// Similar items: look up each distinct product's vector once.
 	vecs := map[string][]float32{}
 	unknown := map[string]error{}
+	featureVecs := map[string][]float32{} // unknown products embedded from the catalogue
+	// unknownAnswer answers a request for a product the store does not
+	// hold, or queues a search by the product's catalogue features.
+	unknownAnswer := func(i int, r Request, excl []string, uerr error) {
+		res := &out[i]
+		if !r.UnknownItemFallback {
+			res.SimilarErr = uerr
+			return
+		}
+		v, ok := featureVecs[r.SimilarTo]
+		if !ok {
+			if v, ok = e.embedFromCatalog(r.SimilarTo); ok {
+				featureVecs[r.SimilarTo] = v
+			}
+		}
+		if ok {
+			if zero, err := e.checkEmbedding(v); err != nil || zero {
+				res.Similar = e.PopularItems(r.SimilarK, ReasonNoEmbedding, excl...)
+				res.Similar.Detail = fmt.Sprintf("%v; the item tower gives its catalogue features a zero embedding", uerr)
+				return
+			}
+			if storeErr != nil {
+				res.Similar, res.SimilarErr = failed(r.SimilarK, excl)
+				return
+			}
+			queries = append(queries, vector.Query{Vector: v, K: r.SimilarK, Exclude: excl})
+			slots = append(slots, slot{req: i, similar: true, reason: ReasonItemFeatures,
+				detail: fmt.Sprintf("%v; similar items found from its catalogue features", uerr)})
+			return
+		}
+		if e.opts.NoFallback {
+			res.SimilarErr = uerr
+			return
+		}
+		res.Similar = e.PopularItems(r.SimilarK, ReasonItemUnknown, excl...)
+		res.Similar.Detail = fmt.Sprintf("%v, nor in the catalogue; similar items are the popular products", uerr)
+	}
 	for i, r := range reqs {
 		if r.SimilarTo == "" && r.SimilarK == 0 {
 			continue
@@ -120,7 +169,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		}
 		excl := append([]string{r.SimilarTo}, r.Exclude...)
 		if err, ok := unknown[r.SimilarTo]; ok {
-			res.SimilarErr = err
+			unknownAnswer(i, r, excl, err)
 			continue
 		}
 		v, ok := vecs[r.SimilarTo]
@@ -130,7 +179,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 			switch {
 			case errors.Is(err, ErrUnknownItem):
 				unknown[r.SimilarTo] = err
-				res.SimilarErr = err
+				unknownAnswer(i, r, excl, err)
 				continue
 			case err != nil:
 				storeErr, storeReason = err, ""
@@ -149,6 +198,9 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		return out
 	}
 
+	answer := func(reason Reason, detail string, hits []vector.Hit) Answer {
+		return Answer{Items: itemsOf(hits), ModelVersion: e.model.Version(), Fallback: reason != "", Reason: reason, Detail: detail}
+	}
 	set := func(s slot, a Answer, err error) {
 		if s.similar {
 			out[s.req].Similar, out[s.req].SimilarErr = a, err
@@ -182,7 +234,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 	}
 	if err == nil {
 		for i, s := range slots {
-			set(s, Answer{Items: itemsOf(hits[i]), ModelVersion: e.model.Version()}, nil)
+			set(s, answer(s.reason, s.detail, hits[i]), nil)
 		}
 		return out
 	}
@@ -199,7 +251,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 				set(s, a, err)
 				continue
 			}
-			set(s, Answer{Items: itemsOf(h), ModelVersion: e.model.Version()}, nil)
+			set(s, answer(s.reason, s.detail, h), nil)
 		}
 		return out
 	}
@@ -209,4 +261,17 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		set(s, a, err)
 	}
 	return out
+}
+
+// embedFromCatalog returns the item tower's embedding of the catalogue's
+// features of code; ok is false when no catalogue lists it.
+func (e *Engine) embedFromCatalog(code string) (v []float32, ok bool) {
+	if e.opts.Catalog == nil {
+		return nil, false
+	}
+	f, ok := e.opts.Catalog.ItemFeatures(code)
+	if !ok {
+		return nil, false
+	}
+	return e.model.EmbedItem(f), true
 }

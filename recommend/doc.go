@@ -44,6 +44,17 @@
 // one, not a cosine. With Options.NoFallback, or without popular products,
 // the same situations are errors wrapping ErrUnavailable.
 //
+// # Products the store does not hold
+//
+// A catalogue product nobody rated has no learned vector in the store. A
+// RecommendBatch request with UnknownItemFallback still gets items similar
+// to it: the nearest to the item tower's embedding of its features, taken
+// from Options.Catalog (Open loads the catalogue the ETL commits with the
+// training dataset), marked Fallback with Reason item_features; a product
+// in no catalogue gets the popular products (item_unknown). The stream
+// asks for this; the API's single-question methods keep answering such a
+// product with ErrUnknownItem.
+//
 // Bad questions are errors, never fallbacks: ErrInvalid (k outside
 // 1..MaxK, a malformed embedding), ErrDimension (an embedding of the wrong
 // length), ErrUnknownItem (a product the store does not hold).

@@ -58,10 +58,40 @@ const (
 	// ReasonVersionMismatch: the store's live version is not the model's
 	// (someone loaded other vectors since the engine started).
 	ReasonVersionMismatch Reason = "version_mismatch"
-	// ReasonNoEmbedding: the model gives the shopper a zero embedding,
-	// which has no direction to search along.
+	// ReasonNoEmbedding: the model gives the shopper (or a product embedded
+	// from its features) a zero embedding, which has no direction to search
+	// along.
 	ReasonNoEmbedding Reason = "no_embedding"
+	// ReasonItemFeatures: the product is not in the vector store, so its
+	// similar items are the nearest to the item tower's embedding of its
+	// catalogue features (Options.Catalog) rather than to its stored vector.
+	// Only requests with Request.UnknownItemFallback get such answers.
+	ReasonItemFeatures Reason = "item_features"
+	// ReasonItemUnknown: the product is neither in the vector store nor in
+	// the catalogue, so its similar items are the popular products. Only
+	// requests with Request.UnknownItemFallback get such answers.
+	ReasonItemUnknown Reason = "item_unknown"
 )
+
+// ItemCatalog gives the features of the shop's products, including those
+// the vector store does not hold (never rated, so absent from the trained
+// model's item embeddings, or added since the training). The engine embeds
+// such a product with the item tower to find items similar to it.
+type ItemCatalog interface {
+	// ItemFeatures returns the features of the product with the given
+	// code; ok is false when the catalogue does not list it. It does not
+	// block and is safe for concurrent use.
+	ItemFeatures(productCode string) (f model.ItemFeatures, ok bool)
+}
+
+// Catalog is an ItemCatalog held in memory: product code → features.
+type Catalog map[string]model.ItemFeatures
+
+// ItemFeatures implements ItemCatalog.
+func (c Catalog) ItemFeatures(code string) (model.ItemFeatures, bool) {
+	f, ok := c[code]
+	return f, ok
+}
 
 // Defaults of Options.
 const (
@@ -94,6 +124,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Vectors are the options Open passes to connect.Vectors.
 	Vectors connect.VectorOptions
+	// Catalog, when set, gives the features of products the vector store
+	// does not hold, for requests with Request.UnknownItemFallback (see
+	// RecommendBatch). Open sets it from the lake's catalogue when it is
+	// nil.
+	Catalog ItemCatalog
 }
 
 func (o *Options) setDefaults() error {
@@ -131,8 +166,10 @@ type Item struct {
 type Answer struct {
 	// Items are the recommended products, best first.
 	Items []Item
-	// Fallback is true when Items are the popular products instead of the
-	// model's answer; Reason says why and Detail gives the error behind it.
+	// Fallback is true when Items are not the model's usual answer: the
+	// popular products, or (Reason ReasonItemFeatures) the neighbours of a
+	// product the store does not hold, embedded from its catalogue
+	// features. Reason says why and Detail gives the error behind it.
 	Fallback bool
 	Reason   Reason
 	Detail   string

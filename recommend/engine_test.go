@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -481,4 +482,72 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// A product the store does not hold gets similar items when the request
+// asks for a fallback: from its catalogue features when the catalogue lists
+// it, else the popular products.
+func TestRecommendBatchUnknownItemFallback(t *testing.T) {
+	f := getFixture(t)
+	ctx := context.Background()
+	// S99_0001 is a catalogue product nobody rated: absent from the model
+	// and the store. Its features are those of a rated Ships model.
+	feat := model.ItemFeatures{ProductLine: "Ships", ProductScale: "1:24", QuantityInStock: 1100, BuyPrice: 40, MSRP: 80}
+	cat := recommend.Catalog{"S99_0001": feat}
+	counting := &brokenStore{Reader: f.store}
+	e := newEngine(t, counting, recommend.Options{Catalog: cat})
+	u := model.UserFeatures{City: "City 2", Country: "Norway", CreditLimit: 40000}
+	reqs := []recommend.Request{
+		{User: u, K: 3, SimilarTo: "S99_0001", SimilarK: 4, UnknownItemFallback: true},
+		{User: u, K: 3, SimilarTo: "NOWHERE", SimilarK: 4, UnknownItemFallback: true},
+		{User: u, K: 3, SimilarTo: "S99_0001", SimilarK: 4}, // no fallback asked
+		{User: u, K: 3, SimilarTo: "S10_0004", SimilarK: 4, UnknownItemFallback: true},
+	}
+	res := e.RecommendBatch(ctx, reqs)
+	if n := counting.batches.Load(); n != 1 {
+		t.Errorf("%d batch searches, want 1 for the whole batch", n)
+	}
+
+	byFeatures := res[0]
+	if byFeatures.SimilarErr != nil || !byFeatures.Similar.Fallback || byFeatures.Similar.Reason != recommend.ReasonItemFeatures {
+		t.Fatalf("catalogue product: %+v", byFeatures)
+	}
+	sameItems(t, "catalogue product", byFeatures.Similar.Items, exact(f.items, f.model.EmbedItem(feat), 4, "S99_0001"))
+	if !strings.Contains(byFeatures.Similar.Detail, "S99_0001") {
+		t.Errorf("detail does not name the product: %q", byFeatures.Similar.Detail)
+	}
+
+	nowhere := res[1]
+	if nowhere.SimilarErr != nil || !nowhere.Similar.Fallback || nowhere.Similar.Reason != recommend.ReasonItemUnknown {
+		t.Fatalf("product in no catalogue: %+v", nowhere)
+	}
+	var popular []string
+	for _, p := range f.popular[:4] {
+		popular = append(popular, p.ProductCode)
+	}
+	var got []string
+	for _, it := range nowhere.Similar.Items {
+		got = append(got, it.ID)
+	}
+	if !slices.Equal(got, popular) {
+		t.Errorf("product in no catalogue: similar %v, want the popular %v", got, popular)
+	}
+
+	if !errors.Is(res[2].SimilarErr, recommend.ErrUnknownItem) {
+		t.Errorf("without UnknownItemFallback: %+v, want ErrUnknownItem", res[2])
+	}
+	if res[3].SimilarErr != nil || res[3].Similar.Fallback || len(res[3].Similar.Items) != 4 {
+		t.Errorf("a stored product is answered from its vector: %+v", res[3])
+	}
+
+	// NoFallback keeps the error for a product in no catalogue, and still
+	// answers from the catalogue's features.
+	e = newEngine(t, f.store, recommend.Options{Catalog: cat, NoFallback: true})
+	res = e.RecommendBatch(ctx, reqs[:2])
+	if res[0].SimilarErr != nil || res[0].Similar.Reason != recommend.ReasonItemFeatures {
+		t.Errorf("NoFallback, catalogue product: %+v", res[0])
+	}
+	if !errors.Is(res[1].SimilarErr, recommend.ErrUnknownItem) {
+		t.Errorf("NoFallback, product in no catalogue: %+v", res[1])
+	}
 }

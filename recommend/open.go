@@ -13,8 +13,9 @@ import (
 )
 
 // Open builds an engine for a server or a stream: it opens the vector
-// store at storeURL (see connect.Vectors), loads the model from the lake
-// and the popular products from the lake's training dataset.
+// store at storeURL (see connect.Vectors), loads the model from the lake,
+// and the popular products and (unless opts.Catalog is set) the product
+// catalogue from the lake's training dataset.
 //
 // The model version is version, or, when version is "", the version live
 // in the store, so that shoppers are embedded by the model whose item
@@ -25,7 +26,8 @@ import (
 // (then the lake's latest model is used in the second case). A model
 // whose dimension is not the store's wraps ErrDimension. A lake without a
 // training dataset leaves the engine without fallback (logged); other
-// errors reading it fail Open.
+// errors reading it fail Open. A catalogue that cannot be read (or a
+// dataset without one) leaves the engine without Options.Catalog (logged).
 //
 // Open blocks on the store's connection and the lake's reads. The engine
 // owns the store: Close closes it. On error, nothing stays open.
@@ -94,11 +96,29 @@ func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, versio
 	if err != nil {
 		return nil, err
 	}
+	catalogProducts := -1 // given by the caller
+	if opts.Catalog == nil {
+		cat, err := LoadCatalog(ctx, bucket)
+		switch {
+		case errors.Is(err, training.ErrNoDataset):
+		case err != nil && ctx.Err() != nil:
+			return nil, err
+		case err != nil:
+			// Only similar items for products the store lacks depend on
+			// it: serve without, and say so.
+			log.Warn("cannot read the product catalogue: products the vector store lacks get the popular products as similar items", "lake", bucket.String(), "error", err.Error())
+		case cat == nil:
+			log.Warn("the training dataset has no product catalogue (an older ETL): products the vector store lacks get the popular products as similar items; run `recoflow etl` again", "lake", bucket.String())
+		default:
+			opts.Catalog = cat
+		}
+		catalogProducts = len(cat)
+	}
 	e, err := New(m, st, pop, opts)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("recommendation engine ready", "model_version", m.Version(), "dim", m.Dim(), "store", st.String(),
-		"store_version", info.Version, "popular_products", len(pop))
+		"store_version", info.Version, "popular_products", len(pop), "catalogue_products", catalogProducts)
 	return e, nil
 }

@@ -80,6 +80,16 @@ type Options struct {
 	// NewID returns a fresh flush ID, unique across sinks and runs (default:
 	// 16 random base32 letters and digits, lower case).
 	NewID func() string
+	// Acknowledged, when set, asks the source whether it has acknowledged
+	// the messages with the given IDs for good (it will not deliver them
+	// again), one answer per ID. The sink asks it, after each flush and
+	// every few seconds while idle, about the IDs of ledger entries left by stopped runs that it cannot
+	// retire otherwise: entries whose flush was written and acknowledged,
+	// in part or in full, but whose acknowledgement was not yet recorded in
+	// the ledger when the run died. Without it such an entry stays until
+	// Horizon. It may block; an error makes the sink ask again later.
+	// SetAcknowledged sets it on a running sink.
+	Acknowledged func(ctx context.Context, ids []string) ([]bool, error)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -142,14 +152,15 @@ type Stats struct {
 	Retries       uint64 // failed attempts at writing a flush
 	Acked         uint64 // batches acknowledged
 	AckErrors     uint64 // acknowledgements that returned an error
-	Recovered     uint64 // ledger entries found durable by recovery and refreshes
+	Recovered     uint64 // ledger entries found by recovery and refreshes
+	Marked        uint64 // ledger entries recorded as acknowledged (Ledger.Acknowledge)
 	Retired       uint64 // ledger entries retired
 	InFlightBytes int64  // bytes handed in and not yet acknowledged
 }
 
 type stats struct {
 	batches, records, errors, dups, flushes, written, errorsWritten,
-	retries, acked, ackErrors, recovered, retired atomic.Uint64
+	retries, acked, ackErrors, recovered, marked, retired atomic.Uint64
 	inflight atomic.Int64
 }
 
@@ -166,11 +177,24 @@ type entry struct {
 	cut       time.Time // zero while open
 	ids       []idKey
 	recovered bool
-	unseen    map[idKey]struct{} // recovered: IDs not yet redelivered
-	pending   int                // unacknowledged batches that refer to it
+	unseen    map[idKey]string // recovered: durable IDs not yet redelivered (nor known acknowledged)
+	unwritten map[idKey]string // recovered: IDs of objects that do not exist, not yet written again
+	pending   int              // unacknowledged batches that refer to it
 	lastAck   time.Time
 	ackFailed bool
+	marked    bool // the ledger records it as acknowledged
 	retired   bool
+}
+
+// settled reports whether none of e's IDs can come back except as a copy
+// sent before the source received an acknowledgement: every batch that
+// refers to it is acknowledged, none failed, and, for a recovered entry not
+// recorded as acknowledged, every ID has come back (and been written).
+func (e *entry) settled() bool {
+	if e.pending > 0 || e.ackFailed || len(e.unseen) > 0 || len(e.unwritten) > 0 {
+		return false
+	}
+	return e.recovered || !e.lastAck.IsZero()
 }
 
 // pending is one batch taken by Write.
@@ -222,11 +246,16 @@ type Buffered struct {
 	loopExited bool
 	qsignal    chan struct{}
 
+	ackedFn atomic.Pointer[func(ctx context.Context, ids []string) ([]bool, error)]
+	lastAsk time.Time // owned by the write loop
 	seeds   [2]maphash.Seed
 	dmu     sync.Mutex
 	ids     map[idKey]*entry
 	entries map[*entry]struct{}
 	byKey   map[string]*entry
+	// unwritten maps the IDs of recovered entries whose objects do not
+	// exist to their entry, until they are written again.
+	unwritten map[idKey]*entry
 
 	st stats
 }
@@ -260,6 +289,10 @@ func New(ctx context.Context, w Writer, opts Options) (*Buffered, error) {
 		ids:       make(map[idKey]*entry),
 		entries:   make(map[*entry]struct{}),
 		byKey:     make(map[string]*entry),
+		unwritten: make(map[idKey]*entry),
+	}
+	if opts.Acknowledged != nil {
+		s.SetAcknowledged(opts.Acknowledged)
 	}
 	s.ledger, _ = w.(Ledger)
 	s.checker, _ = w.(Checker)
@@ -279,13 +312,24 @@ func New(ctx context.Context, w Writer, opts Options) (*Buffered, error) {
 	return s, nil
 }
 
+// SetAcknowledged sets Options.Acknowledged (nil unsets it). It does not
+// block and is safe to call at any time, typically by the pipeline once the
+// source is open.
+func (s *Buffered) SetAcknowledged(fn func(ctx context.Context, ids []string) ([]bool, error)) {
+	if fn == nil {
+		s.ackedFn.Store(nil)
+		return
+	}
+	s.ackedFn.Store(&fn)
+}
+
 // Stats returns the sink's counters. It does not block.
 func (s *Buffered) Stats() Stats {
 	return Stats{
 		Batches: s.st.batches.Load(), Records: s.st.records.Load(), Errors: s.st.errors.Load(),
 		Duplicates: s.st.dups.Load(), Flushes: s.st.flushes.Load(), Written: s.st.written.Load(),
 		ErrorsWritten: s.st.errorsWritten.Load(), Retries: s.st.retries.Load(), Acked: s.st.acked.Load(),
-		AckErrors: s.st.ackErrors.Load(), Recovered: s.st.recovered.Load(), Retired: s.st.retired.Load(),
+		AckErrors: s.st.ackErrors.Load(), Recovered: s.st.recovered.Load(), Marked: s.st.marked.Load(), Retired: s.st.retired.Load(),
 		InFlightBytes: s.st.inflight.Load(),
 	}
 }
@@ -458,6 +502,13 @@ func (s *Buffered) add(p *pending) {
 		}
 		seen[k] = struct{}{}
 		keys = append(keys, k)
+		if e, ok := s.unwritten[k]; ok {
+			// Written again now: the old entry may go once this batch is
+			// acknowledged.
+			delete(s.unwritten, k)
+			delete(e.unwritten, k)
+			refs[e] = struct{}{}
+		}
 		return false
 	}
 	s.dmu.Lock()
@@ -585,18 +636,27 @@ func (s *Buffered) refresh() {
 	}
 }
 
-// adopt makes recovered ledger entries known.
+// adopt makes recovered ledger entries known: first the durable IDs of
+// every entry, then the IDs that are not durable in any.
 func (s *Buffered) adopt(found []Entry) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
-	for _, fe := range found {
-		if len(fe.IDs) == 0 {
-			continue // nothing of it is durable (yet)
+	adopted := make([]*entry, len(found))
+	for i, fe := range found {
+		if len(fe.IDs) == 0 && len(fe.Unwritten) == 0 {
+			continue
 		}
 		if _, ok := s.byKey[fe.Key]; ok {
 			continue
 		}
-		e := &entry{key: fe.Key, cut: fe.Cut, recovered: true, unseen: make(map[idKey]struct{}, len(fe.IDs))}
+		e := &entry{key: fe.Key, cut: fe.Cut, recovered: true}
+		if !fe.Acked.IsZero() {
+			// Acknowledged: its IDs come back only as copies sent before
+			// the acknowledgement, within Retain of it.
+			e.marked, e.lastAck = true, fe.Acked
+		} else {
+			e.unseen = make(map[idKey]string, len(fe.IDs))
+		}
 		for _, id := range fe.IDs {
 			k := s.key(id)
 			if _, ok := s.ids[k]; ok {
@@ -604,11 +664,35 @@ func (s *Buffered) adopt(found []Entry) {
 			}
 			s.ids[k] = e
 			e.ids = append(e.ids, k)
-			e.unseen[k] = struct{}{}
+			if e.unseen != nil {
+				e.unseen[k] = id
+			}
 		}
 		s.entries[e] = struct{}{}
 		s.byKey[e.key] = e
 		s.st.recovered.Add(1)
+		adopted[i] = e
+	}
+	for i, fe := range found {
+		e := adopted[i]
+		if e == nil || len(fe.Unwritten) == 0 || !fe.Acked.IsZero() {
+			continue
+		}
+		// Never written, so never acknowledged by this entry's run: the
+		// messages come again and are written then (or were, by a later
+		// run, and the source acknowledged them); the entry goes after that.
+		e.unwritten = make(map[idKey]string, len(fe.Unwritten))
+		for _, id := range fe.Unwritten {
+			k := s.key(id)
+			if _, ok := s.ids[k]; ok {
+				continue // durable in another entry
+			}
+			if _, ok := s.unwritten[k]; ok {
+				continue
+			}
+			s.unwritten[k] = e
+			e.unwritten[k] = id
+		}
 	}
 }
 
@@ -711,29 +795,32 @@ func (s *Buffered) ack(p *pending) {
 	}
 }
 
-// sweep forgets the entries whose IDs cannot come back: all their batches
-// are acknowledged and Retain has passed (at once when all is set), and,
-// for recovered entries, every ID has come back; or the entry is older than
-// Horizon. With a ledger, the entry is deleted first.
+// sweep records in the ledger the entries that became settled (so that a
+// run after a crash need not wait for their IDs), and forgets the entries
+// whose IDs cannot come back: settled and Retain passed since the last
+// acknowledgement (at once when all is set), or older than Horizon. With a
+// ledger, the entry is deleted first.
 func (s *Buffered) sweep(ctx context.Context, all bool) {
+	s.askSource(ctx)
 	now := s.opts.Now()
-	var due []*entry
+	var due, mark []*entry
 	s.dmu.Lock()
 	for e := range s.entries {
-		if e.pending > 0 || e.cut.IsZero() || e.retired {
+		if e.cut.IsZero() || e.retired {
 			continue
 		}
-		if !e.recovered && e.lastAck.IsZero() {
-			continue // cut but not yet written
-		}
 		old := now.Sub(e.cut) >= s.opts.Horizon
+		settled := e.settled()
 		since := e.cut
 		if e.lastAck.After(since) {
 			since = e.lastAck
 		}
 		calm := all || now.Sub(since) >= s.opts.Retain
-		if old || (calm && !e.ackFailed && len(e.unseen) == 0) {
+		switch {
+		case old && e.pending == 0, settled && calm:
 			due = append(due, e)
+		case settled && !e.marked && e.key != "" && s.ledger != nil:
+			mark = append(mark, e)
 		}
 	}
 	s.dmu.Unlock()
@@ -754,11 +841,101 @@ func (s *Buffered) sweep(ctx context.Context, all bool) {
 				delete(s.ids, id)
 			}
 		}
+		for id := range e.unwritten {
+			if s.unwritten[id] == e {
+				delete(s.unwritten, id)
+			}
+		}
 		delete(s.entries, e)
 		if s.byKey[e.key] == e {
 			delete(s.byKey, e.key)
 		}
 		s.dmu.Unlock()
+	}
+	for _, e := range mark {
+		s.dmu.Lock()
+		at := e.lastAck
+		if at.IsZero() {
+			at = now
+		}
+		s.dmu.Unlock()
+		if err := s.ledger.Acknowledge(ctx, e.key, at); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("sink ledger acknowledgement record failed; will retry", "entry", e.key, "err", err)
+			}
+			continue
+		}
+		s.st.marked.Add(1)
+		s.dmu.Lock()
+		e.marked = true
+		s.dmu.Unlock()
+	}
+}
+
+// askSource asks Options.Acknowledged about the IDs of recovered entries that wait for them: every batch of the
+// entry this run handled is acknowledged, and what has not come back may
+// have been acknowledged by the run that wrote it. IDs the source has
+// acknowledged will not come back; an entry left with none waiting is
+// settled from now on.
+func (s *Buffered) askSource(ctx context.Context) {
+	fn := s.ackedFn.Load()
+	if fn == nil || s.ctx.Err() != nil {
+		return
+	}
+	now := s.opts.Now()
+	var keys []idKey
+	var ids []string
+	s.dmu.Lock()
+	for e := range s.entries {
+		if !e.recovered || e.pending > 0 || e.ackFailed || e.retired {
+			continue
+		}
+		for k, id := range e.unseen {
+			keys = append(keys, k)
+			ids = append(ids, id)
+		}
+		for k, id := range e.unwritten {
+			keys = append(keys, k)
+			ids = append(ids, id)
+		}
+	}
+	s.dmu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	acked, err := (*fn)(ctx, ids)
+	if err == nil && len(acked) != len(ids) {
+		err = fmt.Errorf("%d answers for %d IDs", len(acked), len(ids))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("sink cannot ask the source what it has acknowledged; will retry", "err", err)
+		}
+		return
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	for i, k := range keys {
+		if !acked[i] {
+			continue
+		}
+		// Acknowledged, so written by this entry's run or (an unwritten
+		// ID) by a later one: it will not come back.
+		var e *entry
+		if d, ok := s.ids[k]; ok && d.unseen != nil {
+			if _, waiting := d.unseen[k]; waiting {
+				delete(d.unseen, k)
+				e = d
+			}
+		}
+		if u, ok := s.unwritten[k]; ok {
+			delete(s.unwritten, k)
+			delete(u.unwritten, k)
+			e = u
+		}
+		if e != nil && e.lastAck.Before(now) {
+			e.lastAck = now // copies sent before that acknowledgement: Retain from now
+		}
 	}
 }
 

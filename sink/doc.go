@@ -59,7 +59,9 @@
 //  2. put the error-records object, then the records object (each Put is
 //     atomic and durable when it returns);
 //  3. acknowledge the batches;
-//  4. Retain after the acknowledgements succeeded, delete the entry.
+//  4. once every batch holding one of its IDs is acknowledged, record that
+//     with the entry (Ledger.Acknowledge: one small Put per flush);
+//  5. Retain after the acknowledgements succeeded, delete the entry.
 //
 // When a sink starts, it reads every entry left behind and keeps, for each,
 // the IDs of the objects that exist: those outputs are durable, whether or
@@ -69,8 +71,17 @@
 // any two steps, or in the middle of one (atomic Put), leaves each ID
 // either in an existing object that the ledger names, or in none: every
 // input message ends up as exactly one output record or one error record.
-// Recovered entries are deleted once all their IDs have come back and been
-// acknowledged, and in any case after Options.Horizon.
+//
+// Entries left by stopped runs are retired, not kept for the horizon, so
+// that a crash loop cannot grow the ledger: an entry recorded as
+// acknowledged goes once Retain has passed since its acknowledgement; any
+// other goes once each of its IDs has either come back and been
+// acknowledged (and, for IDs whose objects do not exist, written again) or
+// been acknowledged by the source before — which the sink asks the source
+// about (Options.Acknowledged; the pipeline sets it from a source that can
+// tell, such as a JetStream consumer's acknowledgement floor). Without
+// Options.Acknowledged, an entry whose run died between acknowledging and
+// recording it stays until Options.Horizon.
 //
 // The guarantee holds under these assumptions, which the deployment must
 // meet:

@@ -134,14 +134,22 @@ type Ledger interface {
 	// EntryKey names the ledger entry that Write records for f before it
 	// writes f's objects. It does not block.
 	EntryKey(f *Flush) string
-	// Recover returns the ledger's entries whose outputs are durable: each
-	// entry with the IDs of those of its objects that exist. Entries whose
-	// key known reports true are skipped (known may be nil); entries cut
-	// before since are deleted and skipped. It blocks on the destination,
-	// and repeating it is safe.
+	// Recover returns the ledger's entries: each entry with the IDs of
+	// those of its objects that exist, the IDs of those that do not, and
+	// the time Acknowledge recorded for it, if any. Entries whose key known
+	// reports true are skipped (known may be nil); entries cut before since
+	// are deleted and skipped. It blocks on the destination, and repeating
+	// it is safe.
 	Recover(ctx context.Context, since time.Time, known func(key string) bool) ([]Entry, error)
-	// Retire deletes the entry at key: its IDs will not come back. Retiring
-	// a missing entry is not an error.
+	// Acknowledge records durably, with the entry at key, that every
+	// batch holding one of its IDs was acknowledged to the source by time
+	// at: a later run then retires the entry once Options.Retain has passed
+	// since at, instead of waiting for IDs that will never come back. It
+	// blocks on the destination; repeating it is safe.
+	Acknowledge(ctx context.Context, key string, at time.Time) error
+	// Retire deletes the entry at key (and what Acknowledge recorded for
+	// it): its IDs will not come back. Retiring a missing entry is not an
+	// error.
 	Retire(ctx context.Context, key string) error
 }
 
@@ -153,4 +161,11 @@ type Entry struct {
 	Cut time.Time
 	// IDs are the IDs of its durable records and error records.
 	IDs []string
+	// Unwritten are the IDs of its objects that do not exist: a flush that
+	// never completed (its messages were not acknowledged and come again,
+	// to be written then), or one that another worker is writing.
+	Unwritten []string
+	// Acked is when every batch holding one of its IDs had been
+	// acknowledged (see Ledger.Acknowledge); zero when not recorded.
+	Acked time.Time
 }

@@ -35,6 +35,7 @@ func (a *app) streamCommand() *cobra.Command {
 		outName       string
 		k, similarK   int
 		onStoreDown   string
+		annotate      bool
 		maxBatch      int
 		metricsListen string
 		grace         time.Duration
@@ -50,6 +51,16 @@ delivers the input object plus recommended_items and similar_items, in buffered
 batches, to
 
   <lake>/recommendations/YYYY/MM/dd/HH/<name>-<yyyy-MM-dd-HH-mm-ss>-<id>.json[.gz]
+
+Every record has exactly the lab's eight keys, in the lab's order; a product
+the vector store does not hold gets similar items from its catalogue features
+(else the popular products), an empty browse history gets
+{"product_code":"","similar_items":[]}. Fallbacks are counted in the metrics
+(recoflow_stream_fallbacks_total) and marked in the record only with
+--annotate. The progress line's publish_to_compute latency runs from an
+event's arrival in the broker to its recommendations: after a restart it
+includes the backlog's wait (recoflow_stream_compute_seconds is the
+computation alone).
 
 Events that cannot be processed go, with the reason, to recommendations-errors/.
 A stream position is acknowledged only once the output holding it is durable,
@@ -109,7 +120,7 @@ Stream URLs:
 				return err
 			}
 			defer engine.Close()
-			tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{K: k, SimilarK: similarK, OnStoreDown: policy})
+			tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{K: k, SimilarK: similarK, OnStoreDown: policy, Annotate: annotate})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -150,7 +161,7 @@ Stream URLs:
 						lat = lat[:0]
 						latMu.Unlock()
 						a.log.Info("stream progress", "events", n, "rate", fmt.Sprintf("%.0f/s", float64(n-last)/now.Sub(lastT).Seconds()),
-							"compute_p50", p50.String(), "compute_p99", p99.String())
+							"publish_to_compute_p50", p50.String(), "publish_to_compute_p99", p99.String())
 						last, lastT = n, now
 					}
 				}
@@ -189,7 +200,8 @@ Stream URLs:
 	f.StringVar(&outName, "output-name", "recoflow", "name in the output objects' file names (<name>-<time>-<id>.json)")
 	f.IntVar(&k, "k", 10, "number of recommended_items")
 	f.IntVar(&similarK, "similar-k", 5, "number of similar_items")
-	f.StringVar(&onStoreDown, "on-store-down", "wait", "while the vector store cannot answer: wait (retry the batch with backoff) or fallback (deliver popular products, marked)")
+	f.StringVar(&onStoreDown, "on-store-down", "wait", "while the vector store cannot answer: wait (retry the batch with backoff) or fallback (deliver popular products, counted as fallbacks)")
+	f.BoolVar(&annotate, "annotate", false, "mark each record with a fallback with a ninth key, recommendation_fallback (fallbacks are counted in the metrics either way)")
 	f.IntVar(&maxBatch, "max-batch", 0, "most events read from the stream at once (default 500)")
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address, e.g. 127.0.0.1:9101")
 	f.DurationVar(&grace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, time to flush and acknowledge what is in flight")

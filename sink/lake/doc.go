@@ -19,7 +19,8 @@
 //
 // Before it writes a flush's objects, the sink puts a ledger entry under
 // recommendations-ledger/<stream>/ that names them and the IDs they hold;
-// entries are deleted shortly after the flush is acknowledged. After a
+// once the flush is acknowledged it puts <entry>.acked.json beside it with
+// the time, and deletes both shortly after (Options.Retain). After a
 // crash, the next run reads the entries left behind and does not write the
 // redelivered IDs again. The protocol and its assumptions are in package
 // sink's documentation. Readers of recommendations/ never see the ledger;

@@ -332,15 +332,48 @@ func (l *Ledgered) Write(ctx context.Context, f *sink.Flush) error {
 	return l.Writer.Write(ctx, f)
 }
 
+// ackSuffix ends the name of an entry's acknowledgement record, which
+// replaces the entry's ".json".
+const ackSuffix = ".acked.json"
+
+// ackKey is the key of the acknowledgement record of the entry at key.
+func ackKey(key string) string { return strings.TrimSuffix(key, ".json") + ackSuffix }
+
+// ackRecord is the JSON of an acknowledgement record.
+type ackRecord struct {
+	Version int       `json:"version"`
+	Acked   time.Time `json:"acked"`
+}
+
+// Acknowledge puts the acknowledgement record of the entry at key:
+// <entry name without .json>.acked.json, holding the time. It blocks on the
+// bucket; repeating it rewrites the record.
+func (l *Ledgered) Acknowledge(ctx context.Context, key string, at time.Time) error {
+	body, err := json.Marshal(ackRecord{Version: ledgerVersion, Acked: at.UTC()})
+	if err != nil {
+		return err
+	}
+	if err := l.b.Put(ctx, ackKey(key), bytes.NewReader(body)); err != nil {
+		return fmt.Errorf("record acknowledgement of ledger entry: %w", err)
+	}
+	return nil
+}
+
 // Recover lists the stream's ledger entries and returns, for each entry cut
-// at or after since and not known, the IDs of its objects that exist.
-// Entries cut before since are deleted. An entry whose objects do not exist
-// yet is returned without IDs: it belongs to a flush that never completed,
-// or to one that another worker is writing. It blocks on the bucket and is
-// safe to repeat.
+// at or after since and not known, the IDs of its objects that exist, those
+// of its objects that do not (a flush that never completed, or one that
+// another worker is writing), and its acknowledgement time when recorded.
+// Entries cut before since are deleted, and so are acknowledgement records
+// without an entry (left by a Retire cut short). It blocks on the bucket
+// and is safe to repeat.
 func (l *Ledgered) Recover(ctx context.Context, since time.Time, known func(string) bool) ([]sink.Entry, error) {
 	var keys []string
+	acks := map[string]bool{} // entry key → has an acknowledgement record
 	if err := l.b.List(ctx, l.dir(), func(key string) error {
+		if strings.HasSuffix(key, ackSuffix) {
+			acks[strings.TrimSuffix(key, ackSuffix)+".json"] = true
+			return nil
+		}
 		keys = append(keys, key)
 		return nil
 	}); err != nil {
@@ -356,8 +389,10 @@ func (l *Ledgered) Recover(ctx context.Context, since time.Time, known func(stri
 		if err != nil {
 			continue
 		}
+		acked := acks[key]
+		delete(acks, key)
 		if cut.Before(since.Add(-time.Second)) { // names hold whole seconds
-			if err := l.b.Delete(ctx, key); err != nil {
+			if err := l.Retire(ctx, key); err != nil {
 				return nil, fmt.Errorf("delete expired ledger entry: %w", err)
 			}
 			continue
@@ -373,9 +408,20 @@ func (l *Ledgered) Recover(ctx context.Context, since time.Time, known func(stri
 			return nil, err
 		}
 		se := sink.Entry{Key: key, Cut: e.Cut}
+		if acked {
+			a, err := l.readAck(ctx, key)
+			switch {
+			case errors.Is(err, rlake.ErrNotFound):
+				continue // retired meanwhile
+			case err != nil:
+				return nil, err
+			}
+			se.Acked = a
+		}
 		for _, o := range e.Objects {
 			_, err := l.b.Attributes(ctx, o.Key)
 			if errors.Is(err, rlake.ErrNotFound) {
+				se.Unwritten = append(se.Unwritten, o.IDs...)
 				continue
 			}
 			if err != nil {
@@ -385,7 +431,29 @@ func (l *Ledgered) Recover(ctx context.Context, since time.Time, known func(stri
 		}
 		out = append(out, se)
 	}
+	// Acknowledgement records whose entry is gone: a Retire cut short.
+	for key := range acks {
+		if err := l.b.Delete(ctx, ackKey(key)); err != nil {
+			return nil, fmt.Errorf("delete leftover acknowledgement record: %w", err)
+		}
+	}
 	return out, nil
+}
+
+func (l *Ledgered) readAck(ctx context.Context, key string) (time.Time, error) {
+	var a ackRecord
+	r, err := l.b.Get(ctx, ackKey(key))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read acknowledgement of ledger entry: %w", err)
+	}
+	defer r.Close()
+	if err := json.NewDecoder(r).Decode(&a); err != nil {
+		return time.Time{}, fmt.Errorf("read acknowledgement of ledger entry %s: %w", key, err)
+	}
+	if a.Version != ledgerVersion || a.Acked.IsZero() {
+		return time.Time{}, fmt.Errorf("acknowledgement of ledger entry %s: version %d without a time, want version %d", key, a.Version, ledgerVersion)
+	}
+	return a.Acked, nil
 }
 
 func (l *Ledgered) read(ctx context.Context, key string) (ledgerEntry, error) {
@@ -404,11 +472,16 @@ func (l *Ledgered) read(ctx context.Context, key string) (ledgerEntry, error) {
 	return e, nil
 }
 
-// Retire deletes the ledger entry at key. It blocks on the bucket; a
-// missing entry is not an error.
+// Retire deletes the ledger entry at key, then its acknowledgement record
+// (in this order: an acknowledgement record never outlives a live entry's
+// protection; a leftover record is deleted by the next Recover). It blocks
+// on the bucket; a missing entry is not an error.
 func (l *Ledgered) Retire(ctx context.Context, key string) error {
 	if err := l.b.Delete(ctx, key); err != nil {
 		return fmt.Errorf("retire ledger entry: %w", err)
+	}
+	if err := l.b.Delete(ctx, ackKey(key)); err != nil {
+		return fmt.Errorf("retire ledger entry's acknowledgement record: %w", err)
 	}
 	return nil
 }

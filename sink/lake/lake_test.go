@@ -461,6 +461,13 @@ func (c *crashBucket) Delete(ctx context.Context, key string) error {
 	return c.Bucket.Delete(ctx, key)
 }
 
+// kill makes every later write fail, as for a dead process.
+func (c *crashBucket) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dead = true
+}
+
 func (c *crashBucket) isDead() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -471,10 +478,12 @@ func (c *crashBucket) isDead() bool {
 // acknowledged. Every fifth message is malformed and becomes an error
 // record, as the pipeline would make it.
 type source struct {
-	mu    sync.Mutex
-	ids   []string
-	acked map[string]bool
-	lost  map[string]bool // acknowledgements that never reach the source
+	mu      sync.Mutex
+	ids     []string
+	acked   map[string]bool
+	lost    map[string]bool // acknowledgements that never reach the source
+	now     func() time.Time
+	ackedAt map[string]time.Time // with now: when each was acknowledged
 }
 
 func newSource(n int) *source {
@@ -524,6 +533,9 @@ func (s *source) deliver(t *testing.T, k sink.Sink, rng *rand.Rand, redelivered 
 					return errors.New("acknowledgement lost (test)")
 				}
 				s.acked[id] = true
+				if s.now != nil {
+					s.ackedAt[id] = s.now()
+				}
 			}
 			return nil
 		}
@@ -534,6 +546,18 @@ func (s *source) deliver(t *testing.T, k sink.Sink, rng *rand.Rand, redelivered 
 			t.Fatal(err)
 		}
 	}
+}
+
+// acknowledged reports which of ids the source has acknowledged, as a
+// broker's consumer state would (sink.Options.Acknowledged).
+func (s *source) acknowledged(_ context.Context, ids []string) ([]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bool, len(ids))
+	for i, id := range ids {
+		out[i] = s.acked[id]
+	}
+	return out, nil
 }
 
 func checkExactlyOnce(t *testing.T, b rlake.Bucket, o Options, src *source) {
@@ -669,13 +693,19 @@ func TestLedgerRetention(t *testing.T) {
 	write("a", acks.fn("a"))
 	write("lost", func(ctx context.Context) error { acks.fn("lost")(ctx); return errors.New("ack lost (test)") })
 	waitAcks(2)
-	if n := len(list(t, b, DefaultLedgerPrefix)); n != 2 {
+	if n := len(ledgerEntries(t, b, Options{})); n != 2 {
 		t.Fatalf("%d ledger entries, want 2", n)
 	}
 	clock.Add(int64(2 * time.Minute))
 	write("b", acks.fn("b"))
 	waitAcks(3)
-	if got := list(t, b, DefaultLedgerPrefix); len(got) != 2 {
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if got = ledgerEntries(t, b, Options{}); len(got) == 2 {
+			break
+		}
+	}
+	if len(got) != 2 {
 		t.Fatalf("ledger after Retain: %v, want the failed one and b's", got)
 	}
 	// A redelivery of "a" after its entry was retired would be written
@@ -696,6 +726,137 @@ func TestLedgerRetention(t *testing.T) {
 	if err := s2.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ledgerEntries lists the ledger's entries, without their acknowledgement
+// records.
+func ledgerEntries(t *testing.T, b rlake.Bucket, o Options) []string {
+	t.Helper()
+	o, _ = o.withDefaults()
+	var out []string
+	for _, k := range list(t, b, o.LedgerPrefix) {
+		if !strings.HasSuffix(k, ackSuffix) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// ledgerIDs counts the IDs the ledger's entries name.
+func ledgerIDs(t *testing.T, b rlake.Bucket, o Options) int {
+	t.Helper()
+	n := 0
+	for _, k := range ledgerEntries(t, b, o) {
+		var e ledgerEntry
+		if err := json.Unmarshal(readAll(t, b, k), &e); err != nil {
+			t.Fatal(err)
+		}
+		for _, ob := range e.Objects {
+			n += len(ob.IDs)
+		}
+	}
+	return n
+}
+
+// TestCrashLoopLedgerBounded kills the stream again and again: each run
+// takes the source's redelivery plus new messages, writes and acknowledges
+// some flushes, and dies at a Put — while writing a flush, while recording
+// an acknowledgement, while retiring. The ledger must keep only entries
+// that still protect something: an ID the source has not acknowledged, or
+// one acknowledged less than Retain ago. Entries of killed runs that the
+// source has since acknowledged are retired by a later run, not kept for
+// the whole horizon, so the ledger does not grow with the crashes; and
+// every message still ends up as exactly one output.
+func TestCrashLoopLedgerBounded(t *testing.T) {
+	b, _ := lakefile.Open(t.TempDir())
+	var clock atomic.Int64
+	clock.Store(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	const (
+		cycles   = 30
+		perCycle = 12
+		cycle    = 5 * time.Second // each run lives this long on the test's clock
+		retain   = 30 * time.Second
+	)
+	src := &source{acked: map[string]bool{}, lost: map[string]bool{}, now: now, ackedAt: map[string]time.Time{}}
+	so := sink.Options{Policy: batch.Policy{Count: 8, Period: 20 * time.Millisecond}, Now: now, Retain: retain, Horizon: 24 * time.Hour,
+		Acknowledged: src.acknowledged}
+	o := Options{}
+	rng := rand.New(rand.NewPCG(9, 9))
+	var sizes []int
+	maxIDs := 0
+	for c := range cycles {
+		for i := range perCycle {
+			src.mu.Lock()
+			src.ids = append(src.ids, fmt.Sprintf("m%04d", c*perCycle+i))
+			src.mu.Unlock()
+		}
+		cb := &crashBucket{Bucket: b, puts: 4 + rng.IntN(12), storeThenDie: rng.IntN(2) == 0}
+		s, err := New(t.Context(), cb, o, sinkOpts(so))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.deliver(t, s, rng, c > 0)
+		// It dies at its crash Put, or, when it gets through everything
+		// first, right after (acknowledged, not yet retired).
+		for deadline := time.Now().Add(10 * time.Second); !cb.isDead() && len(src.unacked()) > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		cb.kill()
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		s.Close(ctx)
+		cancel()
+		clock.Add(int64(cycle))
+
+		// Every entry left must still protect something.
+		entries := ledgerEntries(t, b, o)
+		sizes = append(sizes, len(entries))
+		maxIDs = max(maxIDs, ledgerIDs(t, b, o))
+		src.mu.Lock()
+		for _, k := range entries {
+			var e ledgerEntry
+			if err := json.Unmarshal(readAll(t, b, k), &e); err != nil {
+				t.Fatal(err)
+			}
+			var last time.Time
+			protects := false
+			for _, ob := range e.Objects {
+				for _, id := range ob.IDs {
+					if !src.acked[id] {
+						protects = true
+					}
+					if at := src.ackedAt[id]; at.After(last) {
+						last = at
+					}
+				}
+			}
+			// A later run retires it once Retain has passed since the
+			// acknowledgement; allow it a few runs to get there.
+			if !protects && now().Sub(last) > retain+3*cycle {
+				t.Errorf("after crash %d: entry %s kept, though the source acknowledged all its IDs %s ago", c+1, k, now().Sub(last))
+			}
+		}
+		src.mu.Unlock()
+		if t.Failed() {
+			t.Fatalf("ledger entries after each crash: %v", sizes)
+		}
+	}
+	// A last run that is not killed takes what is left and stops cleanly
+	// once Retain has passed.
+	s := open(t, b, o, so)
+	src.deliver(t, s, rng, true)
+	clock.Add(int64(2 * retain))
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if left := src.unacked(); len(left) != 0 {
+		t.Fatalf("unacknowledged after the last run: %v", left)
+	}
+	checkExactlyOnce(t, b, o, src)
+	if got := ledgerEntries(t, b, o); len(got) != 0 {
+		t.Fatalf("ledger after a clean stop: %d entries (%d IDs), want none", len(got), ledgerIDs(t, b, o))
+	}
+	t.Logf("ledger entries after each of %d crashes: %v (at most %d IDs)", cycles, sizes, maxIDs)
 }
 
 func TestRecoverFailsLoudly(t *testing.T) {
