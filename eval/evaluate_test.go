@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -188,5 +189,14 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	bad := &Data{NumUsers: 1, NumItems: 1, Interactions: []Interaction{{User: 0, Item: 3}}}
 	if _, err := Run(context.Background(), bad, nil, Options{}); err == nil || !strings.Contains(err.Error(), "interaction 0: item") {
 		t.Errorf("bad item: err = %v", err)
+	}
+}
+
+func TestRunStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, twoGroups(), []Method{Popularity{}}, Options{})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "popularity") {
+		t.Errorf("err = %v, want context.Canceled naming the method", err)
 	}
 }

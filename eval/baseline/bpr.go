@@ -85,9 +85,12 @@ func (m BPR) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for range steps {
+		for step := range steps {
 			if len(users) == 0 {
 				break
+			}
+			if step%65536 == 65535 && ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
 			u := users[r.IntN(len(users))]
 			items := pos.row(int(u))
