@@ -558,3 +558,17 @@ func (f *towerFile) tower(side string, width int) (*tower, error) {
 	copy(t.b2, l2.Bias)
 	return t, nil
 }
+
+// CheckWritable reports whether the model's artifacts can be written to b:
+// it writes a small object under Prefix and removes it. Call it before a
+// long training run so that a read-only lake fails at once, not after it.
+func CheckWritable(ctx context.Context, b lake.Bucket) error {
+	key := fmt.Sprintf("%s/_write-check-%d", Prefix, time.Now().UnixNano())
+	if err := b.Put(ctx, key, strings.NewReader("recoflow train checks that it can write here\n")); err != nil {
+		return fmt.Errorf("the lake %s is not writable (a test write of %s failed): %w", b, key, err)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		return fmt.Errorf("the lake %s: remove the test write %s: %w", b, key, err)
+	}
+	return nil
+}

@@ -357,8 +357,9 @@ func splitRatings(n int, cfg Config) []uint8 {
 const (
 	streamSplit uint64 = 1 + iota
 	streamInit
-	streamEpoch   // + epoch number: the batch order
+	streamEpoch                  // + epoch number: the batch order
 	streamDropout = 1<<32 + iota // + epoch number: the id dropout
+	streamTune    = 1<<33 + iota // the settings Tune tries
 )
 
 // trainer holds everything one training run needs: the ratings it trains
@@ -384,35 +385,35 @@ type trainer struct {
 
 	// id embeddings (nil when ContentOnly): a row of Dim values per user
 	// and item of d, trained only for those with training ratings.
-	idU, idI             []float64
-	idUm, idUv           []float64
-	idIm, idIv           []float64
-	knownU, knownI       []bool
-	logQ                 []float64 // per item: its logit correction
-	weight               []float64 // per rating of d: weight as a positive
-	dropRNG              *rng
-	keepU, keepI         []bool // per slot: id vector used in this step
-	stampU, stampI       []int32
-	slotOfU, slotOfI     []int32
-	uniqU, uniqI         []int32
-	posU, posI           []int32
-	startU, startI       []int32
-	listU, listI         []int32
-	hU, eU, hI, eI       []float64 // per slot: hidden, unit embedding
-	tU, tI               []float64 // per slot: unit tower output
-	nTU, nTI             []float64 // per slot: norm of the tower output
-	nU2, nI2             []float64 // per slot: norm of unit tower + id
-	gEU                  []float64 // per position: gradient w.r.t. the unit user embedding
-	gIdU, gIdI           []float64 // per slot: gradient w.r.t. the id vector
-	gEIshard             [shards][]float64
-	skip                 [shards][]int32 // per item slot: stamp of the position it is masked for
-	scratchH             [shards][]float64
-	scratchE             [shards][]float64
-	scratchS             [shards][]float64
-	shardLoss, shardW    [shards]float64
-	batchNo              int32
-	nU, nI               int
-	seen                 int
+	idU, idI          []float64
+	idUm, idUv        []float64
+	idIm, idIv        []float64
+	knownU, knownI    []bool
+	logQ              []float64 // per item: its logit correction
+	weight            []float64 // per rating of d: weight as a positive
+	dropRNG           *rng
+	keepU, keepI      []bool // per slot: id vector used in this step
+	stampU, stampI    []int32
+	slotOfU, slotOfI  []int32
+	uniqU, uniqI      []int32
+	posU, posI        []int32
+	startU, startI    []int32
+	listU, listI      []int32
+	hU, eU, hI, eI    []float64 // per slot: hidden, unit embedding
+	tU, tI            []float64 // per slot: unit tower output
+	nTU, nTI          []float64 // per slot: norm of the tower output
+	nU2, nI2          []float64 // per slot: norm of unit tower + id
+	gEU               []float64 // per position: gradient w.r.t. the unit user embedding
+	gIdU, gIdI        []float64 // per slot: gradient w.r.t. the id vector
+	gEIshard          [shards][]float64
+	skip              [shards][]int32 // per item slot: stamp of the position it is masked for
+	scratchH          [shards][]float64
+	scratchE          [shards][]float64
+	scratchS          [shards][]float64
+	shardLoss, shardW [shards]float64
+	batchNo           int32
+	nU, nI            int
+	seen              int
 }
 
 func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {

@@ -129,7 +129,7 @@ func TestTrainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, stderr)
 	}
-	for _, want := range []string{"trained model v1 on 480 ratings (60 customers, 24 products)", "hold-out RMSE model", "global mean", "Precision@10", "NDCG@10", "ml-artifacts/v1/"} {
+	for _, want := range []string{"trained hybrid model v1 on 480 ratings (60 customers, 24 products)", "refit on all 480 ratings", "hold-out RMSE model", "global mean", "Precision@10", "NDCG@10", "ml-artifacts/v1/"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -169,7 +169,7 @@ func TestTrainCommand(t *testing.T) {
 	n := 0
 	err = embedding.Read(f, func(e embedding.Entry) error {
 		n++
-		got := m.EmbedUser(users[e.ID])
+		got := m.EmbedKnownUser(e.ID, users[e.ID])
 		if fmt.Sprint(got) != fmt.Sprint(e.Vector) {
 			return fmt.Errorf("user %s: loaded model embeds %v, file says %v", e.ID, got, e.Vector)
 		}
@@ -262,11 +262,65 @@ func TestTrainCommandUsage(t *testing.T) {
 		{"--dim", "0"},
 		{"--batch-size", "-1"},
 		{"--learning-rate", "-0.1"},
+		{"--holdout", "0.95"},
+		{"--holdout", "-0.1"},
+		{"--tune", "-1"},
+		{"--tune-time", "0s"},
+		{"--id-dropout", "1"},
+		{"--temperature", "0"},
+		{"--negatives", "0"},
 		{"extra-argument"},
 	} {
 		_, _, err := trainCLI(t, append([]string{"train", "--lake", "file://" + dir}, args...)...)
 		if cli.ExitCode(err) != cli.ExitUsage {
 			t.Errorf("train %v: %v (exit %d), want a usage error (exit 2)", args, err, cli.ExitCode(err))
 		}
+	}
+}
+
+// TestTrainCommandHoldoutZeroAndTune: --holdout 0 publishes a model trained
+// on every rating without hold-out figures; --tune logs each trial and
+// trains with the best.
+func TestTrainCommandHoldoutZeroAndTune(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, trainingRecords(40, 16))
+	url := "file://" + dir
+	out, stderr, err := trainCLI(t, "train", "--lake", url, "--version", "all", "--holdout", "0", "--epochs", "3")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"0 hold-out ratings", "hold-out      none", "refit on all 320 ratings"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	out, stderr, err = trainCLI(t, "train", "--lake", url, "--version", "tuned", "--tune", "3", "--epochs", "3")
+	if err != nil {
+		t.Fatalf("train --tune: %v\n%s", err, stderr)
+	}
+	if n := strings.Count(stderr, "msg=\"tuning trial\""); n != 3 {
+		t.Errorf("want 3 tuning trials logged, got %d:\n%s", n, stderr)
+	}
+	if !strings.Contains(out, "trained hybrid model tuned") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestTrainCommandUnwritableLakeFailsBeforeTraining: when the artifacts
+// cannot be written (here ml-artifacts is a file, not a directory: the
+// tests run as root, so permissions would not stop them), train fails
+// before its first epoch, naming the lake.
+func TestTrainCommandUnwritableLakeFailsBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, trainingRecords(20, 8))
+	if err := os.WriteFile(filepath.Join(dir, "ml-artifacts"), []byte("not a directory"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := trainCLI(t, "train", "--lake", "file://"+dir, "--epochs", "2")
+	if err == nil || !strings.Contains(err.Error(), "not writable") || cli.ExitCode(err) != cli.ExitFailure {
+		t.Fatalf("train = %v (exit %d), want a not-writable failure", err, cli.ExitCode(err))
+	}
+	if strings.Contains(stderr, "msg=epoch") {
+		t.Errorf("trained before failing:\n%s", stderr)
 	}
 }
