@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recoflow/recoflow/eval"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/training"
 	"github.com/spf13/cobra"
@@ -20,9 +22,10 @@ func (a *app) trainCommand() *cobra.Command {
 		cfg     model.Config
 	)
 	var (
-		holdout  float64
-		tune     int
-		tuneTime time.Duration
+		holdout    float64
+		evaluation bool
+		tune       int
+		tuneTime   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -159,6 +162,13 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 			if err != nil {
 				return err
 			}
+			if holdout > 0 && evaluation {
+				rep, err := evaluateModel(ctx, a, d, cfg, holdout)
+				if err != nil {
+					return fmt.Errorf("evaluation: %w", err)
+				}
+				res.Metrics.Evaluation = rep
+			}
 			res.Metrics.DatasetRunID = man.RunID
 			if version != "" {
 				if err := res.Save(ctx, b, version); err != nil {
@@ -206,9 +216,27 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.IntVar(&cfg.Negatives, "negatives", def.Negatives, "most in-batch items each rating is contrasted with")
 	f.Float64Var(&cfg.MinRating, "min-rating", 0, "ratings below this are not trained on as positives (0: every rating is)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
+	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")
 	f.IntVar(&tune, "tune", 0, "try this many settings on the validation split first and train with the best (0: none)")
 	f.DurationVar(&tuneTime, "tune-time", 30*time.Minute, "most time --tune spends on its trials")
 	return cmd
+}
+
+// evaluateModel runs the evaluation protocol of package eval on d, holding
+// out the fraction holdout of each customer's ratings: the hybrid model
+// (cfg), the content-only model, popularity, item-kNN, implicit ALS and
+// BPR, and the cold-start table.
+func evaluateModel(ctx context.Context, a *app, d *model.Dataset, cfg model.Config, holdout float64) (*eval.Report, error) {
+	data, _, _ := d.EvalData()
+	content := cfg
+	content.ContentOnly = true
+	methods := []eval.Method{model.Method(d, cfg), model.Method(d, content)}
+	for _, name := range []string{"popularity", "item-knn", "als", "bpr"} {
+		methods = append(methods, baselineMethod(name, cfg.Seed))
+	}
+	a.log.Info("evaluating", "methods", len(methods), "test_fraction", holdout)
+	return eval.Run(ctx, data, methods, eval.Options{Seed: cfg.Seed, TestFraction: holdout,
+		Progress: func(msg string) { a.log.Info("evaluate", "step", msg) }})
 }
 
 // round4 keeps log lines short: 4 decimals.
@@ -235,6 +263,21 @@ func printTrainSummary(w io.Writer, m *model.Metrics, where string) error {
 			h.RMSE.Model, h.RMSE.GlobalMean, h.RMSE.ItemMean, h.RMSE.UserMean)
 	} else {
 		fmt.Fprintf(&b, "  hold-out      none (--holdout 0)\n")
+	}
+	if rep, ok := m.Evaluation.(*eval.Report); ok && rep != nil {
+		fmt.Fprintf(&b, "  evaluation    %s (NDCG@%d | P@%d; cold start NDCG@%d):\n", rep.Split, rep.K, rep.K, rep.K)
+		cold := map[string]float64{}
+		for _, r := range rep.ColdStart {
+			cold[r.Method] = r.NDCGAtK
+		}
+		for _, r := range rep.Methods {
+			c, ok := cold[r.Method]
+			cs := "-"
+			if ok {
+				cs = fmt.Sprintf("%.4f", c)
+			}
+			fmt.Fprintf(&b, "    %-13s %.4f | %.4f; cold start %s\n", r.Method, r.NDCGAtK, r.PrecisionAtK, cs)
+		}
 	}
 	fmt.Fprintf(&b, "  throughput    %.0f ratings/s\n", m.RatingsPerSecond)
 	fmt.Fprintf(&b, "  artifacts     %s (now %s)\n", where, model.LatestKey)

@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/recoflow/recoflow/embedding"
+	"github.com/recoflow/recoflow/eval"
 	"github.com/recoflow/recoflow/internal/cli"
 	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/model"
@@ -322,5 +323,56 @@ func TestTrainCommandUnwritableLakeFailsBeforeTraining(t *testing.T) {
 	}
 	if strings.Contains(stderr, "msg=epoch") {
 		t.Errorf("trained before failing:\n%s", stderr)
+	}
+}
+
+// TestTrainOnTheSample trains on the classicmodels sample after the ETL:
+// every customer and product of the catalogue gets an embedding (rated or
+// not), and metrics.json holds the evaluation table with the hybrid, the
+// content-only model and the baselines, cold start included.
+func TestTrainOnTheSample(t *testing.T) {
+	lakeURL := sampleLake(t)
+	out, stderr, err := trainCLI(t, "train", "--lake", lakeURL, "--version", "v1")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	t.Logf("\n%s", out)
+	dir := strings.TrimPrefix(lakeURL, "file://")
+	count := func(name string) int {
+		f, err := os.Open(filepath.Join(dir, "ml-artifacts", "v1", filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		n := 0
+		if err := embedding.Read(f, func(embedding.Entry) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if u, i := count(model.UserEmbeddingsFile), count(model.ItemEmbeddingsFile); u != 122 || i != 110 {
+		t.Errorf("embeddings for %d customers and %d products, want the catalogue's 122 and 110", u, i)
+	}
+	var met struct {
+		Evaluation *eval.Report `json:"evaluation"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "ml-artifacts", "v1", "metrics.json"))
+	if err := json.Unmarshal(data, &met); err != nil || met.Evaluation == nil {
+		t.Fatalf("metrics.json evaluation: %v", err)
+	}
+	ndcg := map[string]float64{}
+	for _, r := range met.Evaluation.Methods {
+		ndcg[r.Method] = r.NDCGAtK
+	}
+	for _, m := range []string{"hybrid", "content-only", "popularity", "item-knn", "als", "bpr"} {
+		if _, ok := ndcg[m]; !ok {
+			t.Errorf("evaluation lacks %s: %v", m, ndcg)
+		}
+	}
+	if len(met.Evaluation.ColdStart) == 0 {
+		t.Error("evaluation lacks the cold-start table")
+	}
+	if ndcg["hybrid"] <= ndcg["popularity"] {
+		t.Errorf("hybrid NDCG@10 %.4f does not beat popularity %.4f", ndcg["hybrid"], ndcg["popularity"])
 	}
 }
