@@ -21,7 +21,7 @@ type Config struct {
 	// all the data runs for the number of epochs validation chose.
 	Epochs int `json:"epochs"`
 	// Patience stops training after this many epochs without a better
-	// validation NDCG@10 (6); negative means never stop early.
+	// validation NDCG@10 (10); negative means never stop early.
 	Patience int `json:"patience"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
@@ -40,13 +40,13 @@ type Config struct {
 	ContentOnly bool `json:"content_only,omitempty"`
 	// IDDropout is the probability that a user's or item's id vector is
 	// left out of a training step, so that the feature path learns to stand
-	// alone (0.5). Negative means never.
+	// alone (0.2). Negative means never.
 	IDDropout float64 `json:"id_dropout"`
-	// IDLearningRate scales the learning rate of the id vectors (0.3):
-	// each id vector sees few ratings, and a slower step keeps it from
-	// fitting their noise.
+	// IDLearningRate scales the learning rate of the id vectors (1). A
+	// slower step (0.1–0.3) can keep id vectors of users with few ratings
+	// from fitting their noise.
 	IDLearningRate float64 `json:"id_learning_rate"`
-	// Temperature divides the cosine similarities in the softmax (0.1).
+	// Temperature divides the cosine similarities in the softmax (0.2).
 	Temperature float64 `json:"temperature"`
 	// LogQ is how much of the popularity correction (the log of each
 	// negative's sampling probability) is subtracted from its logit: 1 is
@@ -83,11 +83,11 @@ func DefaultConfig() Config {
 		Dim:                32,
 		Hidden:             64,
 		Epochs:             50,
-		Patience:           6,
+		Patience:           10,
 		WeightDecay:        1e-4,
-		IDDropout:          0.5,
-		IDLearningRate:     0.3,
-		Temperature:        0.1,
+		IDDropout:          0.2,
+		IDLearningRate:     1,
+		Temperature:        0.2,
 		LogQ:               0.5,
 		Negatives:          128,
 		ValidationFraction: 0.1,
