@@ -91,12 +91,25 @@ type Summary struct {
 	ManifestKey string
 	// RejectsKey is the lake key of the rejects file, empty when none.
 	RejectsKey string
+	// Customers and Products are the numbers of rows of the catalogue
+	// committed with the run; CatalogRejected counts catalogue rows kept
+	// out (they are in the rejects file too).
+	Customers, Products int64
+	CatalogRejected     int64
 }
 
 // BadRowError is returned under the Fail policy for the first bad row.
 type BadRowError struct{ Reject Reject }
 
 func (e *BadRowError) Error() string {
+	if e.Reject.Table == source.Customers {
+		return fmt.Sprintf("bad customers row (customerNumber=%s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
+			deref(e.Reject.CustomerNumber), e.Reject.Reason)
+	}
+	if e.Reject.Table == source.Products {
+		return fmt.Sprintf("bad products row (productCode=%s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
+			deref(e.Reject.ProductCode), e.Reject.Reason)
+	}
 	return fmt.Sprintf("bad row (customerNumber=%s, productCode=%s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
 		deref(e.Reject.CustomerNumber), deref(e.Reject.ProductCode), e.Reject.Reason)
 }
@@ -109,7 +122,7 @@ func deref(s *string) string {
 }
 
 // stagingRoot holds one directory per run before it is published.
-const stagingRoot = ".recoflow/runs/" + training.Dataset
+const stagingRoot = training.RunsPrefix
 
 // RejectsPrefix is where rejected rows are written, one file per run.
 const RejectsPrefix = "rejects/" + training.Dataset
@@ -144,7 +157,7 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 		opts:    opts,
 		bucket:  b,
 		runID:   runID,
-		staging: path.Join(stagingRoot, runID),
+		staging: training.RunDir(runID),
 		start:   start,
 		rejects: map[string]int64{},
 	}
@@ -206,6 +219,7 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 		RunID: runID, Rows: man.Rows, Rejected: man.Rejected, Rejects: st.rejects,
 		Partitions: len(man.Partitions), Files: st.files, Bytes: man.Bytes,
 		Duration: opts.Now().Sub(start), ManifestKey: manifestKey, RejectsKey: man.Rejects,
+		Customers: man.Catalog.CustomerRows, Products: man.Catalog.ProductRows, CatalogRejected: st.catalogRejected,
 	}
 	log.Info("etl committed", "run_id", runID, "rows", sum.Rows, "rejected", sum.Rejected,
 		"partitions", sum.Partitions, "files", sum.Files, "bytes", sum.Bytes, "duration", sum.Duration.Round(time.Millisecond).String(),
@@ -282,6 +296,9 @@ type state struct {
 	bytes      int64
 	rows       int64
 	timings    map[string]string
+
+	catalog         *training.CatalogFiles
+	catalogRejected int64
 }
 
 // startedName is the marker object a run writes first in its staging prefix.
@@ -360,12 +377,25 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 	files := make(chan stagedFile, st.opts.Uploaders)
 	rej := newRejectsWriter(ctx, st.bucket, path.Join(RejectsPrefix, st.runID+".ndjson"))
 
+	put := putFunc(st.bucket.Put)
+	if bp, ok := st.bucket.(lake.BatchPutter); ok {
+		put = bp.PutUnsynced // made durable by one Sync before the manifest
+	}
 	queryStart := st.opts.Now()
-	var queryDone time.Time
+	var queryDone, catalogDone time.Time
 	g.Go(func() error {
-		defer close(batches)
-		err := st.read(gctx, db, batches, rej)
+		err := func() error {
+			defer close(batches)
+			return st.read(gctx, db, batches, rej)
+		}()
 		queryDone = st.opts.Now()
+		if err != nil {
+			return err
+		}
+		// The catalogue follows the ratings on the same connection and
+		// rejects writer; it is small next to the join.
+		st.catalog, err = st.exportCatalog(gctx, db, put, rej)
+		catalogDone = st.opts.Now()
 		return err
 	})
 	w := newPartitionWriter(st.staging, st.runID, st.opts.MaxFileBytes)
@@ -373,10 +403,6 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 		defer close(files)
 		return w.run(gctx, batches, files)
 	})
-	put := st.bucket.Put
-	if bp, ok := st.bucket.(lake.BatchPutter); ok {
-		put = bp.PutUnsynced // made durable by one Sync before the manifest
-	}
 	for i := 0; i < st.opts.Uploaders; i++ {
 		g.Go(func() error {
 			for f := range files {
@@ -405,6 +431,7 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 	st.rows = w.rows
 	st.timings = map[string]string{
 		"extract": queryDone.Sub(queryStart).Round(time.Millisecond).String(),
+		"catalog": catalogDone.Sub(queryDone).Round(time.Millisecond).String(),
 		"write":   st.opts.Now().Sub(queryStart).Round(time.Millisecond).String(),
 	}
 	return nil
@@ -480,6 +507,7 @@ func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest 
 		Partitions: st.partitions,
 		Timings:    st.timings,
 		Rejects:    st.rejectsKey,
+		Catalog:    st.catalog,
 	}
 }
 

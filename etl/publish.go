@@ -34,6 +34,12 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 			keys = append(keys, f.Path)
 		}
 	}
+	if c := man.Catalog; c != nil {
+		for _, rel := range []string{c.Customers, c.Products} {
+			live[path.Join(training.Dataset, rel)] = true
+			keys = append(keys, rel)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Uploaders * 2)
 	for _, rel := range keys {

@@ -27,14 +27,15 @@ ORDER BY r.customerNumber, r.productCode`
 // benchmarks that time the database alone on the same work.
 func JoinQuery() string { return joinQuery }
 
-// requiredColumns are the source columns the join reads, per table.
+// requiredColumns are the source columns the join and the catalogue read,
+// per table.
 var requiredColumns = []struct {
 	table   string
 	columns []string
 }{
 	{"ratings", []string{"customerNumber", "productCode", "productRating"}},
 	{"customers", []string{"customerNumber", "city", "state", "postalCode", "country", "creditLimit"}},
-	{"products", []string{"productCode", "productLine", "productScale", "quantityInStock", "buyPrice", "MSRP"}},
+	{"products", []string{"productCode", "productName", "productLine", "productScale", "quantityInStock", "buyPrice", "MSRP"}},
 }
 
 // scanRow holds one raw row of the join. Byte slices alias the driver's
@@ -55,6 +56,9 @@ func (s *scanRow) dest() []any {
 
 // Reject is a row kept out of the training data, with the reason.
 type Reject struct {
+	// Table is "customers" or "products" for a row of the catalogue;
+	// empty for a rating.
+	Table          string  `json:"table,omitempty"`
 	CustomerNumber *string `json:"customerNumber"`
 	ProductCode    *string `json:"productCode"`
 	ProductRating  *string `json:"productRating"`

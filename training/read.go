@@ -143,7 +143,12 @@ func checkPartitionPath(p string, customer int32) error {
 // columns of Row, in order, with the contract's types. The error names the
 // first column that differs.
 func CheckSchema(s *parquet.Schema) error {
-	want := parquet.SchemaOf(Row{})
+	return checkFields(s, parquet.SchemaOf(Row{}))
+}
+
+// checkFields reports whether s has exactly want's columns, in order, with
+// want's types.
+func checkFields(s, want *parquet.Schema) error {
 	got := s.Fields()
 	exp := want.Fields()
 	for i, f := range exp {

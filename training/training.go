@@ -68,6 +68,9 @@ type Manifest struct {
 	Timings    map[string]string `json:"timings,omitempty"`
 	// Rejects is the lake key of the rejected rows of this run, if any.
 	Rejects string `json:"rejects,omitempty"`
+	// Catalog locates the run's export of every customer and product (see
+	// ReadCatalog); nil for runs written before the catalogue existed.
+	Catalog *CatalogFiles `json:"catalog,omitempty"`
 }
 
 // Column describes one column of the dataset schema.
