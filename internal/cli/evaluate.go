@@ -101,10 +101,6 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 			for _, name := range methods {
 				m, err := in.method(name)
 				if err != nil {
-					if !cmd.Flags().Changed("methods") {
-						a.log.Warn("skipping method", "method", name, "reason", err.Error())
-						continue
-					}
 					return usageError("--methods: %v", err)
 				}
 				ms = append(ms, m)
@@ -159,55 +155,30 @@ type evalInput struct {
 	method func(name string) (eval.Method, error)
 }
 
-// loadEvalInput reads the committed dataset and converts it to eval data:
-// users are customers in ascending number, items products in ascending
-// code, the rating the interaction's value.
-//
-// TODO(lead, C3): when branch h-model provides (*model.Dataset).EvalData and
-// model.Method, replace the body with
-//
-//	d, man, err := model.ReadDataset(ctx, b)
-//	data, _, _ := d.EvalData()
-//	… "content-only"/"hybrid" → model.Method(d, cfg) with cfg.Seed = seed
-//
-// so that catalogue customers and products without ratings count too and
-// the model methods share the dataset's indices. Until then the model
-// methods are reported as unavailable (skipped from the default list).
+// loadEvalInput reads the committed dataset (with its catalogue, so
+// customers and products without ratings count too) and converts it to eval
+// data with the dataset's indices (model.Dataset.EvalData); the model's
+// methods are trained with the model's default settings and seed.
 func loadEvalInput(ctx context.Context, b lake.BucketReader, seed uint64) (*evalInput, *training.Manifest, error) {
-	type pair struct {
-		user   int32
-		item   string
-		rating float32
-	}
-	var pairs []pair
-	man, err := training.Read(ctx, b, func(r *training.Record) error {
-		pairs = append(pairs, pair{r.CustomerNumber, r.ProductCode, float32(r.ProductRating)})
-		return nil
-	})
+	d, man, err := model.ReadDataset(ctx, b)
 	if err != nil {
 		return nil, nil, err
 	}
-	var users []int32
-	var items []string
-	for _, p := range pairs {
-		users = append(users, p.user)
-		items = append(items, p.item)
-	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	slices.Sort(items)
-	items = slices.Compact(items)
-	d := &eval.Data{NumUsers: len(users), NumItems: len(items), Interactions: make([]eval.Interaction, len(pairs))}
-	for i, p := range pairs {
-		u, _ := slices.BinarySearch(users, p.user)
-		it, _ := slices.BinarySearch(items, p.item)
-		d.Interactions[i] = eval.Interaction{User: int32(u), Item: int32(it), Rating: p.rating}
-	}
-	in := &evalInput{data: d, method: func(name string) (eval.Method, error) {
+	data, _, _ := d.EvalData()
+	in := &evalInput{data: data, method: func(name string) (eval.Method, error) {
 		if m := baselineMethod(name, seed); m != nil {
 			return m, nil
 		}
-		return nil, fmt.Errorf("%s: not available in this build (the model's evaluation method has not landed)", name)
+		cfg := model.DefaultConfig()
+		cfg.Seed = seed
+		switch name {
+		case "hybrid":
+			return model.Method(d, cfg), nil
+		case "content-only":
+			cfg.ContentOnly = true
+			return model.Method(d, cfg), nil
+		}
+		return nil, fmt.Errorf("unknown method %q", name)
 	}}
 	return in, man, nil
 }
