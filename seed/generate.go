@@ -374,6 +374,45 @@ func (g *generator) customerLatent(i int) (u [LatentDims]float64) {
 	return u
 }
 
+// keyed is a product and its sampling key (larger is chosen first).
+type keyed struct {
+	j   int
+	key float64
+}
+
+// worse orders keys: a is worse than b when its key is smaller, or equal
+// with a larger index (so ties go to the lower index).
+func worse(a, b keyed) bool { return a.key < b.key || a.key == b.key && a.j > b.j }
+
+// siftUp and siftDown keep h a min-heap under worse (the worst at h[0]).
+func siftUp(h []keyed, i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !worse(h[i], h[parent]) {
+			return
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func siftDown(h []keyed, i int) {
+	for {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && worse(h[l], h[m]) {
+			m = l
+		}
+		if r < len(h) && worse(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
 // cents formats an amount in cents as DECIMAL text: 2100000 → "21000.00".
 func cents(c int64) string {
 	return strconv.FormatInt(c/100, 10) + "." + fmt.Sprintf("%02d", c%100)
@@ -498,10 +537,6 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 	marks := make([]uint32, nProd) // marks[j] == gen: product j chosen
 	var gen uint32
 	chosen := make([]int, 0, nProd)
-	type keyed struct {
-		j   int
-		key float64
-	}
 	var keys []keyed
 	row := make([]any, 3)
 	var cum, emitted uint64
@@ -527,6 +562,7 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 		case k < nProd && (g.shape.PopularitySkew != 0 || g.shape.SelectionBias != 0):
 			// Weighted, without replacement: the k largest of
 			// log weight + Gumbel noise.
+			// A min-heap of the k best so far keeps this O(products · log k).
 			keys = keys[:0]
 			for j := range g.products {
 				p := &g.products[j]
@@ -534,18 +570,16 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 				if g.shape.SelectionBias != 0 {
 					w += g.shape.SelectionBias * g.expected(&c, &u, p)
 				}
-				keys = append(keys, keyed{j, w - math.Log(-math.Log(1-r.Float64()))})
-			}
-			slices.SortFunc(keys, func(a, b keyed) int {
-				if a.key != b.key {
-					if a.key > b.key {
-						return -1
-					}
-					return 1
+				kj := keyed{j, w - math.Log(-math.Log(1-r.Float64()))}
+				if len(keys) < k {
+					keys = append(keys, kj)
+					siftUp(keys, len(keys)-1)
+				} else if worse(keys[0], kj) {
+					keys[0] = kj
+					siftDown(keys, 0)
 				}
-				return a.j - b.j
-			})
-			for _, kj := range keys[:k] {
+			}
+			for _, kj := range keys {
 				chosen = append(chosen, kj.j)
 			}
 			slices.Sort(chosen)
