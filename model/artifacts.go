@@ -38,6 +38,10 @@ const (
 	// UserTowerFile and ItemTowerFile hold the towers' weights as JSON.
 	UserTowerFile = "model/user_tower.json"
 	ItemTowerFile = "model/item_tower.json"
+	// IDEmbeddingsFile holds the learned id vector of every user and item
+	// the model was trained on, and the rating head, as JSON. A version
+	// without it (older ones) is a content-only model.
+	IDEmbeddingsFile = "model/id_embeddings.json"
 	// UserEncoderFile and ItemEncoderFile hold the one-hot encoders and
 	// standard scalers as JSON.
 	UserEncoderFile = "scalers/user_encoder.json"
@@ -137,11 +141,11 @@ func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error 
 		return nil
 	}
 	d := r.data
-	userEmb, err := embeddingsCSV(d.userIDs, func(k int) []float32 { return m.EmbedUser(d.users[k]) })
+	userEmb, err := embeddingsCSV(d.userIDs, func(k int) []float32 { return m.EmbedKnownUser(d.userIDs[k], d.users[k]) })
 	if err := add(UserEmbeddingsFile, userEmb, err); err != nil {
 		return err
 	}
-	itemEmb, err := embeddingsCSV(d.itemIDs, func(k int) []float32 { return m.EmbedItem(d.items[k]) })
+	itemEmb, err := embeddingsCSV(d.itemIDs, func(k int) []float32 { return m.EmbedKnownItem(d.itemIDs[k], d.items[k]) })
 	if err := add(ItemEmbeddingsFile, itemEmb, err); err != nil {
 		return err
 	}
@@ -151,6 +155,7 @@ func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error 
 	}{
 		{UserTowerFile, m.user.file("user")},
 		{ItemTowerFile, m.item.file("item")},
+		{IDEmbeddingsFile, m.idFile()},
 	} {
 		data, err := json.Marshal(f.v)
 		if err := add(f.name, append(data, '\n'), err); err != nil {
@@ -340,6 +345,12 @@ func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, err
 			return nil, err
 		}
 	}
+	idf := idFile{Format: idFormat, RatingHead: ratingHead{Intercept: 3, Slope: 2}}
+	if _, ok := sums[IDEmbeddingsFile]; ok {
+		if err := read(IDEmbeddingsFile, &idf); err != nil {
+			return nil, err
+		}
+	}
 	if err := ue.init(userCategorical, userNumeric); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", version, err)
 	}
@@ -357,7 +368,89 @@ func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, err
 	if user.out != item.out {
 		return nil, fmt.Errorf("load model %s: user embeddings have %d dimensions, item embeddings %d", version, user.out, item.out)
 	}
-	return &Model{version: version, dim: user.out, userEnc: &ue, itemEnc: &ie, user: user, item: item}, nil
+	m := &Model{version: version, dim: user.out, userEnc: &ue, itemEnc: &ie, user: user, item: item}
+	if err := idf.apply(m); err != nil {
+		return nil, fmt.Errorf("load model %s: %s: %w", version, IDEmbeddingsFile, err)
+	}
+	return m, nil
+}
+
+// idFile is the id vectors and rating head as stored in model/.
+type idFile struct {
+	Format     string     `json:"format"`
+	Dim        int        `json:"dim"`
+	RatingHead ratingHead `json:"rating_head"`
+	Users      []idVector `json:"users"`
+	Items      []idVector `json:"items"`
+}
+
+// ratingHead maps a cosine to a rating: Intercept + Slope·cos, clamped to
+// 1–5.
+type ratingHead struct {
+	Intercept float64 `json:"intercept"`
+	Slope     float64 `json:"slope"`
+}
+
+type idVector struct {
+	ID     string    `json:"id"`
+	Vector []float64 `json:"vector"`
+}
+
+const idFormat = "recoflow.id-embeddings/v1"
+
+func (m *Model) idFile() *idFile {
+	f := &idFile{Format: idFormat, Dim: m.dim, RatingHead: ratingHead{Intercept: m.ratingA, Slope: m.ratingB}}
+	rows := func(index map[string]int32, vec []float64) []idVector {
+		out := make([]idVector, len(index))
+		for id, k := range index {
+			out[k] = idVector{ID: id, Vector: vec[int(k)*m.dim:][:m.dim]}
+		}
+		return out
+	}
+	f.Users = rows(m.userIDs, m.userVec)
+	f.Items = rows(m.itemIDs, m.itemVec)
+	return f
+}
+
+// apply checks the stored id vectors against m's dimension and gives them
+// to m.
+func (f *idFile) apply(m *Model) error {
+	if f.Format != idFormat {
+		return fmt.Errorf("format %q, want %q", f.Format, idFormat)
+	}
+	if !isFinite(f.RatingHead.Intercept) || !isFinite(f.RatingHead.Slope) {
+		return fmt.Errorf("rating head %+v: want finite numbers", f.RatingHead)
+	}
+	m.ratingA, m.ratingB = f.RatingHead.Intercept, f.RatingHead.Slope
+	table := func(side string, rows []idVector) (map[string]int32, []float64, error) {
+		if len(rows) == 0 {
+			return nil, nil, nil
+		}
+		index := make(map[string]int32, len(rows))
+		vec := make([]float64, 0, len(rows)*m.dim)
+		for n, r := range rows {
+			if len(r.Vector) != m.dim {
+				return nil, nil, fmt.Errorf("%s %d (id %q): %d values, want %d", side, n+1, r.ID, len(r.Vector), m.dim)
+			}
+			if _, dup := index[r.ID]; dup || r.ID == "" {
+				return nil, nil, fmt.Errorf("%s %d: id %q is empty or repeated", side, n+1, r.ID)
+			}
+			for _, x := range r.Vector {
+				if !isFinite(x) {
+					return nil, nil, fmt.Errorf("%s %d (id %q): value %v is not finite", side, n+1, r.ID, x)
+				}
+			}
+			index[r.ID] = int32(n)
+			vec = append(vec, r.Vector...)
+		}
+		return index, vec, nil
+	}
+	var err error
+	if m.userIDs, m.userVec, err = table("user", f.Users); err != nil {
+		return err
+	}
+	m.itemIDs, m.itemVec, err = table("item", f.Items)
+	return err
 }
 
 func readObject(ctx context.Context, b lake.BucketReader, key string, limit int64) ([]byte, error) {
@@ -464,4 +557,18 @@ func (f *towerFile) tower(side string, width int) (*tower, error) {
 	}
 	copy(t.b2, l2.Bias)
 	return t, nil
+}
+
+// CheckWritable reports whether the model's artifacts can be written to b:
+// it writes a small object under Prefix and removes it. Call it before a
+// long training run so that a read-only lake fails at once, not after it.
+func CheckWritable(ctx context.Context, b lake.Bucket) error {
+	key := fmt.Sprintf("%s/_write-check-%d", Prefix, time.Now().UnixNano())
+	if err := b.Put(ctx, key, strings.NewReader("recoflow train checks that it can write here\n")); err != nil {
+		return fmt.Errorf("the lake %s is not writable (a test write of %s failed): %w", b, key, err)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		return fmt.Errorf("the lake %s: remove the test write %s: %w", b, key, err)
+	}
+	return nil
 }

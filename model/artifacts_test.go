@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err := res.Save(ctx, b, "20261125T153000Z"); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ItemEmbeddingsFile, UserEmbeddingsFile, UserTowerFile, ItemTowerFile, UserEncoderFile, ItemEncoderFile, MetricsFile, LossCurveFile, ManifestName} {
+	for _, f := range []string{ItemEmbeddingsFile, UserEmbeddingsFile, UserTowerFile, ItemTowerFile, IDEmbeddingsFile, UserEncoderFile, ItemEncoderFile, MetricsFile, LossCurveFile, ManifestName} {
 		if _, err := b.Attributes(ctx, Key("20261125T153000Z", f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -77,8 +78,14 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("embeddings files hold %d users and %d items, want %d and %d", len(users), len(items), d.NumUsers(), d.NumItems())
 	}
 	for k, f := range d.users {
-		want := res.Model.EmbedUser(f)
-		if got := m.EmbedUser(f); !sameBits(got, want) {
+		if got, want := m.EmbedUser(f), res.Model.EmbedUser(f); !sameBits(got, want) {
+			t.Fatalf("user %s: loaded model embeds features %v, trained model %v", d.userIDs[k], got, want)
+		}
+		want := res.Model.EmbedKnownUser(d.userIDs[k], f)
+		if !m.KnowsUser(d.userIDs[k]) {
+			t.Fatalf("user %s: the loaded model has no id vector", d.userIDs[k])
+		}
+		if got := m.EmbedKnownUser(d.userIDs[k], f); !sameBits(got, want) {
 			t.Fatalf("user %s: loaded model embeds %v, trained model %v", d.userIDs[k], got, want)
 		}
 		if got := users[d.userIDs[k]]; !sameBits(got, want) {
@@ -86,13 +93,19 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	for k, f := range d.items {
-		want := res.Model.EmbedItem(f)
-		if got := m.EmbedItem(f); !sameBits(got, want) {
+		if got, want := m.EmbedItem(f), res.Model.EmbedItem(f); !sameBits(got, want) {
+			t.Fatalf("item %s: loaded model embeds features %v, trained model %v", d.itemIDs[k], got, want)
+		}
+		want := res.Model.EmbedKnownItem(d.itemIDs[k], f)
+		if got := m.EmbedKnownItem(d.itemIDs[k], f); !sameBits(got, want) {
 			t.Fatalf("item %s: loaded model embeds %v, trained model %v", d.itemIDs[k], got, want)
 		}
 		if got := items[d.itemIDs[k]]; !sameBits(got, want) {
 			t.Fatalf("item %s: file holds %v, model gives %v", d.itemIDs[k], got, want)
 		}
+	}
+	if !slices.Equal(m.userVec, res.Model.userVec) || !slices.Equal(m.itemVec, res.Model.itemVec) || m.ratingA != res.Model.ratingA || m.ratingB != res.Model.ratingB {
+		t.Fatal("id vectors or rating head differ after loading")
 	}
 	for i := range m.user.p {
 		if math.Float64bits(m.user.p[i]) != math.Float64bits(res.Model.user.p[i]) {

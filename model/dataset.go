@@ -54,10 +54,12 @@ func NewDataset() *Dataset {
 // Len returns the number of ratings.
 func (d *Dataset) Len() int { return len(d.ratings) }
 
-// NumUsers returns the number of distinct users.
+// NumUsers returns the number of distinct users (with ratings or from the
+// catalogue).
 func (d *Dataset) NumUsers() int { return len(d.users) }
 
-// NumItems returns the number of distinct items.
+// NumItems returns the number of distinct items (with ratings or from the
+// catalogue).
 func (d *Dataset) NumItems() int { return len(d.items) }
 
 // Add appends one rating. It rejects an empty id, a rating outside 1..5, a
@@ -114,6 +116,81 @@ func (d *Dataset) Add(r Rating) error {
 	return nil
 }
 
+// AddUser adds a user without ratings (a catalogue customer), so that it
+// gets an embedding from its features. A user already in d is left as it
+// is when f is the same and refused when f differs; an empty id or a
+// non-finite number is refused, naming the user.
+func (d *Dataset) AddUser(id string, f UserFeatures) error {
+	where := fmt.Sprintf("customer %q", id)
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("%s: empty id", where)
+	}
+	for i, v := range f.numeric() {
+		if !isFinite(v) {
+			return fmt.Errorf("%s: %s is %v, want a finite number", where, userNumeric[i], v)
+		}
+	}
+	if u, ok := d.userIndex[id]; ok {
+		if d.users[u] != f {
+			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.users[u])
+		}
+		return nil
+	}
+	id = strings.Clone(id)
+	d.userIndex[id] = int32(len(d.users))
+	d.userIDs = append(d.userIDs, id)
+	f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
+	d.users = append(d.users, f)
+	d.sorted = false
+	return nil
+}
+
+// AddItem adds an item without ratings (a catalogue product), with the
+// same rules as AddUser.
+func (d *Dataset) AddItem(id string, f ItemFeatures) error {
+	where := fmt.Sprintf("product %q", id)
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("%s: empty id", where)
+	}
+	for i, v := range f.numeric() {
+		if !isFinite(v) {
+			return fmt.Errorf("%s: %s is %v, want a finite number", where, itemNumeric[i], v)
+		}
+	}
+	if it, ok := d.itemIndex[id]; ok {
+		if d.items[it] != f {
+			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.items[it])
+		}
+		return nil
+	}
+	id = strings.Clone(id)
+	d.itemIndex[id] = int32(len(d.items))
+	d.itemIDs = append(d.itemIDs, id)
+	f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
+	d.items = append(d.items, f)
+	d.sorted = false
+	return nil
+}
+
+// AddCatalog adds every customer and product of c that has no rating in
+// d, converting decimals from cents to currency units as AddRecord does.
+func (d *Dataset) AddCatalog(c *training.Catalog) error {
+	for _, cu := range c.Customers {
+		f := UserFeatures{City: cu.City, Country: cu.Country, CreditLimit: float64(cu.CreditLimit) / 100}
+		if err := d.AddUser(strconv.Itoa(int(cu.CustomerNumber)), f); err != nil {
+			return fmt.Errorf("catalogue: %w", err)
+		}
+	}
+	for _, p := range c.Products {
+		f := ItemFeatures{ProductLine: p.ProductLine, ProductScale: p.ProductScale,
+			QuantityInStock: float64(p.QuantityInStock), BuyPrice: float64(p.BuyPrice) / 100, MSRP: float64(p.MSRP) / 100}
+		if err := d.AddItem(p.ProductCode, f); err != nil {
+			return fmt.Errorf("catalogue: %w", err)
+		}
+	}
+	return nil
+}
+
 // AddRecord appends one row of the lake's training dataset (DESIGN.md §4),
 // converting decimals from cents to currency units.
 func (d *Dataset) AddRecord(rec *training.Record) error {
@@ -137,7 +214,9 @@ func (d *Dataset) AddRecord(rec *training.Record) error {
 }
 
 // ReadDataset reads the lake's committed training dataset (only a committed
-// one: see training.Read) into memory and returns it with its manifest. A
+// one: see training.Read) into memory, adds the customers and products of
+// the catalogue committed with it (training.ReadCatalog; an older run has
+// none) that have no rating, and returns it with its manifest. A
 // lake without one gives an error wrapping training.ErrNoDataset; a file
 // with the wrong schema or a row with a bad value gives an error naming it.
 func ReadDataset(ctx context.Context, b lake.BucketReader) (*Dataset, *training.Manifest, error) {
@@ -153,6 +232,15 @@ func ReadDataset(ctx context.Context, b lake.BucketReader) (*Dataset, *training.
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	c, err := training.ReadCatalog(ctx, b, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training dataset: %w", err)
+	}
+	if c != nil {
+		if err := d.AddCatalog(c); err != nil {
+			return nil, nil, err
+		}
 	}
 	return d, m, nil
 }
@@ -181,6 +269,12 @@ func (d *Dataset) sort() {
 		r := &d.ratings[i]
 		r.user, r.item = unew[r.user], inew[r.item]
 	}
+	d.sortRatings()
+}
+
+// sortRatings puts the ratings in (user, item, value) order and marks d
+// sorted (users and items must already be).
+func (d *Dataset) sortRatings() {
 	slices.SortFunc(d.ratings, func(a, b rating) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.item, b.item), cmp.Compare(a.value, b.value))
 	})

@@ -1,57 +1,106 @@
-// Package model trains recoflow's recommender and serves it: a content-based
-// two-tower model, in pure Go, reproducible bit for bit from its data and
-// seed (DESIGN.md §5).
+// Package model trains recoflow's recommender and serves it: a hybrid
+// two-tower model, in pure Go, trained for cosine retrieval and
+// reproducible bit for bit from its data and seed (DESIGN.md §5).
 //
 // # The model
 //
-// A user is described by features, not by an id: city and country (one-hot
-// after trimming and lower-casing; values unseen in training are ignored)
-// and credit limit (standard-scaled). An item likewise: product line and
-// scale (one-hot) and quantity in stock, buy price and MSRP
-// (standard-scaled). Each side has a tower, a small perceptron
+// A user is described by features: city and country (one-hot after
+// trimming and lower-casing; values unseen in training are ignored) and
+// credit limit (standard-scaled). An item likewise: product line and scale
+// (one-hot) and quantity in stock, buy price and MSRP (standard-scaled).
+// Each side has a tower, a small perceptron
 //
-//	features → hidden layer (64 units, ReLU) → embedding (32 values, linear)
+//	features → hidden layer (64 units, ReLU) → 32 values (linear) → unit length
 //
-// and the model's opinion of a pair is the cosine similarity of their
-// embeddings. It is trained to match the rating rescaled from 1..5 to
-// -1..1, minimizing the mean of (cos(u, i) − (rating−3)/2)² with AdamW on
-// mini-batches, so that its predicted rating is 3 + 2·cos. Because only
-// features go in, any shopper gets an embedding, including one the shop
-// has never seen.
+// and every user and item with ratings also has a learned id vector of 32
+// values. The embedding is the sum
+//
+//	embedding = tower(features)/‖tower(features)‖ + id vector
+//
+// for a known user or item (EmbedKnownUser, EmbedKnownItem), and the
+// tower's unit vector alone for one the model has never seen (EmbedUser,
+// EmbedItem): a new shopper or product still gets an embedding, from its
+// features. The model's opinion of a pair is the cosine similarity of
+// their embeddings, which is how the vector store ranks them. With
+// Config.ContentOnly there are no id vectors: the towers alone, every user
+// and item embedded from its features.
+//
+// # The objective
+//
+// Every rating is a positive (Config.MinRating can drop low ones): the user
+// chose the item. Training is a sampled softmax over cosines: for each
+// positive (u, i) of a mini-batch, the loss is
+//
+//	−log softmax_j( cos(u, j)/τ − LogQ·log q_j )[i]
+//
+// over i and the batch's first Negatives distinct items (items the same
+// user has as a positive elsewhere in the batch are left out), where q_j is
+// item j's share of the training positives — the probability that it shows
+// up as an in-batch negative — so that popular items are not pushed down
+// just for being popular (LogQ 0.5 corrects half of that bias; 1 all of
+// it). τ is Config.Temperature (0.2). Each step leaves each user's and each
+// item's id vector out with probability IDDropout (0.2), so the towers learn
+// to stand alone; id vectors start at small random values (symmetric
+// users with the same features would otherwise stay identical) and are
+// updated lazily: only the rows of a step's users and items move. The
+// optimizer is AdamW on mini-batches.
+//
+// The cosine is not a rating, but metrics.json still reports an RMSE: a
+// rating head, rating ≈ a + b·cos fitted by least squares on the training
+// ratings (PredictRating uses it). On the sample it is no better than the
+// per-user mean: the model is trained to rank, not to predict ratings.
+//
+// Defaults were picked by measurement, on the classicmodels sample under
+// the evaluation protocol of package eval (NDCG@10): see BENCHMARKS.md.
 //
 // # Training
 //
-// Read the committed training dataset from the lake, train, save:
+// Read the committed training dataset (and the catalogue committed with it)
+// from the lake, train, save:
 //
 //	d, manifest, err := model.ReadDataset(ctx, bucket) // only a committed dataset
 //	res, err := model.Train(ctx, d, model.Config{Seed: 1})
 //	res.Metrics.DatasetRunID = manifest.RunID
 //	err = res.Save(ctx, bucket, model.NewVersion(time.Now()))
 //
-// Train shuffles the ratings with the seed into training (80%), validation
-// (10%) and hold-out (10%) sets. The encoders are fitted on the training
-// rows only. After every epoch it measures the training and validation
-// loss and reports them through Config.Progress; it keeps the parameters of
-// the epoch with the lowest validation loss and stops after Config.Patience
-// epochs without improvement. The hold-out set, which neither training nor
-// the choice of epoch saw, gives the reported metrics.
+// Train shuffles the ratings with the seed into hold-out (10%,
+// Config.HoldoutFraction; negative for none), validation (10%) and
+// training sets. It trains on the training set, measuring NDCG@10 on the
+// validation set after every epoch, and keeps the best epoch, stopping
+// after Config.Patience epochs without improvement; the hold-out set, which
+// neither training nor the choice of epoch saw, gives the reported
+// figures. Then it refits a fresh model on every rating for the chosen
+// number of epochs: the refit is the returned, published model. Tune
+// searches settings (learning rates, id dropout, temperature, LogQ, weight
+// decay) on the same validation set.
+//
+// Every customer and product of the data gets an embedding: ReadDataset adds
+// the catalogue's customers and products without ratings (AddUser, AddItem),
+// and they are embedded from their features alone.
 //
 // The result depends only on the data (not on its row order) and the
 // Config: each mini-batch is cut into a fixed number of shards whose
-// gradients are summed in a fixed order, so running on 1, 2 or 16 cores
-// gives the same bits. Every product in the towers is rounded explicitly, so
-// no platform's fused multiply-add changes them either.
+// gradients are summed in a fixed order, the id dropout is drawn in a fixed
+// order before the parallel work, so running on 1, 2 or 16 cores gives the
+// same bits. Every product in the towers is rounded explicitly, so no
+// platform's fused multiply-add changes them either. Memory beyond the data
+// and the parameters (with their Adam moments) is a few mini-batch buffers.
+//
+// # Evaluation
+//
+// EvalData and Method make the model an eval.Method ("hybrid" or
+// "content-only"), evaluated with the baselines under one protocol by
+// `recoflow evaluate`, and by `recoflow train` into metrics.json.
 //
 // # Metrics
 //
-// Metrics (stored as metrics.json) hold the per-epoch losses and, on the
-// hold-out set: the RMSE on the 1–5 scale of the model and of three
+// Metrics (stored as metrics.json) hold the per-epoch training loss and
+// validation NDCG@10 and Precision@10; on the hold-out set: Precision@10
+// and NDCG@10 of the model against a popularity ranking, defined as
+// RankingDefinition says, and the RMSE of the rating head and of three
 // baselines fitted on the training set (global mean, per-item mean,
-// per-user mean); and Precision@10 and NDCG@10 of the model against a
-// popularity ranking, defined as RankingDefinition says: for each user with
-// at least one hold-out rating ≥ 4, every item except those the user rated
-// outside the hold-out is ranked (by cosine, or by number of training
-// ratings), the relevant items being the user's hold-out items rated ≥ 4.
+// per-user mean); the refit; and, when the caller adds it, the evaluation
+// report.
 //
 // # Artifacts
 //
@@ -61,10 +110,11 @@
 //	embeddings/user_embeddings.csv   id,embedding — every customer
 //	model/user_tower.json            weights of each layer, weight[out][in], and biases
 //	model/item_tower.json
+//	model/id_embeddings.json         the id vector of every user and item with ratings; the rating head
 //	scalers/user_encoder.json        one-hot categories and standard scalers
 //	scalers/item_encoder.json
 //	metrics.json
-//	loss.png                         training and validation loss per epoch
+//	loss.png                         validation NDCG@10 and Precision@10 per epoch
 //	manifest.json                    sizes and SHA-256 of the above; written last
 //
 // then ml-artifacts/LATEST, which names the version. A version exists only
@@ -76,10 +126,11 @@
 // # Inference
 //
 // The API and the stream load the latest model and embed shoppers and
-// products from their features:
+// products from their features, with their id vectors when the model knows
+// them (an unknown id gives the feature embedding):
 //
 //	m, err := model.Load(ctx, bucket, "") // "" means the version LATEST names
-//	u := m.EmbedUser(model.UserFeatures{City: "Nantes", Country: "France", CreditLimit: 21000})
+//	u := m.EmbedKnownUser("103", model.UserFeatures{City: "Nantes", Country: "France", CreditLimit: 21000})
 //	i := m.EmbedItem(model.ItemFeatures{ProductLine: "Motorcycles", ProductScale: "1:10",
 //		QuantityInStock: 7933, BuyPrice: 48.81, MSRP: 95.70})
 //	score := model.Cosine(u, i)

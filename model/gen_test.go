@@ -16,7 +16,11 @@ type genConfig struct {
 	users, items, perUser int
 	countries, cities     int
 	noise                 float64
-	seed                  uint64
+	// latent is the weight of tastes the features do not explain: each
+	// user and item has a random 8-dim vector whose dot product adds to
+	// the affinity (0: none).
+	latent float64
+	seed   uint64
 }
 
 var (
@@ -104,7 +108,19 @@ func generate(c genConfig) []Rating {
 				MSRP:            math.Round(msrp*100) / 100,
 			}}
 	}
-	sigma := math.Sqrt(1 + 0.49 + 0.64 + 0.16 + c.noise*c.noise)
+	const latentDim = 8
+	lu := make([]float64, c.users*latentDim)
+	li := make([]float64, c.items*latentDim)
+	if c.latent != 0 {
+		lr := newRNG(c.seed, 77)
+		for i := range lu {
+			lu[i] = lr.normal() / math.Sqrt(latentDim)
+		}
+		for i := range li {
+			li[i] = lr.normal()
+		}
+	}
+	sigma := math.Sqrt(1 + 0.49 + 0.64 + 0.16 + c.noise*c.noise + c.latent*c.latent)
 	cuts := []float64{-1.2 * sigma, -0.4 * sigma, 0.4 * sigma, 1.2 * sigma}
 	// Shoppers rate what they bought, and buy more of what they like: each
 	// user picks perUser distinct items with weights popularity·e^(affinity)
@@ -118,6 +134,9 @@ func generate(c genConfig) []Rating {
 		for i, it := range items {
 			aff[i] = countryPref[cityCountry[u.city]][it.line] + cityPref[u.city][it.scale] +
 				0.8*u.z*it.zp + 0.4*it.zq
+			if c.latent != 0 {
+				aff[i] += c.latent * dot(lu[ui*latentDim:][:latentDim], li[i*latentDim:][:latentDim])
+			}
 			keys[i] = math.Log(1-r.float64()) / (it.w * math.Exp(0.7*aff[i]))
 		}
 		for _, i := range topKeys(order[:0], keys, k) {

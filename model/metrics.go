@@ -5,18 +5,19 @@ import (
 	"slices"
 )
 
-// EpochStats are the figures of one training epoch, measured with the
-// parameters at its end. Losses are the mean of (cos(u,i) − (rating−3)/2)²;
-// RMSE is the same error on the 1–5 scale (2·√loss).
+// EpochStats are the figures of one epoch of the validation run, measured
+// with the parameters at its end. TrainLoss is the mean sampled-softmax
+// loss of the epoch's steps; ValidationNDCG and ValidationPrecision are
+// NDCG@10 and Precision@10 on the validation ratings, computed as
+// RankingDefinition says.
 type EpochStats struct {
-	Epoch          int     `json:"epoch"`
-	TrainLoss      float64 `json:"train_loss"`
-	ValidationLoss float64 `json:"validation_loss"`
-	TrainRMSE      float64 `json:"train_rmse"`
-	ValidationRMSE float64 `json:"validation_rmse"`
-	Seconds        float64 `json:"seconds"`
+	Epoch               int     `json:"epoch"`
+	TrainLoss           float64 `json:"train_loss"`
+	ValidationNDCG      float64 `json:"validation_ndcg_at_10"`
+	ValidationPrecision float64 `json:"validation_precision_at_10"`
+	Seconds             float64 `json:"seconds"`
 	// Best is true when this epoch improved on every earlier validation
-	// loss.
+	// NDCG@10.
 	Best bool `json:"best,omitempty"`
 }
 
@@ -38,14 +39,34 @@ type Metrics struct {
 	} `json:"split"`
 	Config Config `json:"config"`
 	// Loss states the training objective.
-	Loss      string       `json:"loss"`
+	Loss string `json:"loss"`
+	// Epochs are the validation run's epochs; BestEpoch the one kept, whose
+	// number of epochs the refit runs.
 	Epochs    []EpochStats `json:"epochs"`
 	BestEpoch int          `json:"best_epoch"`
-	Holdout   Holdout      `json:"holdout"`
-	// TrainingSeconds is the wall time of Train; RatingsPerSecond the
-	// training ratings it processed (all epochs) per second of it.
+	// Holdout are the validation run's figures on the hold-out ratings
+	// (zero when the hold-out fraction is negative).
+	Holdout Holdout `json:"holdout"`
+	// Refit describes the published model, trained on every rating.
+	Refit RefitStats `json:"refit"`
+	// Evaluation is the full evaluation report (package eval), when the
+	// caller adds one.
+	Evaluation any `json:"evaluation,omitempty"`
+	// TrainingSeconds is the wall time of Train (validation run and refit);
+	// RatingsPerSecond the training positives it processed (all epochs of
+	// both) per second of it.
 	TrainingSeconds  float64 `json:"training_seconds"`
 	RatingsPerSecond float64 `json:"ratings_per_second"`
+}
+
+// RefitStats describe the refit on all the data: the published model.
+type RefitStats struct {
+	Ratings int `json:"ratings"`
+	Epochs  int `json:"epochs"`
+	// Users and Items are those with an id vector (with ratings); every
+	// other user and item of the data is embedded from its features.
+	Users int `json:"users_with_id"`
+	Items int `json:"items_with_id"`
 }
 
 // Holdout are the figures on the hold-out ratings, which neither training
@@ -57,9 +78,10 @@ type Holdout struct {
 }
 
 // HoldoutRMSE compares the model's root-mean-square error on the 1–5 scale
-// (prediction 3 + 2·cos) with baselines fitted on the training split:
-// the global mean rating, each item's mean rating, and each user's mean
-// rating (both falling back to the global mean when there is none).
+// (its rating head, a + b·cos fitted on the training ratings) with
+// baselines fitted on the training split: the global mean rating, each
+// item's mean rating, and each user's mean rating (both falling back to the
+// global mean when there is none).
 type HoldoutRMSE struct {
 	Model      float64 `json:"model"`
 	GlobalMean float64 `json:"global_mean"`
@@ -83,17 +105,21 @@ type RankScore struct {
 	NDCG      float64 `json:"ndcg_at_k"`
 }
 
-const metricsFormat = "recoflow.metrics/v1"
+const metricsFormat = "recoflow.metrics/v2"
 
 // LossDefinition is the training objective, as recorded in metrics.json.
-const LossDefinition = "mean over ratings of (cos(user_embedding, item_embedding) - (rating-3)/2)^2; predicted rating = 3 + 2*cos"
+const LossDefinition = "sampled softmax for cosine retrieval: for each training rating (a positive) (u, i), " +
+	"-log softmax_j(cos(u, j)/temperature - logq*log q_j)[i] over i and the batch's first `negatives` distinct items " +
+	"(not the user's other positives of the batch), q_j = item j's share of the training positives; " +
+	"u = user tower(features) + user id vector, i = item tower(features) + item id vector, " +
+	"each id vector left out with probability id_dropout per step"
 
 // RankingDefinition is how Precision@K and NDCG@K are computed, as recorded
 // in metrics.json.
-const RankingDefinition = "for each user with at least one hold-out rating >= 4: " +
-	"rank every item of the dataset except those the user rated outside the hold-out, " +
-	"by cosine similarity (model) or by number of training ratings (popularity), ties by item id; " +
-	"relevant = the user's hold-out items rated >= 4; " +
+const RankingDefinition = "for each user with at least one evaluated rating >= 4: " +
+	"rank every item of the dataset except those the user rated in the training (and, for the hold-out, validation) ratings, " +
+	"by cosine similarity of the embeddings as published (model) or by number of training ratings (popularity), ties by item id; " +
+	"relevant = the user's evaluated items rated >= 4; " +
 	"precision@K = relevant items in the top K / K; " +
 	"NDCG@K = sum over top-K ranks r of rel_r/log2(r+1), divided by its ideal value for min(K, relevant) items; " +
 	"both averaged over those users"
@@ -101,29 +127,35 @@ const RankingDefinition = "for each user with at least one hold-out rating >= 4:
 // rankK is the K of Precision@K and NDCG@K.
 const rankK = 10
 
-// evaluate computes the metrics of the trained (best-epoch) parameters,
-// using embeddings rounded to float32 as they are published.
-func (t *trainer) evaluate() *Metrics {
+// metrics returns the run's description (without epochs and hold-out).
+func (t *trainer) metrics(split []uint8) *Metrics {
 	d := t.d
 	m := &Metrics{
-		Format:    metricsFormat,
-		Ratings:   len(d.ratings),
-		Users:     len(d.users),
-		Items:     len(d.items),
-		Config:    t.cfg,
-		Loss:      LossDefinition,
-		Epochs:    t.epochs,
-		BestEpoch: bestEpoch(t.epochs),
+		Format:  metricsFormat,
+		Ratings: len(d.ratings),
+		Users:   len(d.users),
+		Items:   len(d.items),
+		Loss:    LossDefinition,
 	}
-	m.Split.Train, m.Split.Validation, m.Split.Holdout = len(t.train), len(t.val), len(t.hold)
-	ue, ie := t.embedAll()
-	for i, x := range ue {
-		ue[i] = float64(float32(x))
+	for _, s := range split {
+		switch s {
+		case splitTrain:
+			m.Split.Train++
+		case splitValidation:
+			m.Split.Validation++
+		default:
+			m.Split.Holdout++
+		}
 	}
-	for i, x := range ie {
-		ie[i] = float64(float32(x))
-	}
+	return m
+}
 
+// holdout computes the hold-out figures of the trainer's parameters,
+// using embeddings rounded to float32 as they are published.
+func (t *trainer) holdout(split []uint8) Holdout {
+	d := t.d
+	ue, ie := t.embedAll(true)
+	a, b := t.fitRatingHead()
 	// Baselines from the training ratings.
 	global := 0.0
 	itemSum := make([]float64, len(d.items))
@@ -147,40 +179,45 @@ func (t *trainer) evaluate() *Metrics {
 	}
 	D := t.cfg.Dim
 	var se [4]float64
-	for _, r := range t.hold {
+	n := 0
+	for r, s := range split {
+		if s != splitHoldout {
+			continue
+		}
+		n++
 		rt := d.ratings[r]
 		c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
-		for j, p := range []float64{3 + 2*c, global, mean(itemSum[rt.item], itemN[rt.item]), mean(userSum[rt.user], userN[rt.user])} {
+		for j, p := range []float64{min(5, max(1, a+b*c)), global, mean(itemSum[rt.item], itemN[rt.item]), mean(userSum[rt.user], userN[rt.user])} {
 			e := p - rt.value
 			se[j] += e * e
 		}
 	}
-	n := float64(len(t.hold))
-	m.Holdout.Ratings = len(t.hold)
-	m.Holdout.RMSE = HoldoutRMSE{
-		Model:      math.Sqrt(se[0] / n),
-		GlobalMean: math.Sqrt(se[1] / n),
-		ItemMean:   math.Sqrt(se[2] / n),
-		UserMean:   math.Sqrt(se[3] / n),
+	h := Holdout{Ratings: n}
+	if n == 0 {
+		return h
 	}
-	m.Holdout.Ranking = t.ranking(ue, ie, itemN)
-	return m
+	h.RMSE = HoldoutRMSE{
+		Model:      math.Sqrt(se[0] / float64(n)),
+		GlobalMean: math.Sqrt(se[1] / float64(n)),
+		ItemMean:   math.Sqrt(se[2] / float64(n)),
+		UserMean:   math.Sqrt(se[3] / float64(n)),
+	}
+	h.Ranking = t.rank(ue, ie, split, splitHoldout, true)
+	return h
 }
 
-func bestEpoch(es []EpochStats) int {
-	best, at := math.Inf(1), 0
-	for _, e := range es {
-		if e.ValidationLoss < best {
-			best, at = e.ValidationLoss, e.Epoch
+// rank computes Precision@K and NDCG@K as RankingDefinition states, for
+// the ratings of split target: ratings of earlier splits are the ones the
+// users are known to have rated, those of later splits are ignored. With
+// withPop it ranks by popularity (the number of training ratings) too.
+func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bool) Ranking {
+	d := t.d
+	popularity := make([]int, len(d.items))
+	for r, s := range split {
+		if s == splitTrain {
+			popularity[d.ratings[r].item]++
 		}
 	}
-	return at
-}
-
-// ranking computes Precision@K and NDCG@K as RankingDefinition states.
-// popularity is the number of training ratings of each item.
-func (t *trainer) ranking(ue, ie []float64, popularity []int) Ranking {
-	d := t.d
 	D := t.cfg.Dim
 	nItems := len(d.items)
 	unit := func(e []float64, n int) []float64 {
@@ -232,9 +269,9 @@ func (t *trainer) ranking(ue, ie []float64, popularity []int) Ranking {
 			for r := userStart[u]; r < userStart[u+1]; r++ {
 				rt := d.ratings[r]
 				switch {
-				case t.split[r] != splitHoldout:
+				case split[r] < target:
 					p.excluded[rt.item] = int32(u)
-				case rt.value >= 4:
+				case split[r] == target && rt.value >= 4:
 					p.relevant[rt.item] = int32(u)
 					nRel++
 				}
@@ -281,6 +318,9 @@ func (t *trainer) ranking(ue, ie []float64, popularity []int) Ranking {
 			pr, nd := score(topItem)
 			p.pm += pr
 			p.nm += nd
+			if !withPop {
+				continue
+			}
 			// popularity
 			topItem = topItem[:0]
 			for _, i := range byPop {

@@ -13,20 +13,20 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// lossCurvePNG draws the training and validation loss per epoch, with the
-// kept epoch marked, as a PNG image.
+// lossCurvePNG draws the validation NDCG@10 and Precision@10 per epoch of
+// the validation run, with the kept epoch marked, as a PNG image.
 func lossCurvePNG(epochs []EpochStats, best int) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = "recoflow two-tower model: loss per epoch"
+	p.Title.Text = "recoflow hybrid two-tower model: validation ranking per epoch"
 	p.X.Label.Text = "epoch"
 	p.X.Tick.Marker = epochTicks{}
-	p.Y.Label.Text = "MSE of cosine vs (rating-3)/2"
+	p.Y.Label.Text = "on the validation ratings"
 	p.Add(plotter.NewGrid())
 	train := make(plotter.XYs, len(epochs))
 	val := make(plotter.XYs, len(epochs))
 	for i, e := range epochs {
-		train[i] = plotter.XY{X: float64(e.Epoch), Y: e.TrainLoss}
-		val[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValidationLoss}
+		train[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValidationPrecision}
+		val[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValidationNDCG}
 	}
 	lt, err := plotter.NewLine(train)
 	if err != nil {
@@ -41,11 +41,11 @@ func lossCurvePNG(epochs []EpochStats, best int) ([]byte, error) {
 	lv.Color = color.RGBA{R: 255, G: 127, B: 14, A: 255}
 	lv.Width = vg.Points(1.5)
 	p.Add(lt, lv)
-	p.Legend.Add("training", lt)
-	p.Legend.Add("validation", lv)
+	p.Legend.Add("Precision@10", lt)
+	p.Legend.Add("NDCG@10", lv)
 	if best > 0 && best <= len(epochs) {
 		e := epochs[best-1]
-		s, err := plotter.NewScatter(plotter.XYs{{X: float64(e.Epoch), Y: e.ValidationLoss}})
+		s, err := plotter.NewScatter(plotter.XYs{{X: float64(e.Epoch), Y: e.ValidationNDCG}})
 		if err != nil {
 			return nil, fmt.Errorf("loss curve: %w", err)
 		}

@@ -10,42 +10,70 @@ import (
 )
 
 // Config tunes training. The zero value of a field means its default (see
-// DefaultConfig), except Seed, for which 0 is a seed like any other.
+// DefaultConfig), except Seed, for which 0 is a seed like any other, and the
+// booleans, whose zero value is the default.
 type Config struct {
 	// Dim is the embedding dimension (32).
 	Dim int `json:"dim"`
 	// Hidden is the width of each tower's ReLU layer (64).
 	Hidden int `json:"hidden"`
-	// Epochs is the most passes over the training split (30).
+	// Epochs is the most passes over the training split (50). The refit on
+	// all the data runs for the number of epochs validation chose.
 	Epochs int `json:"epochs"`
 	// Patience stops training after this many epochs without a better
-	// validation loss (5); negative means never stop early.
+	// validation NDCG@10 (10); negative means never stop early.
 	Patience int `json:"patience"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
 	// makes at least 700 steps per epoch (256 for fewer than 358,400
-	// training ratings). Bigger batches share more of each step's work
-	// between the ratings of one user or item.
+	// training ratings).
 	BatchSize int `json:"batch_size"`
-	// LearningRate is Adam's step size. 0 means 0.003·√(BatchSize/256),
-	// the square-root rule for Adam: 0.003 for 256, 0.006 for 1024.
+	// LearningRate is Adam's step size. 0 means 0.02·√(BatchSize/256):
+	// 0.02 for 256, 0.04 for 1024.
 	LearningRate float64 `json:"learning_rate"`
-	// WeightDecay is the decoupled (AdamW) decay of the weights, not the
-	// biases, per step, relative to the learning rate (0.0001). Negative
-	// means none.
+	// WeightDecay is the decoupled (AdamW) decay of the weights and id
+	// vectors, not the biases, per step, relative to the learning rate
+	// (0.0001). Negative means none.
 	WeightDecay float64 `json:"weight_decay"`
-	// ValidationFraction of the ratings choose the best epoch (0.1).
+	// ContentOnly trains the feature towers alone, without id embeddings:
+	// every user and item is embedded from its features.
+	ContentOnly bool `json:"content_only,omitempty"`
+	// IDDropout is the probability that a user's or item's id vector is
+	// left out of a training step, so that the feature path learns to stand
+	// alone (0.2). Negative means never.
+	IDDropout float64 `json:"id_dropout"`
+	// IDLearningRate scales the learning rate of the id vectors (1). A
+	// slower step (0.1–0.3) can keep id vectors of users with few ratings
+	// from fitting their noise.
+	IDLearningRate float64 `json:"id_learning_rate"`
+	// Temperature divides the cosine similarities in the softmax (0.2).
+	Temperature float64 `json:"temperature"`
+	// LogQ is how much of the popularity correction (the log of each
+	// negative's sampling probability) is subtracted from its logit: 1 is
+	// the full correction, 0.5 (the default) half. Negative means none.
+	LogQ float64 `json:"logq"`
+	// Negatives is the most in-batch items each positive is contrasted
+	// with (128).
+	Negatives int `json:"negatives"`
+	// MinRating makes ratings below it no positives: they are not trained
+	// on (but still count as seen). 0 (the default) means every rating is
+	// a positive; RatingWeight weighs them.
+	MinRating float64 `json:"min_rating,omitempty"`
+	// ValidationFraction of the ratings choose the epochs (0.1).
 	ValidationFraction float64 `json:"validation_fraction"`
 	// HoldoutFraction of the ratings are kept out of training and model
-	// selection and give the reported metrics (0.1).
+	// selection and give the reported metrics (0.1). Negative means none:
+	// no hold-out figures are reported.
 	HoldoutFraction float64 `json:"holdout_fraction"`
-	// Seed fixes the split, the initial weights and the batch order.
+	// Seed fixes the split, the initial weights, the batch order and the
+	// id dropout.
 	Seed uint64 `json:"seed"`
 	// Workers is the number of goroutines (runtime.GOMAXPROCS), at most
 	// 4 of which are used (one per shard). It changes the speed, never the
 	// result.
 	Workers int `json:"workers"`
-	// Progress, if set, is called after each epoch.
+	// Progress, if set, is called after each epoch of the validation run
+	// (not of the refit).
 	Progress func(EpochStats) `json:"-"`
 }
 
@@ -54,9 +82,14 @@ func DefaultConfig() Config {
 	return Config{
 		Dim:                32,
 		Hidden:             64,
-		Epochs:             30,
-		Patience:           5,
+		Epochs:             50,
+		Patience:           10,
 		WeightDecay:        1e-4,
+		IDDropout:          0.2,
+		IDLearningRate:     1,
+		Temperature:        0.2,
+		LogQ:               0.5,
+		Negatives:          128,
 		ValidationFraction: 0.1,
 		HoldoutFraction:    0.1,
 		Workers:            runtime.GOMAXPROCS(0),
@@ -80,11 +113,25 @@ func (c Config) withDefaults() Config {
 	set(&c.Epochs, d.Epochs)
 	set(&c.Patience, d.Patience)
 	set(&c.Workers, d.Workers)
+	set(&c.Negatives, d.Negatives)
 	setF(&c.WeightDecay, d.WeightDecay)
+	setF(&c.IDDropout, d.IDDropout)
+	setF(&c.IDLearningRate, d.IDLearningRate)
+	setF(&c.Temperature, d.Temperature)
+	setF(&c.LogQ, d.LogQ)
 	setF(&c.ValidationFraction, d.ValidationFraction)
 	setF(&c.HoldoutFraction, d.HoldoutFraction)
 	if c.WeightDecay < 0 {
 		c.WeightDecay = 0
+	}
+	if c.IDDropout < 0 {
+		c.IDDropout = 0
+	}
+	if c.LogQ < 0 {
+		c.LogQ = 0
+	}
+	if c.HoldoutFraction < 0 {
+		c.HoldoutFraction = 0
 	}
 	return c
 }
@@ -103,12 +150,24 @@ func (c Config) validate() error {
 		return fmt.Errorf("epochs %d: want at least 1", c.Epochs)
 	case c.BatchSize < 0:
 		return fmt.Errorf("batch size %d: want at least 1 (0: automatic)", c.BatchSize)
+	case c.Negatives < 1:
+		return fmt.Errorf("negatives %d: want at least 1", c.Negatives)
 	case !(c.LearningRate >= 0) || math.IsInf(c.LearningRate, 0):
 		return fmt.Errorf("learning rate %v: want a positive number (0: automatic)", c.LearningRate)
 	case !isFinite(c.WeightDecay):
 		return fmt.Errorf("weight decay %v: want a finite number", c.WeightDecay)
-	case !(c.ValidationFraction > 0) || !(c.HoldoutFraction > 0) || !(c.ValidationFraction+c.HoldoutFraction < 1):
-		return fmt.Errorf("validation fraction %v and hold-out fraction %v: want both above 0 and their sum below 1", c.ValidationFraction, c.HoldoutFraction)
+	case !(c.IDDropout < 1):
+		return fmt.Errorf("id dropout %v: want a probability below 1", c.IDDropout)
+	case !(c.IDLearningRate > 0) || math.IsInf(c.IDLearningRate, 0):
+		return fmt.Errorf("id learning rate %v: want a positive number", c.IDLearningRate)
+	case !(c.Temperature > 0) || math.IsInf(c.Temperature, 0):
+		return fmt.Errorf("temperature %v: want a positive number", c.Temperature)
+	case !isFinite(c.LogQ) || c.LogQ > 4:
+		return fmt.Errorf("logq %v: want 0 to 4", c.LogQ)
+	case !isFinite(c.MinRating) || c.MinRating < 0 || c.MinRating > 5:
+		return fmt.Errorf("minimum rating %v: want 0 to 5", c.MinRating)
+	case !(c.ValidationFraction > 0) || !(c.HoldoutFraction >= 0) || !(c.ValidationFraction+c.HoldoutFraction < 1):
+		return fmt.Errorf("validation fraction %v and hold-out fraction %v: want validation above 0, hold-out at least 0 and their sum below 1", c.ValidationFraction, c.HoldoutFraction)
 	case c.Workers < 1:
 		return fmt.Errorf("workers %d: want at least 1", c.Workers)
 	}
@@ -125,7 +184,7 @@ func (c Config) resolve(n int) Config {
 		}
 	}
 	if c.LearningRate == 0 {
-		c.LearningRate = 0.003 * math.Sqrt(float64(c.BatchSize)/256)
+		c.LearningRate = 0.02 * math.Sqrt(float64(c.BatchSize)/256)
 	}
 	return c
 }
@@ -139,7 +198,8 @@ const shards = 4
 // validation and hold-out sets.
 const minRatings = 3
 
-// Split labels.
+// Split labels, in the order the protocol reveals them: a rating of a later
+// split is never seen when a model is judged on an earlier one.
 const (
 	splitTrain uint8 = iota
 	splitValidation
@@ -153,9 +213,11 @@ type Result struct {
 	data    *Dataset
 }
 
-// Train fits the encoders on the training split of d and trains both towers
-// (see the package documentation), keeping the epoch with the lowest
-// validation loss. It is deterministic: the same data (in any order) and the
+// Train trains the model on d (see the package documentation): it splits
+// off the hold-out and validation ratings, trains on the rest while
+// validation picks the number of epochs, measures the hold-out figures,
+// then refits on every rating for that number of epochs; the refit is the
+// returned model. It is deterministic: the same data (in any order) and the
 // same Config other than Workers and Progress give the same model, bit for
 // bit. It blocks until training ends, checking ctx between mini-batches.
 // It returns an error, and no model, for a dataset too small to split, a
@@ -171,33 +233,143 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	start := time.Now()
 	d.sort()
-	t := newTrainer(d, cfg)
-	if err := t.run(ctx); err != nil {
+	split := splitRatings(len(d.ratings), cfg)
+	sel, err := selectEpochs(ctx, d, split, cfg)
+	if err != nil {
 		return nil, err
 	}
-	met := t.evaluate()
+	met := sel.t.metrics(split)
+	met.Config = sel.t.cfg
+	met.Epochs = sel.epochs
+	met.BestEpoch = sel.best
+	if cfg.HoldoutFraction > 0 {
+		met.Holdout = sel.t.holdout(split)
+	}
+	seen := sel.t.seen
+
+	// The refit: every rating, the chosen number of epochs.
+	all := make([]int32, len(d.ratings))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	refit := newTrainer(d, all, cfg)
+	for epoch := 1; epoch <= sel.best; epoch++ {
+		if _, err := refit.epoch(ctx, epoch); err != nil {
+			return nil, err
+		}
+	}
+	seen += refit.seen
+	m := refit.model()
+	m.ratingA, m.ratingB = refit.fitRatingHead()
+	met.Refit = RefitStats{Ratings: len(all), Epochs: sel.best, Users: len(m.userIDs), Items: len(m.itemIDs)}
 	met.TrainingSeconds = time.Since(start).Seconds()
 	if met.TrainingSeconds > 0 {
-		met.RatingsPerSecond = float64(t.seen) / met.TrainingSeconds
-	}
-	m := &Model{
-		dim:     cfg.Dim,
-		userEnc: t.userEnc,
-		itemEnc: t.itemEnc,
-		user:    t.user.clone(),
-		item:    t.item.clone(),
+		met.RatingsPerSecond = float64(seen) / met.TrainingSeconds
 	}
 	return &Result{Model: m, Metrics: met, data: d}, nil
 }
 
-// trainer holds everything one training run needs.
+// selection is the outcome of the validation run.
+type selection struct {
+	t      *trainer // holding the best epoch's parameters
+	epochs []EpochStats
+	best   int
+}
+
+// selectEpochs trains on the training split, measuring NDCG@10 on the
+// validation split after every epoch, and keeps the best epoch's
+// parameters.
+func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*selection, error) {
+	var train []int32
+	for r, s := range split {
+		if s == splitTrain {
+			train = append(train, int32(r))
+		}
+	}
+	t := newTrainer(d, train, cfg)
+	snap := t.snapshot()
+	best := math.Inf(-1)
+	bestEpoch, since := 0, 0
+	var epochs []EpochStats
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		start := time.Now()
+		loss, err := t.epoch(ctx, epoch)
+		if err != nil {
+			return nil, err
+		}
+		ue, ie := t.embedAll(true)
+		rk := t.rank(ue, ie, split, splitValidation, false)
+		st := EpochStats{
+			Epoch:               epoch,
+			TrainLoss:           loss,
+			ValidationNDCG:      rk.Model.NDCG,
+			ValidationPrecision: rk.Model.Precision,
+			Seconds:             time.Since(start).Seconds(),
+		}
+		if st.ValidationNDCG > best || bestEpoch == 0 {
+			best = st.ValidationNDCG
+			bestEpoch = epoch
+			snap.save(t)
+			st.Best = true
+			since = 0
+		} else {
+			since++
+		}
+		epochs = append(epochs, st)
+		if cfg.Progress != nil {
+			cfg.Progress(st)
+		}
+		if cfg.Patience > 0 && since >= cfg.Patience {
+			break
+		}
+	}
+	snap.restore(t)
+	return &selection{t: t, epochs: epochs, best: bestEpoch}, nil
+}
+
+// splitRatings draws the validation and hold-out ratings with the seed.
+func splitRatings(n int, cfg Config) []uint8 {
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	newRNG(cfg.Seed, streamSplit).shuffle(perm)
+	nHold := 0
+	if cfg.HoldoutFraction > 0 {
+		nHold = max(1, int(math.Round(float64(n)*cfg.HoldoutFraction)))
+	}
+	nVal := max(1, int(math.Round(float64(n)*cfg.ValidationFraction)))
+	if nHold+nVal >= n { // tiny datasets: keep one rating for training
+		nHold, nVal = min(nHold, 1), 1
+	}
+	split := make([]uint8, n)
+	for _, r := range perm[:nHold] {
+		split[r] = splitHoldout
+	}
+	for _, r := range perm[nHold : nHold+nVal] {
+		split[r] = splitValidation
+	}
+	return split
+}
+
+// RNG streams: one per purpose, so that changing one use of randomness
+// leaves the others as they were.
+const (
+	streamSplit uint64 = 1 + iota
+	streamInit
+	streamEpoch                  // + epoch number: the batch order
+	streamDropout = 1<<32 + iota // + epoch number: the id dropout
+	streamTune    = 1<<33 + iota // the settings Tune tries
+)
+
+// trainer holds everything one training run needs: the ratings it trains
+// on, the encoders fitted on them, the parameters and their Adam state, and
+// per-batch buffers.
 type trainer struct {
 	cfg     Config
 	d       *Dataset
-	split   []uint8 // per rating
-	train   []int32 // rating indices of each split, ascending
-	val     []int32
-	hold    []int32
+	train   []int32 // rating indices it trains on (positives and the rest)
+	pos     []int32 // the positives among them
 	userEnc *encoder
 	itemEnc *encoder
 	ux, ix  []input // encoded users and items
@@ -211,37 +383,48 @@ type trainer struct {
 	decay      []bool    // which parameters are weights
 	b1t, b2t   float64   // β1ᵗ, β2ᵗ
 
-	// per-batch buffers
-	batchNo        int32
-	stampU, stampI []int32 // per entity: batch it was last seen in
-	slotOfU        []int32 // per entity: its slot in the batch
-	slotOfI        []int32
-	uniqU, uniqI   []int32 // per slot: entity
-	posU, posI     []int32 // per batch position: slot
-	startU, startI []int32 // per slot: start in listU
-	listU, listI   []int32 // batch positions grouped by slot, ascending
-	hU, eU, hI, eI []float64
-	gEU, gEI       []float64 // per position: gradient w.r.t. the embeddings
-	target         []float64 // per position
-	scratchH       [shards][]float64
-	scratchE       [shards][]float64
-	shardLoss      [shards]float64
-	nU, nI         int
-
-	seen   int // ratings processed, for throughput
-	epochs []EpochStats
+	// id embeddings (nil when ContentOnly): a row of Dim values per user
+	// and item of d, trained only for those with training ratings.
+	idU, idI          []float64
+	idUm, idUv        []float64
+	idIm, idIv        []float64
+	knownU, knownI    []bool
+	logQ              []float64 // per item: its logit correction
+	weight            []float64 // per rating of d: weight as a positive
+	dropRNG           *rng
+	keepU, keepI      []bool // per slot: id vector used in this step
+	stampU, stampI    []int32
+	slotOfU, slotOfI  []int32
+	uniqU, uniqI      []int32
+	posU, posI        []int32
+	startU, startI    []int32
+	listU, listI      []int32
+	hU, eU, hI, eI    []float64 // per slot: hidden, unit embedding
+	tU, tI            []float64 // per slot: unit tower output
+	nTU, nTI          []float64 // per slot: norm of the tower output
+	nU2, nI2          []float64 // per slot: norm of unit tower + id
+	gEU               []float64 // per position: gradient w.r.t. the unit user embedding
+	gIdU, gIdI        []float64 // per slot: gradient w.r.t. the id vector
+	gEIshard          [shards][]float64
+	skip              [shards][]int32 // per item slot: stamp of the position it is masked for
+	scratchH          [shards][]float64
+	scratchE          [shards][]float64
+	scratchS          [shards][]float64
+	shardLoss, shardW [shards]float64
+	batchNo           int32
+	nU, nI            int
+	seen              int
 }
 
-func newTrainer(d *Dataset, cfg Config) *trainer {
-	t := &trainer{cfg: cfg, d: d}
-	t.splitRatings()
-	t.cfg = cfg.resolve(len(t.train))
+func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
+	t := &trainer{d: d, train: train}
+	t.cfg = cfg.resolve(len(train))
 	cfg = t.cfg
 
 	// Encoders are fitted on the training rows only.
 	wU := make([]int, len(d.users))
 	wI := make([]int, len(d.items))
-	for _, r := range t.train {
+	for _, r := range train {
 		wU[d.ratings[r].user]++
 		wI[d.ratings[r].item]++
 	}
@@ -264,6 +447,25 @@ func newTrainer(d *Dataset, cfg Config) *trainer {
 	t.ix = make([]input, len(d.items))
 	for k := range d.items {
 		t.ix[k] = t.itemEnc.encode(icats[k], inums[k])
+	}
+
+	// Positives, their weights and the items' sampling probabilities.
+	t.weight = make([]float64, len(d.ratings))
+	count := make([]float64, len(d.items))
+	total := 0.0
+	for _, r := range train {
+		rt := d.ratings[r]
+		if rt.value < cfg.MinRating {
+			continue
+		}
+		t.pos = append(t.pos, r)
+		t.weight[r] = 1
+		count[rt.item]++
+		total++
+	}
+	t.logQ = make([]float64, len(d.items))
+	for i, c := range count {
+		t.logQ[i] = cfg.LogQ * math.Log((c+1)/(total+float64(len(d.items))))
 	}
 
 	H, D := cfg.Hidden, cfg.Dim
@@ -289,7 +491,21 @@ func newTrainer(d *Dataset, cfg Config) *trainer {
 	markWeights(t.decay[nu:], t.itemEnc.width, H, D)
 	t.b1t, t.b2t = 1, 1
 
-	B := min(cfg.BatchSize, len(t.train))
+	if !cfg.ContentOnly {
+		t.idU, t.idUm, t.idUv = make([]float64, len(d.users)*D), make([]float64, len(d.users)*D), make([]float64, len(d.users)*D)
+		t.idI, t.idIm, t.idIv = make([]float64, len(d.items)*D), make([]float64, len(d.items)*D), make([]float64, len(d.items)*D)
+		t.knownU, t.knownI = make([]bool, len(d.users)), make([]bool, len(d.items))
+		for _, r := range t.pos {
+			t.knownU[d.ratings[r].user] = true
+			t.knownI[d.ratings[r].item] = true
+		}
+		// Small random vectors break the symmetry between users (items)
+		// with the same features; the others stay 0 and are never used.
+		initIDs(r, t.idU, t.knownU, D)
+		initIDs(r, t.idI, t.knownI, D)
+	}
+
+	B := max(1, min(cfg.BatchSize, len(t.pos)))
 	t.stampU = fill(make([]int32, len(d.users)), -1)
 	t.stampI = fill(make([]int32, len(d.items)), -1)
 	t.slotOfU = make([]int32, len(d.users))
@@ -298,20 +514,36 @@ func newTrainer(d *Dataset, cfg Config) *trainer {
 	t.posU, t.posI = make([]int32, B), make([]int32, B)
 	t.startU, t.startI = make([]int32, B+1), make([]int32, B+1)
 	t.listU, t.listI = make([]int32, B), make([]int32, B)
+	t.keepU, t.keepI = make([]bool, B), make([]bool, B)
 	t.hU, t.eU = make([]float64, B*H), make([]float64, B*D)
 	t.hI, t.eI = make([]float64, B*H), make([]float64, B*D)
-	t.gEU, t.gEI = make([]float64, B*D), make([]float64, B*D)
-	t.target = make([]float64, B)
+	t.nU2, t.nI2 = make([]float64, B), make([]float64, B)
+	t.tU, t.tI = make([]float64, B*D), make([]float64, B*D)
+	t.nTU, t.nTI = make([]float64, B), make([]float64, B)
+	t.gEU = make([]float64, B*D)
+	t.gIdU, t.gIdI = make([]float64, B*D), make([]float64, B*D)
+	for s := range shards {
+		t.gEIshard[s] = make([]float64, B*D)
+		t.skip[s] = fill(make([]int32, B), -1)
+		t.scratchS[s] = make([]float64, B+1)
+	}
 	return t
 }
 
-// RNG streams: one per purpose, so that changing one use of randomness
-// leaves the others as they were.
-const (
-	streamSplit uint64 = 1 + iota
-	streamInit
-	streamEpoch // + epoch number
-)
+// idInit is the half-width of the uniform distribution id vectors start
+// from.
+const idInit = 0.01
+
+func initIDs(r *rng, vec []float64, known []bool, D int) {
+	for k, ok := range known {
+		for c := range D {
+			x := idInit * (2*r.float64() - 1) // drawn for every row: stable
+			if ok {
+				vec[k*D+c] = x
+			}
+		}
+	}
+}
 
 func fill(s []int32, v int32) []int32 {
 	for i := range s {
@@ -330,38 +562,6 @@ func markWeights(mask []bool, in, hidden, out int) {
 	o += in*hidden + hidden
 	for i := range hidden * out {
 		mask[o+i] = true
-	}
-}
-
-// splitRatings draws the validation and hold-out ratings with the seed.
-func (t *trainer) splitRatings() {
-	n := len(t.d.ratings)
-	perm := make([]int32, n)
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	newRNG(t.cfg.Seed, streamSplit).shuffle(perm)
-	nHold := max(1, int(math.Round(float64(n)*t.cfg.HoldoutFraction)))
-	nVal := max(1, int(math.Round(float64(n)*t.cfg.ValidationFraction)))
-	if nHold+nVal >= n { // tiny datasets: keep one rating for training
-		nHold, nVal = 1, 1
-	}
-	t.split = make([]uint8, n)
-	for _, r := range perm[:nHold] {
-		t.split[r] = splitHoldout
-	}
-	for _, r := range perm[nHold : nHold+nVal] {
-		t.split[r] = splitValidation
-	}
-	for r, s := range t.split {
-		switch s {
-		case splitTrain:
-			t.train = append(t.train, int32(r))
-		case splitValidation:
-			t.val = append(t.val, int32(r))
-		default:
-			t.hold = append(t.hold, int32(r))
-		}
 	}
 }
 
@@ -388,127 +588,243 @@ func (t *trainer) parallel(f func(s int)) {
 // span returns shard s's part [lo, hi) of n things.
 func span(n, s int) (int, int) { return n * s / shards, n * (s + 1) / shards }
 
-// run trains epoch by epoch and leaves the best epoch's parameters in
-// t.params.
-func (t *trainer) run(ctx context.Context) error {
-	best := math.Inf(1)
-	bestParams := make([]float64, len(t.params))
-	order := make([]int32, len(t.train))
-	since := 0
-	var epochs []EpochStats
-	for epoch := 1; epoch <= t.cfg.Epochs; epoch++ {
-		start := time.Now()
-		copy(order, t.train)
-		newRNG(t.cfg.Seed, streamEpoch+uint64(epoch)).shuffle(order)
-		for b := 0; b < len(order); b += t.cfg.BatchSize {
-			if (b/t.cfg.BatchSize)%32 == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("train: %w", err)
-				}
+// epoch makes one pass over the positives in the epoch's order and returns
+// the mean training loss.
+func (t *trainer) epoch(ctx context.Context, epoch int) (float64, error) {
+	order := append([]int32(nil), t.pos...)
+	newRNG(t.cfg.Seed, streamEpoch+uint64(epoch)).shuffle(order)
+	t.dropRNG = newRNG(t.cfg.Seed, streamDropout+uint64(epoch))
+	sum, wsum := 0.0, 0.0
+	B := t.cfg.BatchSize
+	for b := 0; b < len(order); b += B {
+		if (b/B)%32 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("train: %w", err)
 			}
-			t.gradients(order[b:min(b+t.cfg.BatchSize, len(order))])
-			t.adamStep()
 		}
-		t.seen += len(order)
-		ue, ie := t.embedAll()
-		st := EpochStats{
-			Epoch:          epoch,
-			TrainLoss:      t.loss(t.train, ue, ie),
-			ValidationLoss: t.loss(t.val, ue, ie),
-			Seconds:        time.Since(start).Seconds(),
-		}
-		st.TrainRMSE = 2 * math.Sqrt(st.TrainLoss)
-		st.ValidationRMSE = 2 * math.Sqrt(st.ValidationLoss)
-		if !isFinite(st.TrainLoss) || !isFinite(st.ValidationLoss) {
-			return fmt.Errorf("train: the loss is not a number at epoch %d (training %v, validation %v): lower the learning rate", epoch, st.TrainLoss, st.ValidationLoss)
-		}
-		if st.ValidationLoss < best {
-			best = st.ValidationLoss
-			copy(bestParams, t.params)
-			st.Best = true
-			since = 0
-		} else {
-			since++
-		}
-		epochs = append(epochs, st)
-		if t.cfg.Progress != nil {
-			t.cfg.Progress(st)
-		}
-		if t.cfg.Patience > 0 && since >= t.cfg.Patience {
-			break
-		}
+		l, w := t.gradients(order[b:min(b+B, len(order))])
+		sum += l
+		wsum += w
+		t.adamStep()
 	}
-	copy(t.params, bestParams)
-	t.epochs = epochs
-	return nil
+	t.seen += len(order)
+	loss := sum / max(wsum, 1e-300)
+	if !isFinite(loss) {
+		return 0, fmt.Errorf("train: the loss is not a number at epoch %d: lower the learning rate", epoch)
+	}
+	return loss, nil
 }
 
-// gradients computes, into the shards' gradient buffers, the gradient of
-// the loss on the ratings idx (a mini-batch), and returns that loss: the
-// mean over idx of (cos(u, i) - (rating-3)/2)².
+// gradients computes, into the shards' gradient buffers (towers) and
+// per distinct user and item of the batch, the gradient of
+// the sampled-softmax loss of the positives idx (id rows: t.gIdU, t.gIdI),
+// and returns the loss summed over them, and the sum of their weights.
+//
+// Each positive (u, i) is contrasted with the batch's first Negatives
+// distinct items (and i): the loss is
+//
+//	−log softmax_j( cos(u, j)/τ − LogQ·log q_j )[i]
+//
+// where q_j is item j's share of the training positives, the probability
+// that it is drawn as an in-batch negative. Items the same user has as a
+// positive elsewhere in the batch are not used as its negatives.
 //
 // Each distinct user and item of the batch goes through its tower once: the
-// gradients of its ratings are summed (in batch order) before the backward
-// pass, which is exact because the backward pass is linear in them.
-func (t *trainer) gradients(idx []int32) float64 {
+// gradients of its positives are summed (in batch order) before the
+// backward pass, which is exact because the backward pass is linear in
+// them.
+func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	t.batchNo++
 	B := len(idx)
 	rs := t.d.ratings
 	t.nU = group(idx, func(r int32) int32 { return rs[r].user }, t.batchNo, t.stampU, t.slotOfU, t.uniqU, t.posU, t.startU, t.listU)
 	t.nI = group(idx, func(r int32) int32 { return rs[r].item }, t.batchNo, t.stampI, t.slotOfI, t.uniqI, t.posI, t.startI, t.listI)
-	for p, r := range idx {
-		t.target[p] = (rs[r].value - 3) / 2
-	}
 	H, D := t.cfg.Hidden, t.cfg.Dim
+	ids := t.idU != nil
+	if ids {
+		// Drawn in slot order, before any parallel work: deterministic.
+		for k := range t.nU {
+			t.keepU[k] = t.dropRNG.float64() >= t.cfg.IDDropout
+		}
+		for k := range t.nI {
+			t.keepI[k] = t.dropRNG.float64() >= t.cfg.IDDropout
+		}
+	}
 
-	// 1. forward every distinct user and item
+	// 1. forward every distinct user and item; normalize
 	t.parallel(func(s int) {
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
-			t.user.forward(&t.ux[t.uniqU[k]], t.hU[k*H:(k+1)*H], t.eU[k*D:(k+1)*D])
+			e, tw := t.eU[k*D:(k+1)*D], t.tU[k*D:(k+1)*D]
+			u := t.uniqU[k]
+			t.user.forward(&t.ux[u], t.hU[k*H:(k+1)*H], tw)
+			t.nTU[k] = normalizeInPlace(tw)
+			copy(e, tw)
+			if ids && t.keepU[k] {
+				axpy(e, 1, t.idU[int(u)*D:][:D])
+			}
+			t.nU2[k] = normalizeInPlace(e)
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
-			t.item.forward(&t.ix[t.uniqI[k]], t.hI[k*H:(k+1)*H], t.eI[k*D:(k+1)*D])
+			e, tw := t.eI[k*D:(k+1)*D], t.tI[k*D:(k+1)*D]
+			i := t.uniqI[k]
+			t.item.forward(&t.ix[i], t.hI[k*H:(k+1)*H], tw)
+			t.nTI[k] = normalizeInPlace(tw)
+			copy(e, tw)
+			if ids && t.keepI[k] {
+				axpy(e, 1, t.idI[int(i)*D:][:D])
+			}
+			t.nI2[k] = normalizeInPlace(e)
 		}
 	})
-	// 2. loss and its gradient with respect to each rating's two embeddings
+	// 2. softmax over the negatives, per positive; gradients with respect
+	// to the unit embeddings (users per position, items per shard)
+	M := min(t.nI, t.cfg.Negatives)
+	invTau := 1 / t.cfg.Temperature
 	t.parallel(func(s int) {
 		lo, hi := span(B, s)
-		sum := 0.0
+		gI := t.gEIshard[s][:t.nI*D]
+		clear(gI)
+		skip := t.skip[s]
+		logits := t.scratchS[s]
+		sum, wsum := 0.0, 0.0
 		for p := lo; p < hi; p++ {
-			u := t.eU[int(t.posU[p])*D:][:D]
-			v := t.eI[int(t.posI[p])*D:][:D]
-			c, uu, vv := cosine(u, v)
-			diff := c - t.target[p]
-			sum += diff * diff
-			cosineGrad(u, v, c, uu, vv, 2*diff/float64(B), t.gEU[p*D:(p+1)*D], t.gEI[p*D:(p+1)*D])
+			r := idx[p]
+			w := t.weight[r]
+			gu := t.gEU[p*D : (p+1)*D]
+			clear(gu)
+			if w == 0 {
+				continue
+			}
+			ku, ki := t.posU[p], t.posI[p]
+			// mask the user's other positives of this batch
+			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+				if j := t.posI[q]; j != ki {
+					skip[j] = int32(p)
+				}
+			}
+			u := t.eU[int(ku)*D:][:D]
+			n := M
+			if int(ki) >= M {
+				n = M + 1
+			}
+			slot := func(c int) int32 {
+				if c == M {
+					return ki
+				}
+				return int32(c)
+			}
+			mx := math.Inf(-1)
+			for c := range n {
+				j := slot(c)
+				if skip[j] == int32(p) {
+					logits[c] = math.Inf(-1)
+					continue
+				}
+				l := dot(u, t.eI[int(j)*D:][:D])*invTau - t.logQ[t.uniqI[j]]
+				logits[c] = l
+				mx = max(mx, l)
+			}
+			z := 0.0
+			for c := range n {
+				e := math.Exp(logits[c] - mx)
+				logits[c] = e
+				z += e
+			}
+			pc := int(ki)
+			if int(ki) >= M {
+				pc = M
+			}
+			sum += w * -math.Log(logits[pc]/z)
+			wsum += w
+			for c := range n {
+				g := logits[c] / z
+				if c == pc {
+					g--
+				}
+				if g == 0 {
+					continue
+				}
+				g *= w * invTau
+				j := slot(c)
+				axpy(gu, g, t.eI[int(j)*D:][:D])
+				axpy(gI[int(j)*D:][:D], g, u)
+			}
+			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+				skip[t.posI[q]] = -1
+			}
 		}
-		t.shardLoss[s] = sum
+		t.shardLoss[s], t.shardW[s] = sum, wsum
 	})
-	// 3. backward every distinct user and item into the shard's gradient
+	for _, w := range t.shardW {
+		weight += w
+	}
+	for _, l := range t.shardLoss {
+		loss += l
+	}
+	if weight == 0 {
+		return 0, 0
+	}
+	scale := 1 / weight // the step minimizes the weighted mean
+	// 3. sum per distinct user and item, through the normalization, and
+	// backward into the shard's gradient; id rows get theirs directly
 	t.parallel(func(s int) {
 		ge := t.scratchE[s]
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
 			sumRows(ge, t.gEU, t.listU[t.startU[k]:t.startU[k+1]], D)
-			t.user.backward(&t.ux[t.uniqU[k]], t.hU[k*H:(k+1)*H], ge, t.gUser[s], t.scratchH[s])
+			unnormalizeGrad(ge, t.eU[k*D:(k+1)*D], t.nU2[k], scale)
+			if ids && t.keepU[k] {
+				copy(t.gIdU[k*D:(k+1)*D], ge)
+			}
+			unnormalizeGrad(ge, t.tU[k*D:(k+1)*D], t.nTU[k], 1)
+			u := t.uniqU[k]
+			t.user.backward(&t.ux[u], t.hU[k*H:(k+1)*H], ge, t.gUser[s], t.scratchH[s])
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
-			sumRows(ge, t.gEI, t.listI[t.startI[k]:t.startI[k+1]], D)
-			t.item.backward(&t.ix[t.uniqI[k]], t.hI[k*H:(k+1)*H], ge, t.gItem[s], t.scratchH[s])
+			copy(ge, t.gEIshard[0][k*D:(k+1)*D])
+			for sh := 1; sh < shards; sh++ {
+				axpy(ge, 1, t.gEIshard[sh][k*D:(k+1)*D])
+			}
+			unnormalizeGrad(ge, t.eI[k*D:(k+1)*D], t.nI2[k], scale)
+			if ids && t.keepI[k] {
+				copy(t.gIdI[k*D:(k+1)*D], ge)
+			}
+			unnormalizeGrad(ge, t.tI[k*D:(k+1)*D], t.nTI[k], 1)
+			i := t.uniqI[k]
+			t.item.backward(&t.ix[i], t.hI[k*H:(k+1)*H], ge, t.gItem[s], t.scratchH[s])
 		}
 	})
-	loss := 0.0
-	for _, l := range t.shardLoss {
-		loss += l
+	return loss, weight
+}
+
+// normalizeInPlace scales e to unit length and returns its former norm.
+func normalizeInPlace(e []float64) float64 {
+	n := math.Sqrt(dot(e, e) + cosineEps)
+	inv := 1 / n
+	for k := range e {
+		e[k] *= inv
 	}
-	return loss / float64(B)
+	return n
+}
+
+// unnormalizeGrad turns g, the gradient with respect to the unit vector
+// û = e/‖e‖, into scale times the gradient with respect to e:
+// (g − û(û·g))/‖e‖.
+func unnormalizeGrad(g, unit []float64, norm, scale float64) {
+	c := dot(unit, g)
+	a := scale / norm
+	for k := range g {
+		g[k] = a * (g[k] - float64(c*unit[k]))
+	}
 }
 
 // adamStep sums the shards' gradients in shard order, clears them and takes
-// an AdamW step.
+// an AdamW step of the towers, and a lazy one of the id rows of the batch:
+// only the rows that took part in the step move, with the step's bias
+// correction.
 func (t *trainer) adamStep() {
 	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	t.b1t *= beta1
@@ -517,6 +833,20 @@ func (t *trainer) adamStep() {
 	c1 := 1 / (1 - t.b1t)
 	c2 := 1 / (1 - t.b2t)
 	wd := t.cfg.LearningRate * t.cfg.WeightDecay
+	update := func(p, m, v *float64, g float64, decay bool, lr, wd float64) {
+		mm := beta1**m + (1-beta1)*g
+		vv := beta2**v + (1-beta2)*float64(g*g)
+		*m, *v = mm, vv
+		x := *p
+		if decay {
+			x -= float64(wd * x)
+		}
+		*p = x - lr*(mm*c1)/(math.Sqrt(vv*c2)+eps)
+	}
+	D := t.cfg.Dim
+	ids := t.idU != nil
+	lrID := lr * t.cfg.IDLearningRate
+	wdID := lrID * t.cfg.WeightDecay
 	t.parallel(func(s int) {
 		lo, hi := span(len(t.params), s)
 		for j := lo; j < hi; j++ {
@@ -525,14 +855,30 @@ func (t *trainer) adamStep() {
 				g += t.grad[k][j]
 				t.grad[k][j] = 0
 			}
-			m := beta1*t.m[j] + (1-beta1)*g
-			v := beta2*t.v[j] + (1-beta2)*float64(g*g)
-			t.m[j], t.v[j] = m, v
-			p := t.params[j]
-			if t.decay[j] {
-				p -= float64(wd * p)
+			update(&t.params[j], &t.m[j], &t.v[j], g, t.decay[j], lr, wd)
+		}
+		if !ids {
+			return
+		}
+		lo, hi = span(t.nU, s)
+		for k := lo; k < hi; k++ {
+			if !t.keepU[k] {
+				continue
 			}
-			t.params[j] = p - lr*(m*c1)/(math.Sqrt(v*c2)+eps)
+			o := int(t.uniqU[k]) * D
+			for c := range D {
+				update(&t.idU[o+c], &t.idUm[o+c], &t.idUv[o+c], t.gIdU[k*D+c], true, lrID, wdID)
+			}
+		}
+		lo, hi = span(t.nI, s)
+		for k := lo; k < hi; k++ {
+			if !t.keepI[k] {
+				continue
+			}
+			o := int(t.uniqI[k]) * D
+			for c := range D {
+				update(&t.idI[o+c], &t.idIm[o+c], &t.idIv[o+c], t.gIdI[k*D+c], true, lrID, wdID)
+			}
 		}
 	})
 }
@@ -587,48 +933,112 @@ func sumRows(dst, src []float64, rows []int32, D int) {
 }
 
 // embedAll returns the embeddings of every user and of every item (rows of
-// Dim values) under the current parameters.
-func (t *trainer) embedAll() (users, items []float64) {
+// Dim values) under the current parameters: tower plus id vector for those
+// with training positives, tower alone for the others. With round, each
+// value is rounded to float32, as the embeddings are published.
+func (t *trainer) embedAll(round bool) (users, items []float64) {
 	D := t.cfg.Dim
 	users = make([]float64, len(t.ux)*D)
 	items = make([]float64, len(t.ix)*D)
 	t.parallel(func(s int) {
 		h := make([]float64, t.cfg.Hidden)
-		lo, hi := span(len(t.ux), s)
-		for k := lo; k < hi; k++ {
-			t.user.forward(&t.ux[k], h, users[k*D:(k+1)*D])
+		do := func(n int, tw *tower, x []input, id []float64, known []bool, out []float64) {
+			lo, hi := span(n, s)
+			for k := lo; k < hi; k++ {
+				e := out[k*D : (k+1)*D]
+				tw.forward(&x[k], h, e)
+				normalizeInPlace(e)
+				if id != nil && known[k] {
+					axpy(e, 1, id[k*D:(k+1)*D])
+				}
+				if round {
+					for c, v := range e {
+						e[c] = float64(float32(v))
+					}
+				}
+			}
 		}
-		lo, hi = span(len(t.ix), s)
-		for k := lo; k < hi; k++ {
-			t.item.forward(&t.ix[k], h, items[k*D:(k+1)*D])
-		}
+		do(len(t.ux), t.user, t.ux, t.idU, t.knownU, users)
+		do(len(t.ix), t.item, t.ix, t.idI, t.knownI, items)
 	})
 	return users, items
 }
 
-// loss returns the mean of (cos - (rating-3)/2)² over the ratings idx.
-func (t *trainer) loss(idx []int32, ue, ie []float64) float64 {
-	if len(idx) == 0 {
-		return math.NaN()
+// snapshot holds a copy of a trainer's parameters.
+type snapshot struct{ params, idU, idI []float64 }
+
+func (t *trainer) snapshot() *snapshot {
+	return &snapshot{params: make([]float64, len(t.params)), idU: make([]float64, len(t.idU)), idI: make([]float64, len(t.idI))}
+}
+
+func (s *snapshot) save(t *trainer) {
+	copy(s.params, t.params)
+	copy(s.idU, t.idU)
+	copy(s.idI, t.idI)
+}
+
+func (s *snapshot) restore(t *trainer) {
+	copy(t.params, s.params)
+	copy(t.idU, s.idU)
+	copy(t.idI, s.idI)
+}
+
+// model returns the trained model: encoders, copies of the towers and the
+// id vectors of the users and items with training positives.
+func (t *trainer) model() *Model {
+	m := &Model{
+		dim:     t.cfg.Dim,
+		userEnc: t.userEnc,
+		itemEnc: t.itemEnc,
+		user:    t.user.clone(),
+		item:    t.item.clone(),
+		ratingA: 3,
+		ratingB: 2,
 	}
-	D := t.cfg.Dim
-	var part [shards]float64
-	t.parallel(func(s int) {
-		lo, hi := span(len(idx), s)
-		sum := 0.0
-		for _, r := range idx[lo:hi] {
-			rt := t.d.ratings[r]
-			c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
-			diff := c - (rt.value-3)/2
-			sum += diff * diff
+	if t.idU != nil {
+		m.userIDs, m.userVec = idTable(t.d.userIDs, t.knownU, t.idU, t.cfg.Dim)
+		m.itemIDs, m.itemVec = idTable(t.d.itemIDs, t.knownI, t.idI, t.cfg.Dim)
+	}
+	return m
+}
+
+func idTable(ids []string, known []bool, vec []float64, D int) (map[string]int32, []float64) {
+	index := map[string]int32{}
+	var out []float64
+	for k, id := range ids {
+		if known[k] {
+			index[id] = int32(len(index))
+			out = append(out, vec[k*D:(k+1)*D]...)
 		}
-		part[s] = sum
-	})
-	sum := 0.0
-	for _, p := range part {
-		sum += p
 	}
-	return sum / float64(len(idx))
+	return index, out
+}
+
+// fitRatingHead fits rating ≈ a + b·cos by least squares on the trainer's
+// ratings, cosines of the embeddings as published: the optional rating head
+// that keeps an RMSE reported for a model trained to rank.
+func (t *trainer) fitRatingHead() (a, b float64) {
+	ue, ie := t.embedAll(true)
+	D := t.cfg.Dim
+	var n, sx, sy, sxx, sxy float64
+	for _, r := range t.train {
+		rt := t.d.ratings[r]
+		c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
+		n++
+		sx += c
+		sy += rt.value
+		sxx += c * c
+		sxy += c * rt.value
+	}
+	if n == 0 {
+		return 3, 0
+	}
+	vx := sxx/n - (sx/n)*(sx/n)
+	if vx <= 1e-12 {
+		return sy / n, 0
+	}
+	b = (sxy/n - (sx/n)*(sy/n)) / vx
+	return sy/n - b*sx/n, b
 }
 
 // clone returns a tower with its own copy of t's parameters.

@@ -3,50 +3,127 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // batchLoss recomputes, independently of the trainer's batch machinery, the
-// loss that trainer.gradients minimizes on idx.
+// loss that trainer.gradients minimizes on idx (summed, not averaged), with
+// the id dropout masks its last call drew.
 func batchLoss(t *trainer, idx []int32) float64 {
 	H, D := t.cfg.Hidden, t.cfg.Dim
 	h := make([]float64, H)
-	u, v := make([]float64, D), make([]float64, D)
-	sum := 0.0
-	for _, r := range idx {
-		rt := t.d.ratings[r]
-		t.user.forward(&t.ux[rt.user], h, u)
-		t.item.forward(&t.ix[rt.item], h, v)
-		c, _, _ := cosine(u, v)
-		d := c - (rt.value-3)/2
-		sum += d * d
+	embed := func(tw *tower, x *input, id []float64) []float64 {
+		e := make([]float64, D)
+		tw.forward(x, h, e)
+		n0 := math.Sqrt(dot(e, e) + cosineEps)
+		for k := range e {
+			e[k] /= n0
+		}
+		if id != nil {
+			for k := range e {
+				e[k] += id[k]
+			}
+		}
+		n := math.Sqrt(dot(e, e) + cosineEps)
+		for k := range e {
+			e[k] /= n
+		}
+		return e
 	}
-	return sum / float64(len(idx))
+	nI := t.nI
+	items := make([][]float64, nI)
+	for k := range nI {
+		var id []float64
+		if t.idI != nil && t.keepI[k] {
+			id = t.idI[int(t.uniqI[k])*D:][:D]
+		}
+		items[k] = embed(t.item, &t.ix[t.uniqI[k]], id)
+	}
+	M := min(nI, t.cfg.Negatives)
+	sum, wsum := 0.0, 0.0
+	for p, r := range idx {
+		rt := t.d.ratings[r]
+		ku, ki := int(t.posU[p]), int(t.posI[p])
+		var id []float64
+		if t.idU != nil && t.keepU[ku] {
+			id = t.idU[int(rt.user)*D:][:D]
+		}
+		u := embed(t.user, &t.ux[rt.user], id)
+		cands := []int{}
+		for j := range M {
+			cands = append(cands, j)
+		}
+		if ki >= M {
+			cands = append(cands, ki)
+		}
+		z, pos := 0.0, 0.0
+		for _, j := range cands {
+			masked := false
+			for q, r2 := range idx {
+				if q != p && t.d.ratings[r2].user == rt.user && int(t.posI[q]) == j && j != ki {
+					masked = true
+				}
+			}
+			if masked {
+				continue
+			}
+			e := math.Exp(dot(u, items[j])/t.cfg.Temperature - t.logQ[t.uniqI[j]])
+			z += e
+			if j == ki {
+				pos = e
+			}
+		}
+		sum += -math.Log(pos / z)
+		wsum++
+	}
+	return sum / wsum
 }
 
 // TestGradientCheck compares the analytic gradient of a mini-batch (towers,
-// cosine, per-batch grouping of users and items, shards) with central
-// finite differences, for every parameter of both towers.
+// id vectors, normalization, sampled softmax, per-batch grouping of users
+// and items, shards) with central finite differences, for every parameter
+// of both towers and every id vector the batch used.
 func TestGradientCheck(t *testing.T) {
 	d := datasetOf(t, generate(genConfig{users: 30, items: 25, perUser: 8, cities: 6, countries: 3, seed: 3}))
 	d.sort()
-	cfg := Config{Dim: 6, Hidden: 9, Seed: 4, Workers: 2}.withDefaults()
-	tr := newTrainer(d, cfg)
-	// Non-zero biases, so that their gradients are exercised too.
+	all := make([]int32, d.Len())
+	for i := range all {
+		all[i] = int32(i)
+	}
+	cfg := Config{Dim: 6, Hidden: 9, Seed: 4, Workers: 2, Negatives: 7, IDDropout: 0.3}.withDefaults()
+	tr := newTrainer(d, all, cfg)
+	// Non-zero biases and id vectors, so that their gradients are exercised too.
 	r := newRNG(9, 9)
 	for i := range tr.params {
 		if !tr.decay[i] {
 			tr.params[i] = 0.1 * (2*r.float64() - 1)
 		}
 	}
-	batch := tr.train[:48] // ratings are sorted by user: users repeat
-	loss := tr.gradients(batch)
-	if want := batchLoss(tr, batch); math.Abs(loss-want) > 1e-12 {
-		t.Fatalf("gradients returned loss %v, want %v", loss, want)
+	for i := range tr.idU {
+		tr.idU[i] = 0.3 * (2*r.float64() - 1)
+	}
+	for i := range tr.idI {
+		tr.idI[i] = 0.3 * (2*r.float64() - 1)
+	}
+	tr.dropRNG = newRNG(1, 1)
+	batch := tr.pos[:40] // ratings are sorted by user: users repeat
+	loss, w := tr.gradients(batch)
+	if want := batchLoss(tr, batch); math.Abs(loss/w-want) > 1e-12 {
+		t.Fatalf("gradients returned loss %v, want %v", loss/w, want)
+	}
+	dropped := 0
+	for k := range tr.nU {
+		if !tr.keepU[k] {
+			dropped++
+		}
+	}
+	if dropped == 0 || dropped == tr.nU {
+		t.Fatalf("%d of %d users dropped: the check needs both", dropped, tr.nU)
 	}
 	grad := make([]float64, len(tr.params))
 	for s := range shards {
@@ -55,40 +132,65 @@ func TestGradientCheck(t *testing.T) {
 		}
 	}
 	const h = 1e-6
-	bad, nonzero := 0, 0
-	for j := range tr.params {
-		p := tr.params[j]
-		tr.params[j] = p + h
+	bad, nonzero, n := 0, 0, 0
+	check := func(what string, p *float64, g float64) {
+		n++
+		x := *p
+		*p = x + h
 		up := batchLoss(tr, batch)
-		tr.params[j] = p - h
+		*p = x - h
 		down := batchLoss(tr, batch)
-		tr.params[j] = p
+		*p = x
 		num := (up - down) / (2 * h)
-		if grad[j] != 0 {
+		if g != 0 {
 			nonzero++
 		}
-		if diff := math.Abs(num - grad[j]); diff > 1e-7 && diff > 1e-5*(math.Abs(num)+math.Abs(grad[j])) {
+		if diff := math.Abs(num - g); diff > 1e-7 && diff > 1e-5*(math.Abs(num)+math.Abs(g)) {
 			bad++
 			if bad <= 5 {
-				t.Errorf("parameter %d: analytic gradient %.10g, numeric %.10g", j, grad[j], num)
+				t.Errorf("%s: analytic gradient %.10g, numeric %.10g", what, g, num)
+			}
+		}
+	}
+	for j := range tr.params {
+		check(fmt.Sprintf("parameter %d", j), &tr.params[j], grad[j])
+	}
+	D := cfg.Dim
+	for k := range tr.nU {
+		if tr.keepU[k] {
+			for c := range D {
+				check(fmt.Sprintf("user %d id %d", tr.uniqU[k], c), &tr.idU[int(tr.uniqU[k])*D+c], tr.gIdU[k*D+c])
+			}
+		}
+	}
+	for k := range tr.nI {
+		if tr.keepI[k] {
+			for c := range D {
+				check(fmt.Sprintf("item %d id %d", tr.uniqI[k], c), &tr.idI[int(tr.uniqI[k])*D+c], tr.gIdI[k*D+c])
 			}
 		}
 	}
 	if bad > 0 {
-		t.Errorf("%d of %d gradients differ from finite differences", bad, len(tr.params))
+		t.Errorf("%d of %d gradients differ from finite differences", bad, n)
 	}
-	if nonzero < len(tr.params)/3 {
-		t.Errorf("only %d of %d gradients are non-zero: the check is too weak", nonzero, len(tr.params))
+	if nonzero < n/3 {
+		t.Errorf("only %d of %d gradients are non-zero: the check is too weak", nonzero, n)
 	}
 
 	// The same batch with one worker gives the same bits.
-	one := newTrainer(d, Config{Dim: 6, Hidden: 9, Seed: 4, Workers: 1}.withDefaults())
+	one := newTrainer(d, all, Config{Dim: 6, Hidden: 9, Seed: 4, Workers: 1, Negatives: 7, IDDropout: 0.3}.withDefaults())
 	copy(one.params, tr.params)
+	copy(one.idU, tr.idU)
+	copy(one.idI, tr.idI)
+	one.dropRNG = newRNG(1, 1)
 	one.gradients(batch)
 	for s := range shards {
 		if !slices.Equal(one.grad[s], tr.grad[s]) {
 			t.Fatalf("shard %d: gradient with 1 worker differs from 2 workers", s)
 		}
+	}
+	if !slices.Equal(one.gIdU, tr.gIdU) || !slices.Equal(one.gIdI, tr.gIdI) {
+		t.Fatal("id gradients with 1 worker differ from 2 workers")
 	}
 }
 
@@ -136,18 +238,21 @@ func TestTrainIsDeterministic(t *testing.T) {
 	reversed := slices.Clone(rs)
 	slices.Reverse(reversed)
 	many := base
-	many.Workers = 3
+	many.Workers = 4
 	for name, b := range map[string]*Result{
 		"same config":       train(rs, base),
-		"3 workers":         train(rs, many),
+		"4 workers":         train(rs, many),
 		"rows in any order": train(reversed, base),
 	} {
 		if !slices.Equal(a.Model.user.p, b.Model.user.p) || !slices.Equal(a.Model.item.p, b.Model.item.p) {
-			t.Errorf("%s: weights differ", name)
+			t.Errorf("%s: tower weights differ", name)
+		}
+		if !slices.Equal(a.Model.userVec, b.Model.userVec) || !slices.Equal(a.Model.itemVec, b.Model.itemVec) || len(a.Model.userVec) == 0 {
+			t.Errorf("%s: id vectors differ (or are missing)", name)
 		}
 		for i, e := range a.Metrics.Epochs {
-			if f := b.Metrics.Epochs[i]; e.TrainLoss != f.TrainLoss || e.ValidationLoss != f.ValidationLoss {
-				t.Errorf("%s: epoch %d losses %v/%v, want %v/%v", name, i+1, f.TrainLoss, f.ValidationLoss, e.TrainLoss, e.ValidationLoss)
+			if f := b.Metrics.Epochs[i]; e.TrainLoss != f.TrainLoss || e.ValidationNDCG != f.ValidationNDCG {
+				t.Errorf("%s: epoch %d loss/NDCG %v/%v, want %v/%v", name, i+1, f.TrainLoss, f.ValidationNDCG, e.TrainLoss, e.ValidationNDCG)
 			}
 		}
 		if a.Metrics.Holdout != b.Metrics.Holdout {
@@ -161,9 +266,10 @@ func TestTrainIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestTrainKeepsBestEpochAndReportsProgress(t *testing.T) {
+func TestTrainKeepsBestEpochRefitsAndReportsProgress(t *testing.T) {
 	var seen []EpochStats
-	res, err := Train(context.Background(), datasetOf(t, smallData(t, 6)), Config{Seed: 1, Epochs: 40, Patience: 3, LearningRate: 0.03, Progress: func(e EpochStats) { seen = append(seen, e) }})
+	d := datasetOf(t, smallData(t, 6))
+	res, err := Train(context.Background(), d, Config{Seed: 1, Epochs: 12, Patience: 3, Progress: func(e EpochStats) { seen = append(seen, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,17 +279,216 @@ func TestTrainKeepsBestEpochAndReportsProgress(t *testing.T) {
 	}
 	best := m.Epochs[m.BestEpoch-1]
 	for _, e := range m.Epochs {
-		if e.ValidationLoss < best.ValidationLoss {
-			t.Errorf("epoch %d has validation loss %v below the kept epoch %d's %v", e.Epoch, e.ValidationLoss, best.Epoch, best.ValidationLoss)
+		if e.ValidationNDCG > best.ValidationNDCG {
+			t.Errorf("epoch %d has validation NDCG %v above the kept epoch %d's %v", e.Epoch, e.ValidationNDCG, best.Epoch, best.ValidationNDCG)
 		}
 	}
-	if len(m.Epochs) < 40 && len(m.Epochs)-m.BestEpoch != 3 {
+	if len(m.Epochs) < 12 && len(m.Epochs)-m.BestEpoch != 3 {
 		t.Errorf("stopped after epoch %d with best %d: want patience 3", len(m.Epochs), m.BestEpoch)
 	}
-	// The kept model is the best epoch's: its validation loss, recomputed
-	// from the model, is the best one.
-	if got := math.Abs(m.Holdout.RMSE.Model); !isFinite(got) || got <= 0 {
+	if m.Refit.Epochs != m.BestEpoch || m.Refit.Ratings != d.Len() {
+		t.Errorf("refit %+v: want %d epochs on all %d ratings", m.Refit, m.BestEpoch, d.Len())
+	}
+	if m.Split.Train+m.Split.Validation+m.Split.Holdout != d.Len() || m.Split.Holdout == 0 {
+		t.Errorf("split %+v of %d ratings", m.Split, d.Len())
+	}
+	// Every user and item with a rating has an id vector in the published
+	// model (the refit saw every rating).
+	if len(res.Model.userVec) != d.NumUsers()*32 || len(res.Model.itemVec) != d.NumItems()*32 {
+		t.Errorf("published model has %d user and %d item id values, want %d and %d", len(res.Model.userVec), len(res.Model.itemVec), d.NumUsers()*32, d.NumItems()*32)
+	}
+	if got := m.Holdout.RMSE.Model; !isFinite(got) || got <= 0 {
 		t.Errorf("hold-out RMSE %v", got)
+	}
+
+	// Without a hold-out, nothing is held out and no figures are reported.
+	res, err = Train(context.Background(), d, Config{Seed: 1, Epochs: 2, HoldoutFraction: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := res.Metrics; m.Split.Holdout != 0 || m.Holdout.Ratings != 0 || m.Holdout.Ranking.Users != 0 {
+		t.Errorf("no hold-out: split %+v, hold-out %+v", m.Split, m.Holdout)
+	}
+}
+
+// tasteGroups is data where the right answer is known: users 0–39 and
+// 40–79 have identical features (one city, one credit limit) and items
+// 0–19 and 20–39 identical features too, but the first group of users
+// rates only the first group of items and the second only the second.
+// Only ids can tell the groups apart.
+func tasteGroups(t testing.TB) *Dataset {
+	d := NewDataset()
+	uf := UserFeatures{City: "Nantes", Country: "France", CreditLimit: 20000}
+	itf := ItemFeatures{ProductLine: "Ships", ProductScale: "1:10", QuantityInStock: 100, BuyPrice: 40, MSRP: 80}
+	r := newRNG(5, 5)
+	for u := range 80 {
+		g := u / 40
+		for _, i := range r.perm(20)[:8] {
+			item := 20*g + int(i)
+			if err := d.Add(Rating{UserID: strconv.Itoa(1000 + u), User: uf, ItemID: fmt.Sprintf("I%02d", item), Item: itf, Value: 5}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return d
+}
+
+func (r *rng) perm(n int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32(i)
+	}
+	r.shuffle(p)
+	return p
+}
+
+// TestHybridLearnsTastesFeaturesCannotExplain: on tasteGroups the hybrid
+// model fills each user's top 20 (of the 40 items) with the user's group's
+// items; the content-only model, which sees identical features, cannot
+// tell the groups apart (its scores tie, and ties count against it).
+func TestHybridLearnsTastesFeaturesCannotExplain(t *testing.T) {
+	for _, contentOnly := range []bool{false, true} {
+		d := tasteGroups(t)
+		res, err := Train(context.Background(), d, Config{Seed: 1, Epochs: 40, Patience: -1, ContentOnly: contentOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := res.Model
+		own := 0
+		for u := range 80 {
+			id := strconv.Itoa(1000 + u)
+			ue := m.EmbedKnownUser(id, d.users[d.userIndex[id]])
+			g := u / 40
+			type scored struct {
+				item int
+				c    float64
+			}
+			var s []scored
+			for i := range 40 {
+				iid := fmt.Sprintf("I%02d", i)
+				s = append(s, scored{i, Cosine(ue, m.EmbedKnownItem(iid, d.items[d.itemIndex[iid]]))})
+			}
+			// ties (identical embeddings) go to the other group
+			slices.SortStableFunc(s, func(a, b scored) int {
+				if c := -cmpFloat(a.c, b.c); c != 0 {
+					return c
+				}
+				return cmpFloat(float64(abs(a.item/20-g)), float64(abs(b.item/20-g))) * -1
+			})
+			for _, x := range s[:20] {
+				if x.item/20 == g {
+					own++
+				}
+			}
+		}
+		share := float64(own) / (80 * 20)
+		t.Logf("content only %v: %.1f%% of the users' top 20 items are their group's", contentOnly, 100*share)
+		if !contentOnly && share < 0.95 {
+			t.Errorf("hybrid: %.1f%% of the top 20 from the user's group, want at least 95%%", 100*share)
+		}
+		if contentOnly && share > 0.55 {
+			t.Errorf("content-only: %.1f%% of the top 20 from the user's group: it cannot tell the groups apart", 100*share)
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestColdStartUserGetsAFeatureDrivenList: French customers buy ships,
+// American ones motorcycles; a French shopper the data has never seen,
+// embedded from features alone, gets ships first, and an American one
+// motorcycles.
+func TestColdStartUserGetsAFeatureDrivenList(t *testing.T) {
+	d := NewDataset()
+	r := newRNG(3, 3)
+	lines := []string{"Ships", "Motorcycles", "Planes"}
+	for u := range 90 {
+		country, city := []string{"France", "USA", "Japan"}[u%3], []string{"Nantes", "Boston", "Tokyo"}[u%3]
+		uf := UserFeatures{City: city, Country: country, CreditLimit: float64(10000 + 500*u)}
+		for _, k := range r.perm(15)[:6] {
+			line := u % 3
+			if r.float64() < 0.1 { // some noise
+				line = (line + 1) % 3
+			}
+			item := 15*line + int(k)
+			itf := ItemFeatures{ProductLine: lines[item/15], ProductScale: "1:" + strconv.Itoa(10+item%4), QuantityInStock: float64(100 * item), BuyPrice: 40, MSRP: 80}
+			if err := d.Add(Rating{UserID: strconv.Itoa(u), User: uf, ItemID: fmt.Sprintf("P%02d", item), Item: itf, Value: 4}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := Train(context.Background(), d, Config{Seed: 1, Epochs: 25, Patience: -1, LearningRate: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Model
+	for _, tc := range []struct {
+		f    UserFeatures
+		line string
+	}{
+		{UserFeatures{City: "Nantes", Country: "France", CreditLimit: 30000}, "Ships"},
+		{UserFeatures{City: "Boston", Country: "USA", CreditLimit: 30000}, "Motorcycles"},
+	} {
+		if m.KnowsUser("new") {
+			t.Fatal("an unknown id is known")
+		}
+		ue := m.EmbedKnownUser("new", tc.f)
+		if !sameBits(ue, m.EmbedUser(tc.f)) {
+			t.Fatal("an unknown user's embedding is not the feature path's")
+		}
+		type scored struct {
+			line string
+			c    float64
+		}
+		var s []scored
+		for k, id := range d.itemIDs {
+			s = append(s, scored{d.items[k].ProductLine, Cosine(ue, m.EmbedKnownItem(id, d.items[k]))})
+		}
+		slices.SortFunc(s, func(a, b scored) int { return -cmpFloat(a.c, b.c) })
+		hits := 0
+		for _, x := range s[:10] {
+			if x.line == tc.line {
+				hits++
+			}
+		}
+		if hits < 9 {
+			t.Errorf("cold-start shopper from %s: %d of the top 10 are %s, want at least 9", tc.f.Country, hits, tc.line)
+		}
+	}
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestHybridBeatsPopularityOnClassicmodels is the proof on the lab's real
+// ratings: hold-out NDCG@10 of the default model at least 1.2 times
+// popularity's, for the default seed.
+func TestHybridBeatsPopularityOnClassicmodels(t *testing.T) {
+	d := classicDataset(t)
+	if d.Len() != 2532 || d.NumUsers() != 98 || d.NumItems() != 109 {
+		t.Fatalf("classicmodels: %d ratings, %d users, %d items; want 2532, 98, 109", d.Len(), d.NumUsers(), d.NumItems())
+	}
+	res, err := Train(context.Background(), d, Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Metrics.Holdout
+	t.Logf("classicmodels: P@10 %.4f vs popularity %.4f; NDCG@10 %.4f vs %.4f (%d users); RMSE %.4f (user mean %.4f)",
+		h.Ranking.Model.Precision, h.Ranking.Popularity.Precision, h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG, h.Ranking.Users, h.RMSE.Model, h.RMSE.UserMean)
+	if h.Ranking.Model.NDCG < 1.2*h.Ranking.Popularity.NDCG {
+		t.Errorf("NDCG@10 %.4f is below 1.2 × popularity's %.4f", h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG)
 	}
 }
 
@@ -244,7 +549,7 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		}
 	}
 
-	for _, cfg := range []Config{{Dim: -1}, {BatchSize: -5}, {LearningRate: math.NaN()}, {ValidationFraction: 0.6, HoldoutFraction: 0.5}, {WeightDecay: inf}} {
+	for _, cfg := range []Config{{Dim: -1}, {BatchSize: -5}, {LearningRate: math.NaN()}, {ValidationFraction: 0.6, HoldoutFraction: 0.5}, {IDDropout: 1}, {Temperature: -1}, {Negatives: -2}, {MinRating: 6}, {WeightDecay: inf}} {
 		if _, err := Train(context.Background(), datasetOf(t, smallData(t, 1)), cfg); err == nil {
 			t.Errorf("Train accepted config %+v", cfg)
 		}
@@ -276,74 +581,17 @@ func TestTrainDivergenceIsAnError(t *testing.T) {
 //
 // Under the race detector it trains on a quarter of the data, which is
 // enough for the same claims.
-func TestModelBeatsBaselinesOnGeneratedData(t *testing.T) {
-	g := genConfig{users: 800, items: 300, perUser: 20, seed: 7}
-	if raceEnabled || os.Getenv("RECOFLOW_TEST_SMALL") != "" {
-		g.users, g.items = 200, 150
-	}
-	d := datasetOf(t, generate(g))
-	res, err := Train(context.Background(), d, Config{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := res.Metrics.Holdout
-	t.Logf("generated: %d ratings; hold-out RMSE model %.4f, global mean %.4f, item mean %.4f, user mean %.4f; P@10 %.4f vs popularity %.4f; NDCG@10 %.4f vs %.4f (%d users)",
-		d.Len(), h.RMSE.Model, h.RMSE.GlobalMean, h.RMSE.ItemMean, h.RMSE.UserMean,
-		h.Ranking.Model.Precision, h.Ranking.Popularity.Precision, h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG, h.Ranking.Users)
-	if h.RMSE.Model > 0.8*min(h.RMSE.GlobalMean, h.RMSE.ItemMean) {
-		t.Errorf("model RMSE %.4f does not clearly beat the baselines (global %.4f, item %.4f)", h.RMSE.Model, h.RMSE.GlobalMean, h.RMSE.ItemMean)
-	}
-	if h.Ranking.Model.Precision <= 1.3*h.Ranking.Popularity.Precision {
-		t.Errorf("model Precision@10 %.4f does not beat popularity %.4f", h.Ranking.Model.Precision, h.Ranking.Popularity.Precision)
-	}
-	if h.Ranking.Model.NDCG <= h.Ranking.Popularity.NDCG {
-		t.Errorf("model NDCG@10 %.4f does not beat popularity %.4f", h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG)
-	}
-}
-
-// TestModelBeatsGlobalMeanOnClassicmodels is the proof on the lab's real
-// ratings. Their signal is weak (mostly each customer's own mean) and a
-// hold-out of 253 ratings is noisy, so the test asks for the default seed
-// (the CLI's) to beat the global mean, and for the mean over five seeds
-// (five hold-out splits) to beat it too.
-func TestModelBeatsGlobalMeanOnClassicmodels(t *testing.T) {
-	var model, global float64
-	const seeds = 5
-	for seed := uint64(1); seed <= seeds; seed++ {
-		d := classicDataset(t)
-		if d.Len() != 2532 || d.NumUsers() != 98 || d.NumItems() != 109 {
-			t.Fatalf("classicmodels: %d ratings, %d users, %d items; want 2532, 98, 109", d.Len(), d.NumUsers(), d.NumItems())
-		}
-		res, err := Train(context.Background(), d, Config{Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := res.Metrics.Holdout
-		t.Logf("classicmodels seed %d: hold-out RMSE model %.4f, global mean %.4f, item mean %.4f, user mean %.4f; P@10 %.4f vs popularity %.4f; NDCG@10 %.4f vs %.4f",
-			seed, h.RMSE.Model, h.RMSE.GlobalMean, h.RMSE.ItemMean, h.RMSE.UserMean,
-			h.Ranking.Model.Precision, h.Ranking.Popularity.Precision, h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG)
-		if seed == 1 && h.RMSE.Model >= h.RMSE.GlobalMean {
-			t.Errorf("default seed: model RMSE %.4f does not beat the global mean %.4f", h.RMSE.Model, h.RMSE.GlobalMean)
-		}
-		model += h.RMSE.Model / seeds
-		global += h.RMSE.GlobalMean / seeds
-	}
-	t.Logf("classicmodels, mean of %d seeds: model %.4f, global mean %.4f", seeds, model, global)
-	if model >= global {
-		t.Errorf("mean over %d seeds: model RMSE %.4f does not beat the global mean %.4f", seeds, model, global)
-	}
-}
 
 func TestAutomaticBatchSizeAndLearningRate(t *testing.T) {
 	for _, tc := range []struct {
 		n, batch int
 		lr       float64
 	}{
-		{2026, 256, 0.003},
-		{358399, 256, 0.003},
-		{358400, 512, 0.003 * math.Sqrt2},
-		{800000, 1024, 0.006},
-		{8000000, 1024, 0.006},
+		{2026, 256, 0.02},
+		{358399, 256, 0.02},
+		{358400, 512, 0.02 * math.Sqrt2},
+		{800000, 1024, 0.04},
+		{8000000, 1024, 0.04},
 	} {
 		c := Config{}.withDefaults().resolve(tc.n)
 		if c.BatchSize != tc.batch || math.Abs(c.LearningRate-tc.lr) > 1e-15 {

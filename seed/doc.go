@@ -25,5 +25,8 @@
 // primary-key order, so ten million ratings take minutes and constant
 // memory. Ratings depend on features a content-based model sees (the
 // customer's country and credit limit, the product's line, scale and price)
-// through a fixed hidden taste (Affinity), plus noise.
+// through a fixed hidden taste (Affinity), on a latent taste of each customer
+// for each product that only the ids reveal, plus noise; which products a
+// customer rates follows a long-tailed popularity and the customer's taste
+// (see Shape, whose knobs turn each part off).
 package seed

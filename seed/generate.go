@@ -22,7 +22,65 @@ type GenOptions struct {
 	Products  int
 	Ratings   int
 	Seed      uint64
+	// Shape sets the structure of the ratings beyond the features; nil
+	// means DefaultShape().
+	Shape *Shape
 	Options
+}
+
+// Shape is the structure a generated dataset has beyond what the customers'
+// and products' features explain, each part a knob (0 turns it off):
+//
+//   - LatentWeight scales a hidden per-customer and per-product taste: each
+//     customer and product gets a latent vector of LatentDims standard
+//     normal numbers, and a rating gains LatentWeight · u·v/√LatentDims (a
+//     term of standard deviation LatentWeight that no feature predicts, so
+//     only a model that learns from the ids can pick it up).
+//   - PopularitySkew makes item popularity long-tailed: the products, in a
+//     seeded random order, are chosen with weight rank^−PopularitySkew
+//     (Zipf's law when it is 1).
+//   - SelectionBias makes customers rate what they like: a product's weight
+//     is also multiplied by exp(SelectionBias · the rating the customer
+//     would expect to give it), so which products a customer rates says
+//     something about their taste, as in real shops (ratings missing not at
+//     random).
+//
+// Customers choose their products by weighted sampling without replacement
+// (the Gumbel-top-k trick, Kool, van Hoof and Welling 2019); with
+// PopularitySkew and SelectionBias both 0 the choice is uniform.
+type Shape struct {
+	LatentWeight   float64
+	PopularitySkew float64
+	SelectionBias  float64
+}
+
+// LatentDims is the number of hidden taste dimensions of a generated
+// customer or product.
+const LatentDims = 8
+
+// Bounds of the Shape knobs.
+const (
+	MaxLatentWeight   = 5
+	MaxPopularitySkew = 3
+	MaxSelectionBias  = 5
+)
+
+// DefaultShape is the structure of generated datasets unless told otherwise:
+// a latent taste as strong as the features' region × line affinity, Zipf
+// popularity and a moderate selection bias, so that a model using ids and
+// features can beat both a content-only model and popularity.
+func DefaultShape() Shape { return Shape{LatentWeight: 0.8, PopularitySkew: 1, SelectionBias: 1} }
+
+func (s Shape) check() error {
+	for _, k := range []struct {
+		name   string
+		v, max float64
+	}{{"latent-weight", s.LatentWeight, MaxLatentWeight}, {"popularity-skew", s.PopularitySkew, MaxPopularitySkew}, {"selection-bias", s.SelectionBias, MaxSelectionBias}} {
+		if !(k.v >= 0 && k.v <= k.max) {
+			return &SizeError{Option: k.name, Msg: fmt.Sprintf("%v is outside 0..%v", k.v, k.max)}
+		}
+	}
+	return nil
 }
 
 // Limits and defaults of generated datasets.
@@ -70,12 +128,19 @@ func (g GenOptions) WithDefaults() (GenOptions, error) {
 		return g, &SizeError{Option: "ratings", Msg: fmt.Sprintf("%d is more than customers × products = %d × %d; each customer rates a product at most once",
 			g.Ratings, g.Customers, g.Products)}
 	}
+	if g.Shape == nil {
+		d := DefaultShape()
+		g.Shape = &d
+	}
+	if err := g.Shape.check(); err != nil {
+		return g, err
+	}
 	return g, nil
 }
 
-// SizeError reports a bad size in GenOptions.
+// SizeError reports a bad size or Shape knob in GenOptions.
 type SizeError struct {
-	Option string // "customers", "products" or "ratings"
+	Option string // "customers", "products", "ratings", "latent-weight", "popularity-skew" or "selection-bias"
 	Msg    string
 }
 
@@ -95,12 +160,15 @@ func (e *SizeError) Error() string { return e.Option + ": " + e.Msg }
 // line, and codes in the sample's form (S18_1234). orders, orderdetails and
 // payments stay empty.
 //
-// Each rating customer rates distinct products, chosen uniformly. The
-// rating is round(2.9 + Affinity[region][line] + 0.35·clamp(z_credit·z_msrp)
-// + scale taste + a per-customer bias + noise), clamped to 1..5: a hidden
-// affinity between the customer's region and the product line, richer
-// customers preferring dearer products, a slight preference for big scales.
-// A content-based model can learn all but the bias and the noise.
+// Each rating customer rates distinct products, chosen as g.Shape says
+// (long-tailed popularity, and a preference for products the customer
+// likes). The rating is round(2.9 + Affinity[region][line] +
+// 0.35·clamp(z_credit·z_msrp) + scale taste + latent taste + a per-customer
+// bias + noise), clamped to 1..5: a hidden affinity between the customer's
+// region and the product line, richer customers preferring dearer products,
+// a slight preference for big scales, and a taste of this customer for this
+// product that no feature explains (see Shape). A content-based model can
+// learn the feature terms; the latent taste needs the ids.
 //
 // Rows are generated while they are written, in primary-key order, so
 // memory does not grow with the size (the products, at most MaxProducts,
@@ -146,6 +214,7 @@ type generator struct {
 	ratings   uint64
 	products  []genProduct // sorted by code
 
+	shape       Shape
 	idle        bool   // some customers have no ratings
 	spread      uint64 // weights are 1000±spread
 	totalWeight uint64
@@ -158,6 +227,8 @@ type genProduct struct {
 	lineIdx                               int
 	taste                                 float64 // scale preference
 	priceZ                                float64 // standardised log MSRP
+	latent                                [LatentDims]float64
+	logPop                                float64 // log popularity weight
 }
 
 // Stream identifiers mixed into the seed so that each use of randomness is
@@ -167,6 +238,8 @@ const (
 	streamCustomer
 	streamRatings
 	streamMeta
+	streamLatent
+	streamPopularity
 )
 
 func splitmix(x uint64) uint64 {
@@ -185,8 +258,12 @@ func newGenerator(o GenOptions) (*generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &generator{v: v, seed: o.Seed, customers: o.Customers, ratings: uint64(o.Ratings)}
+	g := &generator{v: v, seed: o.Seed, customers: o.Customers, ratings: uint64(o.Ratings), shape: DefaultShape()}
+	if o.Shape != nil {
+		g.shape = *o.Shape
+	}
 	g.makeProducts(o.Products)
+	g.shapeProducts()
 
 	// Decide whether some customers may be idle and how unequal the
 	// others are, leaving every customer room to rate without exceeding
@@ -270,6 +347,70 @@ func (g *generator) makeProducts(n int) {
 		}
 	}
 	slices.SortFunc(g.products, func(a, b genProduct) int { return strings.Compare(a.code, b.code) })
+}
+
+// shapeProducts draws each product's latent taste and popularity from
+// streams of their own, so the products' visible attributes do not depend
+// on the Shape.
+func (g *generator) shapeProducts() {
+	r := g.rng(streamLatent, 0)
+	for j := range g.products {
+		for d := range LatentDims {
+			g.products[j].latent[d] = r.NormFloat64()
+		}
+	}
+	rank := g.rng(streamPopularity, 0).Perm(len(g.products))
+	for j := range g.products {
+		g.products[j].logPop = -g.shape.PopularitySkew * math.Log(float64(1+rank[j]))
+	}
+}
+
+// customerLatent is customer i's latent taste.
+func (g *generator) customerLatent(i int) (u [LatentDims]float64) {
+	r := g.rng(streamLatent, 1+uint64(i))
+	for d := range u {
+		u[d] = r.NormFloat64()
+	}
+	return u
+}
+
+// keyed is a product and its sampling key (larger is chosen first).
+type keyed struct {
+	j   int
+	key float64
+}
+
+// worse orders keys: a is worse than b when its key is smaller, or equal
+// with a larger index (so ties go to the lower index).
+func worse(a, b keyed) bool { return a.key < b.key || a.key == b.key && a.j > b.j }
+
+// siftUp and siftDown keep h a min-heap under worse (the worst at h[0]).
+func siftUp(h []keyed, i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !worse(h[i], h[parent]) {
+			return
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func siftDown(h []keyed, i int) {
+	for {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && worse(h[l], h[m]) {
+			m = l
+		}
+		if r < len(h) && worse(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // cents formats an amount in cents as DECIMAL text: 2100000 → "21000.00".
@@ -371,10 +512,24 @@ func (g *generator) customerRows(yield func([]any, error) bool) {
 }
 
 // rating is the expected score a generated customer gives a product before
-// the per-customer bias and the noise: the part a model can learn.
+// the latent taste, the per-customer bias and the noise: the part a
+// content-based model can learn.
 func rating(region int, creditZ float64, p *genProduct) float64 {
 	fit := min(max(creditZ*p.priceZ, -2), 2)
 	return 2.9 + Affinity[region][p.lineIdx] + 0.35*fit + p.taste
+}
+
+// expected is rating plus the latent taste of the customer (latent u) for p.
+func (g *generator) expected(c *genCustomer, u *[LatentDims]float64, p *genProduct) float64 {
+	e := rating(c.region, c.creditZ, p)
+	if g.shape.LatentWeight != 0 {
+		var z float64
+		for d := range LatentDims {
+			z += u[d] * p.latent[d]
+		}
+		e += g.shape.LatentWeight * z / math.Sqrt(LatentDims)
+	}
+	return e
 }
 
 func (g *generator) ratingRows(yield func([]any, error) bool) {
@@ -382,6 +537,7 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 	marks := make([]uint32, nProd) // marks[j] == gen: product j chosen
 	var gen uint32
 	chosen := make([]int, 0, nProd)
+	var keys []keyed
 	row := make([]any, 3)
 	var cum, emitted uint64
 	for i := range g.customers {
@@ -398,9 +554,36 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 		r := g.rng(streamRatings, uint64(i))
 		bias := 0.35 * r.NormFloat64()
 
+		u := g.customerLatent(i)
+
 		// Choose k distinct products, in code order.
 		chosen = chosen[:0]
-		if k*4 >= nProd { // dense: selection sampling, already sorted
+		switch {
+		case k < nProd && (g.shape.PopularitySkew != 0 || g.shape.SelectionBias != 0):
+			// Weighted, without replacement: the k largest of
+			// log weight + Gumbel noise.
+			// A min-heap of the k best so far keeps this O(products · log k).
+			keys = keys[:0]
+			for j := range g.products {
+				p := &g.products[j]
+				w := p.logPop
+				if g.shape.SelectionBias != 0 {
+					w += g.shape.SelectionBias * g.expected(&c, &u, p)
+				}
+				kj := keyed{j, w - math.Log(-math.Log(1-r.Float64()))}
+				if len(keys) < k {
+					keys = append(keys, kj)
+					siftUp(keys, len(keys)-1)
+				} else if worse(keys[0], kj) {
+					keys[0] = kj
+					siftDown(keys, 0)
+				}
+			}
+			for _, kj := range keys {
+				chosen = append(chosen, kj.j)
+			}
+			slices.Sort(chosen)
+		case k*4 >= nProd: // dense: selection sampling, already sorted
 			need := k
 			for j := 0; j < nProd && need > 0; j++ {
 				if r.IntN(nProd-j) < need {
@@ -408,7 +591,7 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 					need--
 				}
 			}
-		} else { // sparse: Floyd's algorithm, then sort
+		default: // sparse: Floyd's algorithm, then sort
 			gen++
 			if gen == 0 {
 				clear(marks)
@@ -426,7 +609,7 @@ func (g *generator) ratingRows(yield func([]any, error) bool) {
 		}
 		for _, j := range chosen {
 			p := &g.products[j]
-			score := rating(c.region, c.creditZ, p) + bias + 0.7*r.NormFloat64()
+			score := g.expected(&c, &u, p) + bias + 0.7*r.NormFloat64()
 			row[0], row[1], row[2] = c.number, p.code, int64(min(max(math.Round(score), 1), 5))
 			if !yield(row, nil) {
 				return

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -206,6 +208,113 @@ func TestCents(t *testing.T) {
 	for c, want := range map[int64]string{0: "0.00", 5: "0.05", 2100000: "21000.00", 4881: "48.81", 12345678: "123456.78"} {
 		if got := cents(c); got != want {
 			t.Errorf("cents(%d) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+// shapeStats generates a sparse dataset (each customer rates about a tenth of
+// the products) with the given shape and measures what the Shape knobs
+// control: the share of ratings on the most popular tenth of products, the
+// correlation of each rating's part that features do not explain with the
+// latent taste u·v/√d, and how much more the chosen products are liked than
+// the average product (in expected rating).
+func shapeStats(t *testing.T, sh *Shape) (topShare, latentCorr, chosenLift float64) {
+	t.Helper()
+	o, err := GenOptions{Ratings: 20_000, Customers: 400, Products: 500, Seed: 4, Shape: sh}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := newGenerator(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNumber := map[int64]int{}
+	for i := range g.customers {
+		byNumber[customerNumber(i, g.meta(i))] = i
+	}
+	byCode := map[string]int{}
+	for j, p := range g.products {
+		byCode[p.code] = j
+	}
+	perProduct := make([]int, len(g.products))
+	var sx, sy, sxx, syy, sxy, n, lift float64
+	for row, err := range g.ratingRows {
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, j := byNumber[row[0].(int64)], byCode[row[1].(string)]
+		perProduct[j]++
+		c, u, p := g.customer(i), g.customerLatent(i), &g.products[j]
+		var z float64
+		for d := range LatentDims {
+			z += u[d] * p.latent[d]
+		}
+		z /= math.Sqrt(LatentDims)
+		resid := float64(row[2].(int64)) - rating(c.region, c.creditZ, p)
+		sx, sy, sxx, syy, sxy, n = sx+z, sy+resid, sxx+z*z, syy+resid*resid, sxy+z*resid, n+1
+		var mean float64
+		for k := range g.products {
+			mean += rating(c.region, c.creditZ, &g.products[k])
+		}
+		lift += rating(c.region, c.creditZ, p) - mean/float64(len(g.products))
+	}
+	slices.SortFunc(perProduct, func(a, b int) int { return b - a })
+	top := 0
+	for _, k := range perProduct[:len(perProduct)/10] {
+		top += k
+	}
+	latentCorr = (n*sxy - sx*sy) / math.Sqrt((n*sxx-sx*sx)*(n*syy-sy*sy))
+	return float64(top) / n, latentCorr, lift / n
+}
+
+func TestShapeKnobs(t *testing.T) {
+	def := DefaultShape()
+	top, corr, lift := shapeStats(t, &def)
+	t.Logf("default shape %+v: top-10%% share %.3f, latent correlation %.3f, chosen-product lift %.3f", def, top, corr, lift)
+	if top < 0.3 {
+		t.Errorf("default: the top tenth of products has %.0f%% of the ratings, want a long tail (≥ 30%%)", 100*top)
+	}
+	if corr < 0.3 {
+		t.Errorf("default: latent taste correlates %.3f with what features leave unexplained, want ≥ 0.3", corr)
+	}
+	if lift < 0.15 {
+		t.Errorf("default: rated products are liked %.3f above average (by features), want ≥ 0.15", lift)
+	}
+
+	top, corr, lift = shapeStats(t, &Shape{})
+	t.Logf("no shape: top-10%% share %.3f, latent correlation %.3f, chosen-product lift %.3f", top, corr, lift)
+	if top > 0.15 || math.Abs(corr) > 0.05 || math.Abs(lift) > 0.05 {
+		t.Errorf("Shape{} should be uniform and feature-only: top share %.3f, latent corr %.3f, lift %.3f", top, corr, lift)
+	}
+
+	// Each knob alone.
+	top, _, _ = shapeStats(t, &Shape{PopularitySkew: 1})
+	if top < 0.3 {
+		t.Errorf("PopularitySkew 1 alone: top-tenth share %.3f", top)
+	}
+	_, corr, _ = shapeStats(t, &Shape{LatentWeight: 0.8})
+	if corr < 0.3 {
+		t.Errorf("LatentWeight 0.8 alone: latent correlation %.3f", corr)
+	}
+	_, _, lift = shapeStats(t, &Shape{SelectionBias: 1})
+	if lift < 0.15 {
+		t.Errorf("SelectionBias 1 alone: lift %.3f", lift)
+	}
+}
+
+func TestShapeBounds(t *testing.T) {
+	for _, tt := range []struct {
+		sh  Shape
+		opt string
+	}{
+		{Shape{LatentWeight: -0.1}, "latent-weight"},
+		{Shape{PopularitySkew: MaxPopularitySkew + 1}, "popularity-skew"},
+		{Shape{SelectionBias: math.NaN()}, "selection-bias"},
+	} {
+		_, err := GenOptions{Shape: &tt.sh}.WithDefaults()
+		var se *SizeError
+		if !errors.As(err, &se) || se.Option != tt.opt {
+			t.Errorf("%+v: error %v, want a SizeError for %s", tt.sh, err, tt.opt)
 		}
 	}
 }

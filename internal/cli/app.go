@@ -167,6 +167,7 @@ Backends are chosen by URL:
 		a.streamCommand(),
 		a.serveCommand(),
 		a.produceCommand(),
+		a.evaluateCommand(),
 	)
 	return root
 }

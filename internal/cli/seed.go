@@ -23,6 +23,7 @@ func (a *app) seedCommand() *cobra.Command {
 		sourceURL        string
 		dataset          string
 		gen              seed.GenOptions
+		shape            = seed.DefaultShape()
 		replace          bool
 		progressInterval time.Duration
 	)
@@ -37,7 +38,12 @@ func (a *app) seedCommand() *cobra.Command {
   --dataset generated      a classicmodels-shaped dataset of any size, the same
                            for the same --seed; ratings 1..5 follow a hidden
                            taste of each region for each product line and of
-                           richer customers for dearer products, plus noise
+                           richer customers for dearer products, a latent
+                           taste of each customer for each product that no
+                           feature explains (--latent-weight), long-tailed
+                           product popularity (--popularity-skew) and
+                           customers rating what they like
+                           (--selection-bias), plus noise
 
 The tables are those of the classicmodels dump (customers, employees, offices,
 orderdetails, orders, payments, productlines, products) plus ratings. A
@@ -66,16 +72,18 @@ that fails or is interrupted drops the tables it created.`,
   recoflow seed --source mysql://admin:secret@db:3306/shop --dataset generated --ratings 10000000 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sized := gen.Customers != 0 || gen.Products != 0 || gen.Ratings != 0
+			sized := gen.Customers != 0 || gen.Products != 0 || gen.Ratings != 0 ||
+				cmd.Flags().Changed("latent-weight") || cmd.Flags().Changed("popularity-skew") || cmd.Flags().Changed("selection-bias")
 			if !cmd.Flags().Changed("dataset") && dataset == datasetClassicmodels && sized {
 				dataset = datasetGenerated
 			}
 			switch dataset {
 			case datasetClassicmodels:
 				if sized || cmd.Flags().Changed("seed") {
-					return usageError("--customers, --products, --ratings and --seed apply only to --dataset generated")
+					return usageError("--customers, --products, --ratings, --seed, --latent-weight, --popularity-skew and --selection-bias apply only to --dataset generated")
 				}
 			case datasetGenerated:
+				gen.Shape = &shape
 				var err error
 				if gen, err = gen.WithDefaults(); err != nil {
 					var se *seed.SizeError
@@ -142,6 +150,9 @@ that fails or is interrupted drops the tables it created.`,
 	f.IntVar(&gen.Products, "products", 0, "generated: number of products (default: twice what the average customer rates, at least 110)")
 	f.IntVar(&gen.Ratings, "ratings", 0, "generated: number of ratings (default 100000)")
 	f.Uint64Var(&gen.Seed, "seed", 0, "generated: random seed; the same seed and sizes give the same rows")
+	f.Float64Var(&shape.LatentWeight, "latent-weight", shape.LatentWeight, "generated: strength of each customer's hidden taste for each product, which no feature explains (0: none)")
+	f.Float64Var(&shape.PopularitySkew, "popularity-skew", shape.PopularitySkew, "generated: Zipf exponent of product popularity (0: every product as likely to be rated)")
+	f.Float64Var(&shape.SelectionBias, "selection-bias", shape.SelectionBias, "generated: how much customers prefer to rate products they like (0: not at all)")
 	f.BoolVar(&replace, "replace", false, "drop and recreate the tables if the source already has them")
 	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
 	return cmd

@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/recoflow/recoflow/embedding"
+	"github.com/recoflow/recoflow/eval"
 	"github.com/recoflow/recoflow/internal/cli"
 	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/model"
@@ -129,7 +130,7 @@ func TestTrainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, stderr)
 	}
-	for _, want := range []string{"trained model v1 on 480 ratings (60 customers, 24 products)", "hold-out RMSE model", "global mean", "Precision@10", "NDCG@10", "ml-artifacts/v1/"} {
+	for _, want := range []string{"trained hybrid model v1 on 480 ratings (60 customers, 24 products)", "refit on all 480 ratings", "hold-out RMSE model", "global mean", "Precision@10", "NDCG@10", "ml-artifacts/v1/"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -169,7 +170,7 @@ func TestTrainCommand(t *testing.T) {
 	n := 0
 	err = embedding.Read(f, func(e embedding.Entry) error {
 		n++
-		got := m.EmbedUser(users[e.ID])
+		got := m.EmbedKnownUser(e.ID, users[e.ID])
 		if fmt.Sprint(got) != fmt.Sprint(e.Vector) {
 			return fmt.Errorf("user %s: loaded model embeds %v, file says %v", e.ID, got, e.Vector)
 		}
@@ -262,11 +263,116 @@ func TestTrainCommandUsage(t *testing.T) {
 		{"--dim", "0"},
 		{"--batch-size", "-1"},
 		{"--learning-rate", "-0.1"},
+		{"--holdout", "0.95"},
+		{"--holdout", "-0.1"},
+		{"--tune", "-1"},
+		{"--tune-time", "0s"},
+		{"--id-dropout", "1"},
+		{"--temperature", "0"},
+		{"--negatives", "0"},
 		{"extra-argument"},
 	} {
 		_, _, err := trainCLI(t, append([]string{"train", "--lake", "file://" + dir}, args...)...)
 		if cli.ExitCode(err) != cli.ExitUsage {
 			t.Errorf("train %v: %v (exit %d), want a usage error (exit 2)", args, err, cli.ExitCode(err))
 		}
+	}
+}
+
+// TestTrainCommandHoldoutZeroAndTune: --holdout 0 publishes a model trained
+// on every rating without hold-out figures; --tune logs each trial and
+// trains with the best.
+func TestTrainCommandHoldoutZeroAndTune(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, trainingRecords(40, 16))
+	url := "file://" + dir
+	out, stderr, err := trainCLI(t, "train", "--lake", url, "--version", "all", "--holdout", "0", "--epochs", "3")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"0 hold-out ratings", "hold-out      none", "refit on all 320 ratings"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	out, stderr, err = trainCLI(t, "train", "--lake", url, "--version", "tuned", "--tune", "3", "--epochs", "3")
+	if err != nil {
+		t.Fatalf("train --tune: %v\n%s", err, stderr)
+	}
+	if n := strings.Count(stderr, "msg=\"tuning trial\""); n != 3 {
+		t.Errorf("want 3 tuning trials logged, got %d:\n%s", n, stderr)
+	}
+	if !strings.Contains(out, "trained hybrid model tuned") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestTrainCommandUnwritableLakeFailsBeforeTraining: when the artifacts
+// cannot be written (here ml-artifacts is a file, not a directory: the
+// tests run as root, so permissions would not stop them), train fails
+// before its first epoch, naming the lake.
+func TestTrainCommandUnwritableLakeFailsBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, trainingRecords(20, 8))
+	if err := os.WriteFile(filepath.Join(dir, "ml-artifacts"), []byte("not a directory"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := trainCLI(t, "train", "--lake", "file://"+dir, "--epochs", "2")
+	if err == nil || !strings.Contains(err.Error(), "not writable") || cli.ExitCode(err) != cli.ExitFailure {
+		t.Fatalf("train = %v (exit %d), want a not-writable failure", err, cli.ExitCode(err))
+	}
+	if strings.Contains(stderr, "msg=epoch") {
+		t.Errorf("trained before failing:\n%s", stderr)
+	}
+}
+
+// TestTrainOnTheSample trains on the classicmodels sample after the ETL:
+// every customer and product of the catalogue gets an embedding (rated or
+// not), and metrics.json holds the evaluation table with the hybrid, the
+// content-only model and the baselines, cold start included.
+func TestTrainOnTheSample(t *testing.T) {
+	lakeURL := sampleLake(t)
+	out, stderr, err := trainCLI(t, "train", "--lake", lakeURL, "--version", "v1")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	t.Logf("\n%s", out)
+	dir := strings.TrimPrefix(lakeURL, "file://")
+	count := func(name string) int {
+		f, err := os.Open(filepath.Join(dir, "ml-artifacts", "v1", filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		n := 0
+		if err := embedding.Read(f, func(embedding.Entry) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if u, i := count(model.UserEmbeddingsFile), count(model.ItemEmbeddingsFile); u != 122 || i != 110 {
+		t.Errorf("embeddings for %d customers and %d products, want the catalogue's 122 and 110", u, i)
+	}
+	var met struct {
+		Evaluation *eval.Report `json:"evaluation"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "ml-artifacts", "v1", "metrics.json"))
+	if err := json.Unmarshal(data, &met); err != nil || met.Evaluation == nil {
+		t.Fatalf("metrics.json evaluation: %v", err)
+	}
+	ndcg := map[string]float64{}
+	for _, r := range met.Evaluation.Methods {
+		ndcg[r.Method] = r.NDCGAtK
+	}
+	for _, m := range []string{"hybrid", "content-only", "popularity", "item-knn", "als", "bpr"} {
+		if _, ok := ndcg[m]; !ok {
+			t.Errorf("evaluation lacks %s: %v", m, ndcg)
+		}
+	}
+	if len(met.Evaluation.ColdStart) == 0 {
+		t.Error("evaluation lacks the cold-start table")
+	}
+	if ndcg["hybrid"] <= ndcg["popularity"] {
+		t.Errorf("hybrid NDCG@10 %.4f does not beat popularity %.4f", ndcg["hybrid"], ndcg["popularity"])
 	}
 }

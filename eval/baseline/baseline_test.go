@@ -1,0 +1,154 @@
+package baseline
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/recoflow/recoflow/eval"
+)
+
+// groups: users 0..29 like items 0..9, users 30..59 like items 10..19
+// (each rates 6 of its group's 10 items 5★); every user of the second group
+// also rated one of items 0..2 at 2★, so those are the most popular items
+// but relevant to nobody in the second group.
+func groups() *eval.Data {
+	r := rand.New(rand.NewPCG(1, 2))
+	d := &eval.Data{NumUsers: 60, NumItems: 20}
+	for u := range 60 {
+		base := 0
+		if u >= 30 {
+			base = 10
+			d.Interactions = append(d.Interactions, eval.Interaction{User: int32(u), Item: int32(u % 3), Rating: 2})
+		}
+		for _, j := range r.Perm(10)[:6] {
+			d.Interactions = append(d.Interactions, eval.Interaction{User: int32(u), Item: int32(base + j), Rating: 5})
+		}
+	}
+	return d
+}
+
+// methods are the baselines at their defaults, but ALS with a few factors:
+// with 100 factors for 20 items it reproduces the training matrix exactly
+// and ranks the rest by noise.
+func methods() []eval.Method {
+	return []eval.Method{ItemKNN{}, ALS{Factors: 4, Seed: 1}, BPR{Seed: 1}}
+}
+
+func TestBaselinesRankTheirGroupsItemsFirst(t *testing.T) {
+	d := groups()
+	for _, m := range methods() {
+		t.Run(m.Name(), func(t *testing.T) {
+			s, err := m.Fit(context.Background(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := make([]map[int32]bool, d.NumUsers)
+			for _, x := range d.Interactions {
+				if seen[x.User] == nil {
+					seen[x.User] = map[int32]bool{}
+				}
+				seen[x.User][x.Item] = true
+			}
+			scores := make([]float64, d.NumItems)
+			wrong := 0
+			for u := range d.NumUsers {
+				clear(scores)
+				s.Score(int32(u), scores)
+				best := int32(-1)
+				for i := range scores {
+					if !seen[u][int32(i)] && (best < 0 || scores[i] > scores[best]) {
+						best = int32(i)
+					}
+				}
+				if (u < 30) != (best < 10) {
+					wrong++
+				}
+			}
+			// The 2★ cross-group ratings are interactions to ALS and
+			// kNN, so a user may be pulled across now and then.
+			if wrong > 3 {
+				t.Errorf("%d of 60 users get another group's item first, want at most 3", wrong)
+			}
+		})
+	}
+}
+
+func TestBaselinesBeatPopularityOnGroups(t *testing.T) {
+	rep, err := eval.Run(context.Background(), groups(), append([]eval.Method{eval.Popularity{}}, methods()...), eval.Options{K: 3, Seed: 1, TestFraction: 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop := rep.Methods[0]
+	for _, r := range rep.Methods[1:] {
+		t.Logf("%-10s NDCG@3 %.3f  P@3 %.3f  (popularity %.3f, %.3f)", r.Method, r.NDCGAtK, r.PrecisionAtK, pop.NDCGAtK, pop.PrecisionAtK)
+		if r.NDCGAtK < pop.NDCGAtK+0.2 {
+			t.Errorf("%s: NDCG@3 %.3f, not clearly above popularity's %.3f", r.Method, r.NDCGAtK, pop.NDCGAtK)
+		}
+	}
+	// Cold-start users have no history: every baseline falls back to
+	// popularity and scores exactly as it does.
+	for _, r := range rep.ColdStart[1:] {
+		if r.NDCGAtK != rep.ColdStart[0].NDCGAtK {
+			t.Errorf("cold start %s: NDCG %.4f, popularity %.4f", r.Method, r.NDCGAtK, rep.ColdStart[0].NDCGAtK)
+		}
+	}
+}
+
+func TestBaselinesAreDeterministic(t *testing.T) {
+	d := groups()
+	for _, m := range methods() {
+		a, _ := m.Fit(context.Background(), d)
+		b, _ := m.Fit(context.Background(), d)
+		sa, sb := make([]float64, d.NumItems), make([]float64, d.NumItems)
+		for u := range int32(d.NumUsers) {
+			clear(sa)
+			clear(sb)
+			a.Score(u, sa)
+			b.Score(u, sb)
+			if !reflect.DeepEqual(sa, sb) {
+				t.Fatalf("%s: user %d scored differently by two fits with one seed", m.Name(), u)
+			}
+		}
+	}
+}
+
+func TestKNNScoresAreSumsOfCosines(t *testing.T) {
+	// Items 0 and 1 share both their users; item 2 shares one of two.
+	d := &eval.Data{NumUsers: 3, NumItems: 3, Interactions: []eval.Interaction{
+		{User: 0, Item: 0}, {User: 0, Item: 1}, {User: 0, Item: 2},
+		{User: 1, Item: 0}, {User: 1, Item: 1},
+		{User: 2, Item: 2},
+	}}
+	s, err := ItemKNN{}.Fit(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, 3)
+	s.Score(2, got) // user 2 has item 2: scores are cos(2, i)
+	// cos(0,2) = 1/(√2·√2) = 0.5, likewise cos(1,2).
+	if math.Abs(got[0]-0.5) > 1e-12 || math.Abs(got[1]-0.5) > 1e-12 {
+		t.Errorf("scores = %v, want [0.5 0.5 _]", got)
+	}
+	clear(got)
+	s.Score(1, got) // user 1 has items 0, 1: score(2) = cos(0,2)+cos(1,2)
+	if math.Abs(got[2]-1) > 1e-12 {
+		t.Errorf("score of item 2 = %v, want 1", got[2])
+	}
+}
+
+func TestColdUserGetsPopularity(t *testing.T) {
+	d := groups()
+	d.NumUsers++ // a user with no interactions
+	for _, m := range methods() {
+		s, _ := m.Fit(context.Background(), d)
+		got := make([]float64, d.NumItems)
+		s.Score(int32(d.NumUsers-1), got)
+		want := popularity(d)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: cold user scores %v, want popularity %v", m.Name(), got, want)
+		}
+	}
+}
