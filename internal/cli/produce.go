@@ -214,20 +214,45 @@ func (a *app) produce(ctx context.Context, sim *shopper.Simulator, out sink, rat
 // pacer spaces events evenly at a rate. When the producer falls behind
 // (the stream was slow) it catches up by at most maxBurst before it
 // forgives the rest of the lag, so a stall is not followed by a flood.
+//
+// Event n is due at start + (n-base)*interval. Forgiving lag moves the
+// schedule later: start and base are set so that the current event is
+// maxBurst late, never earlier (an earlier version moved it the other way,
+// which doubled the lag with every event until the time overflowed and the
+// next event was due centuries ahead: produce sat silent, seen once in 22
+// runs after a stall of more than a second).
 type pacer struct {
 	start    time.Time
+	base     int64         // the event due at start
 	interval time.Duration // 0: no pacing
 	skipped  int64         // events forgiven after stalls
+	now      func() time.Time
 }
 
 const maxBurst = time.Second
 
 func newPacer(start time.Time, rate float64) *pacer {
-	p := &pacer{start: start}
+	p := &pacer{start: start, now: time.Now}
 	if rate > 0 {
 		p.interval = time.Duration(float64(time.Second) / rate)
 	}
 	return p
+}
+
+// delay is how long event n (0-based, called in order) is still to wait;
+// zero or less means it is due.
+func (p *pacer) delay(n int64) time.Duration {
+	if p.interval == 0 {
+		return 0
+	}
+	now := p.now()
+	d := p.start.Add(time.Duration(n-p.base) * p.interval).Sub(now)
+	if -d > maxBurst { // far behind: forgive all but maxBurst of the lag
+		p.skipped += int64((-d - maxBurst) / p.interval)
+		p.start, p.base = now.Add(-maxBurst), n
+		d = -maxBurst
+	}
+	return d
 }
 
 // wait blocks until event n (0-based) is due, or ctx ends.
@@ -235,15 +260,8 @@ func (p *pacer) wait(ctx context.Context, n int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if p.interval == 0 {
-		return nil
-	}
-	due := p.start.Add(time.Duration(n-p.skipped) * p.interval)
-	d := time.Until(due)
+	d := p.delay(n)
 	if d <= 0 {
-		if -d > maxBurst { // far behind: start the schedule again from now
-			p.skipped += int64(-d / p.interval)
-		}
 		return nil
 	}
 	t := time.NewTimer(d)
