@@ -383,11 +383,10 @@ func TestExistingStreamWithoutSubject(t *testing.T) {
 // error) and goes on after an ack.
 func TestMaxAckPendingBackpressure(t *testing.T) {
 	ctx := context.Background()
-	// A pull request abandoned by the timed-out ReadBatch below can still be
-	// live on the server for a moment; a message it is handed then waits for
-	// AckWait before coming back (at-least-once, never lost). A short AckWait
-	// keeps that wait inside the test's bounds.
-	cfg := Config{EmbeddedDir: t.TempDir(), MaxAckPending: 5, AckWait: 2 * time.Second, Source: stream.SourceOptions{MaxBatch: 5}}
+	// The pull request of the timed-out ReadBatch below stays live; the
+	// next ReadBatch takes what it brings (TestReadAfterAbandonedWait), so a
+	// long AckWait does not slow the test.
+	cfg := Config{EmbeddedDir: t.TempDir(), MaxAckPending: 5, AckWait: time.Hour, Source: stream.SourceOptions{MaxBatch: 5}}
 	p := open(t, NewProducer, cfg)
 	for i := range 12 {
 		if err := p.Publish(ctx, "k", fmt.Appendf(nil, "m%d", i)); err != nil {
@@ -429,5 +428,74 @@ func TestMaxAckPendingBackpressure(t *testing.T) {
 		}
 		n += len(b)
 		ack(ctx)
+	}
+}
+
+// TestReadAfterAbandonedWait: a ReadBatch whose ctx ends while its pull
+// request waits on the server must not leave that request to swallow the
+// next message. Each round publishes a message while a ReadBatch waits and
+// ends that ReadBatch's ctx at once, so the message reaches the client about
+// when the ReadBatch gives up. With an AckWait far longer than the test, the
+// message must come from that ReadBatch or the very next one (before the
+// fix the abandoned request could drop it, to come back only after
+// AckWait).
+func TestReadAfterAbandonedWait(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{EmbeddedDir: t.TempDir(), AckWait: time.Hour, MaxWait: 30 * time.Second}
+	p := open(t, NewProducer, cfg)
+	defer p.Close(ctx)
+	s := open(t, NewSource, cfg)
+	defer s.Close(ctx)
+	type result struct {
+		b   stream.Batch
+		ack stream.AckFunc
+		err error
+	}
+	for i := range 20 {
+		rctx, cancel := context.WithCancel(ctx)
+		got := make(chan result, 1)
+		go func() {
+			b, ack, err := s.ReadBatch(rctx)
+			got <- result{b, ack, err}
+		}()
+		// Evidence that the pull request waits on the server.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			info, err := s.cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumWaiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no pull request waiting on the server after a minute")
+			}
+			time.Sleep(5 * time.Millisecond) // polling the consumer
+		}
+		want := fmt.Sprintf("m%d", i)
+		if err := p.Publish(ctx, "k", []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		r := <-got
+		if r.err != nil {
+			if !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("round %d: ReadBatch after cancel: %v", i, r.err)
+			}
+			// Generous, but far below AckWait: only a direct delivery passes.
+			rctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+			r.b, r.ack, r.err = s.ReadBatch(rctx)
+			cancel()
+		}
+		if r.err != nil || len(r.b) != 1 || string(r.b[0].Data) != want {
+			t.Fatalf("round %d: %d messages, %v; want %s", i, len(r.b), r.err, want)
+		}
+		if err := r.ack(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
