@@ -44,7 +44,7 @@ func env(base Config) streamtest.Env {
 			cfg.Source = o
 			return open(t, NewSource, cfg)
 		},
-		Wait: 20 * time.Second,
+		Wait: 2 * time.Minute, // generous: CI is a loaded machine
 	}
 }
 
