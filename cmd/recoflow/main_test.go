@@ -95,9 +95,9 @@ func TestETLSurvivesKill(t *testing.T) {
 		}()
 		select {
 		case <-started:
-		case <-time.After(60 * time.Second):
+		case <-time.After(5 * time.Minute): // generous: CI runs on a loaded machine
 			cmd.Process.Kill()
-			t.Fatal("etl made no progress within 60 s")
+			t.Fatal("etl made no progress within 5 minutes")
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -18,8 +18,9 @@ import (
 )
 
 // TestStreamSurvivesKill publishes 20,000 shopper events, kills the
-// `recoflow stream` process with SIGKILL at random moments several times,
-// restarting it each time, and then checks that every event has exactly
+// `recoflow stream` process with SIGKILL several times, each time once its
+// outputs have grown by a random amount (not on a timer: a loaded machine
+// may take long to start it), restarting it each time, and then checks that every event has exactly
 // one output record or exactly one error record in the lake.
 func TestStreamSurvivesKill(t *testing.T) {
 	if testing.Short() {
@@ -78,23 +79,44 @@ func TestStreamSurvivesKill(t *testing.T) {
 
 	args := []string{"stream", "--stream", streamURL, "--lake", "file://" + lakeDir, "--vectors", "file://" + filepath.Join(data, "vectors"),
 		"--buffer-interval", "300ms", "--buffer-size", "64KiB", "--max-batch", "200", "--log-format", "json", "--progress-interval", "1h"}
+	outputs := func() int {
+		return len(countSessions(t, filepath.Join(lakeDir, "recommendations"), false)) + len(countSessions(t, filepath.Join(lakeDir, "recommendations-errors"), true))
+	}
 	kills := 0
 	midway := false
 	for attempt := 0; attempt < 5; attempt++ {
+		before := outputs()
+		if before >= events {
+			break
+		}
 		cmd := exec.Command(bin, args...)
-		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("stream-%d.log", attempt)))
+		logPath := filepath.Join(dir, fmt.Sprintf("stream-%d.log", attempt))
+		logf, _ := os.Create(logPath)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+		// Kill on evidence that this run is working: once its outputs have
+		// grown by a random amount (at least one), however long that takes
+		// on a loaded machine.
+		target := min(before+1+rng.IntN(400), events)
+		deadline := time.Now().Add(5 * time.Minute)
+		for outputs() < target {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				logData, _ := os.ReadFile(logPath)
+				t.Fatalf("stream run %d made no progress past %d outputs in 5 minutes\n%s", attempt, before, lastLines(string(logData), 20))
+			}
+			time.Sleep(50 * time.Millisecond) // polling the lake
+		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		cmd.Wait()
 		logf.Close()
 		kills++
-		done := len(countSessions(t, filepath.Join(lakeDir, "recommendations"), false)) + len(countSessions(t, filepath.Join(lakeDir, "recommendations-errors"), true))
+		done := outputs()
 		t.Logf("after kill %d: %d of %d events have an output", kills, done, events)
 		if done > 0 && done < events {
 			midway = true
@@ -116,7 +138,7 @@ func TestStreamSurvivesKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(10 * time.Minute)
 	var outs, errs map[string]int
 	for {
 		outs = countSessions(t, filepath.Join(lakeDir, "recommendations"), false)
@@ -124,7 +146,7 @@ func TestStreamSurvivesKill(t *testing.T) {
 		if len(outs)+len(errs) >= events || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // polling the lake
 	}
 	cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/recoflow/recoflow/internal/connect"
@@ -164,70 +166,167 @@ func (s *writerSink) Close(context.Context) error { return s.err }
 var _ sink = stream.Producer(nil)
 
 type produceResult struct {
-	sent    int64
+	sent    int64 // acknowledged by the stream (written, for --dry-run)
 	elapsed time.Duration
 }
 
+// ackProgress is implemented by producers that can tell how much the broker
+// has acknowledged so far (NATS); for the others, what a Flush confirmed
+// counts.
+type ackProgress interface {
+	Progress() (acked int64, pending int)
+}
+
 // produce publishes count events (0: until ctx ends) at rate events per
-// second (0: unpaced), confirming them every flushInterval.
+// second (0: unpaced), confirming them every flushInterval. A progress line
+// (acknowledged, rate, pending) comes every progressInterval from a
+// goroutine of its own, so that it shows a producer that is stuck too. The
+// result counts only acknowledged events.
 func (a *app) produce(ctx context.Context, sim *shopper.Simulator, out sink, rate float64, count int64,
 	flushInterval, progressInterval time.Duration) (produceResult, error) {
 	start := time.Now()
 	pace := newPacer(start, rate)
-	prog := newProgressPrinter(a, "produce", "events")
-	defer prog.done()
+	var published, confirmed atomic.Int64
+	progress := func() (acked, pending int64) {
+		if pr, ok := out.(ackProgress); ok {
+			n, p := pr.Progress()
+			return n, int64(p)
+		}
+		c := confirmed.Load()
+		return c, published.Load() - c
+	}
 	if a.opts.IsTerminal {
 		progressInterval = min(progressInterval, 200*time.Millisecond)
 	}
-	lastProgress, lastFlush := start, start
-	var res produceResult
-	for count == 0 || res.sent < count {
-		if err := pace.wait(ctx, res.sent); err != nil {
-			res.elapsed = time.Since(start)
-			return res, err
+	stopProgress := a.produceProgress(start, count, max(progressInterval, 10*time.Millisecond), progress)
+	result := func(err error) (produceResult, error) {
+		stopProgress()
+		acked, _ := progress()
+		return produceResult{sent: acked, elapsed: time.Since(start)}, err
+	}
+	lastFlush := start
+	for n := int64(0); count == 0 || n < count; n++ {
+		if err := pace.wait(ctx, n); err != nil {
+			return result(err)
 		}
 		ev := sim.Next()
 		if err := out.Publish(ctx, ev.Key, ev.Data); err != nil {
-			res.elapsed = time.Since(start)
-			return res, err
+			return result(err)
 		}
-		res.sent++
-		now := time.Now()
-		if now.Sub(lastFlush) >= flushInterval {
+		published.Add(1)
+		if now := time.Now(); now.Sub(lastFlush) >= flushInterval {
 			lastFlush = now
 			if err := out.Flush(ctx); err != nil {
-				res.elapsed = time.Since(start)
-				return res, err
+				return result(err)
 			}
-		}
-		if now.Sub(lastProgress) >= progressInterval {
-			lastProgress = now
-			prog.update(res.sent, count, now.Sub(start))
+			confirmed.Store(n + 1)
 		}
 	}
 	err := out.Flush(ctx)
-	res.elapsed = time.Since(start)
-	prog.update(res.sent, count, res.elapsed)
-	return res, err
+	if err == nil {
+		confirmed.Store(published.Load())
+	}
+	return result(err)
+}
+
+// produceProgress reports the producer's progress every interval until the
+// returned function is called, which reports it a last time.
+func (a *app) produceProgress(start time.Time, total int64, interval time.Duration, progress func() (acked, pending int64)) (stop func()) {
+	var (
+		lastAcked int64
+		lastTime  = start
+		drawn     bool
+	)
+	report := func(now time.Time) {
+		acked, pending := progress()
+		rate := float64(acked-lastAcked) / max(now.Sub(lastTime).Seconds(), 1e-9)
+		lastAcked, lastTime = acked, now
+		if a.opts.IsTerminal {
+			line := fmt.Sprintf("produce: %s events acknowledged", groupDigits(acked))
+			if total > 0 {
+				line = fmt.Sprintf("produce: %s/%s events acknowledged (%.0f%%)", groupDigits(acked), groupDigits(total),
+					100*float64(acked)/float64(total))
+			}
+			fmt.Fprintf(a.opts.Stderr, "\r\033[K%s, %s/s, %s pending", line, groupDigits(int64(rate+0.5)), groupDigits(pending))
+			drawn = true
+			return
+		}
+		args := []any{"stage", "produce", "acked", acked, "rate", fmt.Sprintf("%.0f/s", rate), "pending", pending,
+			"elapsed", now.Sub(start).Round(time.Millisecond).String()}
+		if total > 0 {
+			args = append(args, "total", total)
+		}
+		a.log.Info("progress", args...)
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				report(now)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+			report(time.Now())
+			if drawn {
+				fmt.Fprintln(a.opts.Stderr)
+			}
+		})
+	}
 }
 
 // pacer spaces events evenly at a rate. When the producer falls behind
 // (the stream was slow) it catches up by at most maxBurst before it
 // forgives the rest of the lag, so a stall is not followed by a flood.
+//
+// Event n is due at start + (n-base)*interval. Forgiving lag moves the
+// schedule later: start and base are set so that the current event is
+// maxBurst late, never earlier (an earlier version moved it the other way,
+// which doubled the lag with every event until the time overflowed and the
+// next event was due centuries ahead: produce sat silent, seen once in 22
+// runs after a stall of more than a second).
 type pacer struct {
 	start    time.Time
+	base     int64         // the event due at start
 	interval time.Duration // 0: no pacing
 	skipped  int64         // events forgiven after stalls
+	now      func() time.Time
 }
 
 const maxBurst = time.Second
 
 func newPacer(start time.Time, rate float64) *pacer {
-	p := &pacer{start: start}
+	p := &pacer{start: start, now: time.Now}
 	if rate > 0 {
 		p.interval = time.Duration(float64(time.Second) / rate)
 	}
 	return p
+}
+
+// delay is how long event n (0-based, called in order) is still to wait;
+// zero or less means it is due.
+func (p *pacer) delay(n int64) time.Duration {
+	if p.interval == 0 {
+		return 0
+	}
+	now := p.now()
+	d := p.start.Add(time.Duration(n-p.base) * p.interval).Sub(now)
+	if -d > maxBurst { // far behind: forgive all but maxBurst of the lag
+		p.skipped += int64((-d - maxBurst) / p.interval)
+		p.start, p.base = now.Add(-maxBurst), n
+		d = -maxBurst
+	}
+	return d
 }
 
 // wait blocks until event n (0-based) is due, or ctx ends.
@@ -235,15 +334,8 @@ func (p *pacer) wait(ctx context.Context, n int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if p.interval == 0 {
-		return nil
-	}
-	due := p.start.Add(time.Duration(n-p.skipped) * p.interval)
-	d := time.Until(due)
+	d := p.delay(n)
 	if d <= 0 {
-		if -d > maxBurst { // far behind: start the schedule again from now
-			p.skipped += int64(-d / p.interval)
-		}
 		return nil
 	}
 	t := time.NewTimer(d)

@@ -84,7 +84,7 @@ func TestAcceptance(t *testing.T) {
 				cfg.Checkpoints, cfg.Group, cfg.Worker, cfg.Workers, cfg.Source = ck, group, member, members, o
 				return open(t, NewSource, cfg)
 			},
-			Wait: 30 * time.Second,
+			Wait: 2 * time.Minute, // generous: CI is a loaded machine
 		}
 	})
 }

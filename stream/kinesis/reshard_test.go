@@ -164,7 +164,7 @@ func TestReshard(t *testing.T) {
 	var got []stream.Message
 	var acks []stream.AckFunc
 	for len(got) < 20 {
-		b, ack := readFor(t, src, 5*time.Second)
+		b, ack := readFor(t, src, time.Minute)
 		if b == nil {
 			t.Fatalf("read %d of the parent's 20 records", len(got))
 		}
@@ -184,7 +184,7 @@ func TestReshard(t *testing.T) {
 		}
 	}
 	for n := 0; n < 20; {
-		b, ack := readFor(t, src, 5*time.Second)
+		b, ack := readFor(t, src, time.Minute)
 		if b == nil {
 			t.Fatalf("read %d of the children's 20 records", n)
 		}
@@ -214,7 +214,7 @@ func TestReshard(t *testing.T) {
 	// A new source skips the finished parent and resumes the children.
 	fk.put(1, "c-00")
 	src = fakeSource(t, fk, ck, 0, 1)
-	b, ack := readFor(t, src, 5*time.Second)
+	b, ack := readFor(t, src, time.Minute)
 	if len(b) != 1 || string(b[0].Data) != "c-00" {
 		t.Fatalf("after a restart: %v", b)
 	}

@@ -22,12 +22,24 @@
 // with the same consumer name: JetStream hands each message to one of them.
 // That is how recoflow stream scales out on NATS.
 //
+// # Publishing
+//
+// The Producer gives every record a message id (Nats-Msg-Id) and sends
+// again, in order, the records the server has not acknowledged (connection
+// lost, server restarted, no ack in time) once it is connected again; the
+// server stores a record once within the stream's de-duplication window
+// (DefaultDuplicateWindow for a stream created here). It holds up to 4,096
+// unacknowledged records, and fails only when one has gone unacknowledged
+// for 90 s.
+//
 // # Reading, acks and redelivery
 //
 // ReadBatch takes the messages available at once (one pull request without
 // waiting); when there are none, it waits for one (a pull of one message,
 // renewed every MaxWait) and then takes what arrived with it, so a lone
-// event is handed out as soon as it is stored. An ack acks each message
+// event is handed out as soon as it is stored. A waiting pull ends on the
+// server's side only: when the ctx of ReadBatch ends first, the pull stays
+// live and the next ReadBatch takes what it brings. An ack acks each message
 // with a reply subject and waits for the server to confirm them all (one
 // round trip per batch): when it returns, the server has applied the acks.
 //
@@ -48,10 +60,17 @@
 // same directory meanwhile (say, recoflow produce next to recoflow stream)
 // finds the lock held and connects to that URL instead of starting a second
 // server. In one process, every Source and Producer of a directory shares
-// one server, which shuts down when the last of them closes. When the
+// one server, which shuts down when the last of them closes. Connections
+// reach the server through a dialer that runs again on every reconnect: when
+// the serving process has gone (exited, or killed: the kernel drops its
+// lock), the first other process to reconnect takes the lock and serves the
+// same directory, and the rest connect to the URL it writes. The embedded
+// server syncs its files to disk every EmbeddedSyncInterval. When the
 // server restarts, messages that the previous one had handed out unacked
 // are delivered again once AckWait has passed since they were handed out
 // (or last extended): the server restores them as pending with that time.
+// After a crash of the serving process, acks it had not yet written to its
+// files are lost too: those messages come again, with the same IDs.
 // Acked messages never come back. The URL form
 // that internal/connect gives it is nats-embedded:///abs/dir or
 // nats-embedded://relative/dir, and it is recoflow's default stream.

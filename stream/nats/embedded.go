@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,53 +23,55 @@ const (
 	urlFile  = "server.url"         // that server's loopback client URL
 )
 
-// embedded is one embedded server as this process uses it: either served
-// here (srv != nil) or by another process that holds the directory's lock,
-// in which case this process is only its client.
+// embedded is one embedded directory as this process uses it. Its
+// connections reach the server through Dial, on every connect and
+// reconnect: in-process when this process serves the directory (srv !=
+// nil), else over loopback TCP to the process that does. When that process
+// goes away (it exits, or is killed), the next reconnect takes the
+// directory's lock, which the kernel released with it, and serves the
+// directory here; or, when another process won that race, connects to the
+// address it writes.
 type embedded struct {
 	dir  string
+	log  *slog.Logger
 	srv  *server.Server
-	url  string
 	lock *os.File
 	refs int
+	via  string // where the last Dial went, for logs
 }
 
-// The embedded servers this process uses, by absolute directory, so that a
-// Source and a Producer of one directory in one process share a server.
+// The embedded directories this process uses, by absolute directory, so
+// that a Source and a Producer of one directory in one process share a
+// server. embeddedMu also guards every embedded's fields.
 var (
 	embeddedMu sync.Mutex
 	embeddedBy = map[string]*embedded{}
 )
 
+// embeddedPoolURL is the server URL the connections of an embedded
+// directory are given; Dial ignores it.
+const embeddedPoolURL = "nats://recoflow-embedded:4222"
+
 // dialEmbedded connects to the embedded server of dir, starting it when no
 // process serves the directory yet. release drops the connection's hold on
-// the server, which shuts down with the last one.
+// the directory: its server, when served here, shuts down with the last
+// one.
 func dialEmbedded(ctx context.Context, dir string, log *slog.Logger, opts ...natsgo.Option) (*natsgo.Conn, func(), error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded NATS directory %q: %w", dir, err)
 	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("embedded NATS directory: %w", err)
+	}
 	embeddedMu.Lock()
-	defer embeddedMu.Unlock()
 	e := embeddedBy[abs]
 	if e == nil {
-		if e, err = startEmbedded(ctx, abs, log); err != nil {
-			return nil, nil, err
-		}
+		e = &embedded{dir: abs, log: log}
 		embeddedBy[abs] = e
 	}
-	if e.srv != nil {
-		opts = append(opts, natsgo.InProcessServer(e.srv))
-	}
-	nc, err := natsgo.Connect(e.url, opts...)
-	if err != nil {
-		if e.refs == 0 {
-			e.stop(log)
-			delete(embeddedBy, abs)
-		}
-		return nil, nil, fmt.Errorf("connect to embedded NATS in %s: %w", abs, err)
-	}
 	e.refs++
+	embeddedMu.Unlock()
 	var once sync.Once
 	release := func() {
 		once.Do(func() {
@@ -76,82 +79,111 @@ func dialEmbedded(ctx context.Context, dir string, log *slog.Logger, opts ...nat
 			defer embeddedMu.Unlock()
 			e.refs--
 			if e.refs == 0 {
-				e.stop(log)
+				e.stopLocked()
 				delete(embeddedBy, abs)
 			}
 		})
 	}
-	return nc, release, nil
+	opts = append(opts, natsgo.SetCustomDialer(e), natsgo.SkipHostLookup(), natsgo.IgnoreDiscoveredServers())
+	// The first connect may find the directory locked by a process that
+	// has not yet written its address: try again for a while.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := natsgo.Connect(embeddedPoolURL, opts...)
+		if err == nil {
+			return nc, release, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			release()
+			return nil, nil, fmt.Errorf("connect to embedded NATS in %s: %w", abs, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
-// startEmbedded serves dir from this process, or finds the process that
-// already does.
-func startEmbedded(ctx context.Context, dir string, log *slog.Logger) (*embedded, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("embedded NATS directory: %w", err)
+// Dial implements nats.CustomDialer: it reaches the directory's server,
+// serving the directory here when no live process does.
+func (e *embedded) Dial(_, _ string) (net.Conn, error) {
+	embeddedMu.Lock()
+	defer embeddedMu.Unlock()
+	if e.srv != nil {
+		return e.srv.InProcessConn()
 	}
-	lock, held, err := lockDir(filepath.Join(dir, lockFile))
+	if e.refs == 0 {
+		return nil, errors.New("embedded NATS connection released")
+	}
+	lock, held, err := lockDir(filepath.Join(e.dir, lockFile))
 	if err != nil {
-		return nil, fmt.Errorf("lock embedded NATS directory %s: %w", dir, err)
+		return nil, fmt.Errorf("lock embedded NATS directory %s: %w", e.dir, err)
 	}
-	if held {
-		url, err := waitForURL(ctx, dir)
-		if err != nil {
+	if !held {
+		if err := e.serveLocked(lock); err != nil {
 			return nil, err
 		}
-		log.Info("embedded nats served by another process", "dir", dir, "url", url)
-		return &embedded{dir: dir, url: url}, nil
+		return e.srv.InProcessConn()
 	}
+	b, err := os.ReadFile(filepath.Join(e.dir, urlFile))
+	addr := strings.TrimPrefix(strings.TrimSpace(string(b)), "nats://")
+	if err != nil || addr == "" {
+		return nil, fmt.Errorf("embedded NATS in %s is locked by another process that does not say (yet) where it listens (%s)", e.dir, urlFile)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if e.via != addr {
+		e.via = addr
+		e.log.Info("embedded nats served by another process", "dir", e.dir, "addr", addr)
+	}
+	return c, nil
+}
+
+// serveLocked starts the server of the directory in this process, which
+// holds lock.
+func (e *embedded) serveLocked(lock *os.File) error {
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "recoflow-embedded",
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
 		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true,
-		NoLog:      true,
+		StoreDir:   e.dir,
+		// JetStream writes every record to the operating system before it
+		// acknowledges it, so a process crash loses nothing acknowledged;
+		// it syncs the files to the disk every SyncInterval, so an
+		// operating-system crash or power loss can lose what was
+		// acknowledged in the last one.
+		SyncInterval: EmbeddedSyncInterval,
+		NoSigs:       true,
+		NoLog:        true,
 	})
 	if err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("embedded NATS in %s: %w", dir, err)
+		return fmt.Errorf("embedded NATS in %s: %w", e.dir, err)
 	}
-	srv.SetLoggerV2(serverLogger{log.With("component", "embedded-nats")}, false, false, false)
+	srv.SetLoggerV2(serverLogger{e.log.With("component", "embedded-nats")}, false, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
 		lock.Close()
-		return nil, fmt.Errorf("embedded NATS in %s did not start within 30s", dir)
+		return fmt.Errorf("embedded NATS in %s did not start within 30s", e.dir)
 	}
-	e := &embedded{dir: dir, srv: srv, url: srv.ClientURL(), lock: lock}
-	if err := writeFileAtomic(filepath.Join(dir, urlFile), []byte(e.url+"\n")); err != nil {
-		e.stop(log)
-		return nil, fmt.Errorf("embedded NATS in %s: %w", dir, err)
+	e.srv, e.lock, e.via = srv, lock, ""
+	if err := writeFileAtomic(filepath.Join(e.dir, urlFile), []byte(srv.ClientURL()+"\n")); err != nil {
+		e.stopLocked()
+		return fmt.Errorf("embedded NATS in %s: %w", e.dir, err)
 	}
-	log.Info("embedded nats started", "dir", dir, "url", e.url)
-	return e, nil
+	e.log.Info("embedded nats started", "dir", e.dir, "url", srv.ClientURL())
+	return nil
 }
 
-// waitForURL reads the client URL the serving process publishes, waiting a
-// little for a server that is still starting.
-func waitForURL(ctx context.Context, dir string) (string, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, urlFile))
-		if url := strings.TrimSpace(string(b)); err == nil && url != "" {
-			return url, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("embedded NATS in %s is locked by another process that does not say where it listens (%s): %v", dir, urlFile, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
+// EmbeddedSyncInterval is how often the embedded server syncs its files to
+// the disk.
+const EmbeddedSyncInterval = time.Second
 
-func (e *embedded) stop(log *slog.Logger) {
+func (e *embedded) stopLocked() {
 	if e.srv == nil {
 		return
 	}
@@ -159,7 +191,8 @@ func (e *embedded) stop(log *slog.Logger) {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 	e.lock.Close() // releases the lock
-	log.Info("embedded nats stopped", "dir", e.dir)
+	e.srv, e.lock = nil, nil
+	e.log.Info("embedded nats stopped", "dir", e.dir)
 }
 
 func writeFileAtomic(path string, data []byte) error {

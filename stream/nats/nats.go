@@ -260,6 +260,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config) error
 			Storage:     jetstream.FileStorage,
 			MaxAge:      cfg.MaxAge,
 			Replicas:    cfg.Replicas,
+			Duplicates:  DefaultDuplicateWindow,
 		})
 		if err == nil || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return nil // created here, or by a process that raced us

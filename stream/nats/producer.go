@@ -3,8 +3,10 @@ package nats
 import (
 	"bytes"
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,21 +16,62 @@ import (
 	"github.com/recoflow/recoflow/stream"
 )
 
-// Settings of the producer's asynchronous publishing.
+// Settings of the producer's publishing.
 const (
-	maxPendingPublishes = 4096             // unconfirmed publishes before Publish waits
-	publishAckTimeout   = 10 * time.Second // a publish not confirmed by then failed
+	// maxPendingPublishes bounds the records published and not yet
+	// acknowledged (sent or waiting to be sent again); Publish waits while
+	// it is reached.
+	maxPendingPublishes = 4096
+	// publishAckTimeout: a publish not acknowledged by then is sent again.
+	publishAckTimeout = 10 * time.Second
+	// DefaultDuplicateWindow is the de-duplication window of a stream this
+	// package creates: a record sent again within it (same Nats-Msg-Id)
+	// is stored once.
+	DefaultDuplicateWindow = 2 * time.Minute
+	// maxRetryFor bounds how long a record is sent again before the
+	// Producer gives up; well inside DefaultDuplicateWindow, so that a
+	// resend can never store a record twice.
+	maxRetryFor  = 90 * time.Second
+	retryWaitMin = 100 * time.Millisecond
+	retryWaitMax = 2 * time.Second
 )
 
 // Producer publishes to the stream's subject with JetStream acks; it
 // implements stream.Producer. The key travels in the KeyHeader header.
+//
+// Every record carries a message id (the Nats-Msg-Id header: a random
+// prefix per Producer and the record's number), so the server stores it
+// once however often it is sent. A record the server has not acknowledged
+// (the connection dropped, the server restarted, no ack within
+// publishAckTimeout) is sent again, together with every later unacknowledged
+// record and in their order, once the connection is back; Publish goes on
+// accepting records meanwhile, up to maxPendingPublishes. The Producer gives
+// up, with an error from Publish and Flush, only when a record has gone
+// unacknowledged for maxRetryFor.
 type Producer struct {
-	cfg Config
-	c   *conn
+	cfg   Config
+	c     *conn
+	runID string
 
-	mu     sync.Mutex
-	err    error // first failure since the last Flush
-	closed bool
+	mu         sync.Mutex
+	seq        uint64
+	queue      []*pendingPub // unacknowledged, in publishing order
+	gen        uint64        // bumped at every resend round
+	recovering bool          // a resend round is waiting for the connection
+	acked      int64
+	resent     int64
+	err        error         // fatal: a record went unacknowledged for maxRetryFor
+	changed    chan struct{} // closed and replaced when queue or err change
+	closed     bool
+	stop       chan struct{} // closed by Close: resend rounds end
+}
+
+// pendingPub is one record published and not yet acknowledged.
+type pendingPub struct {
+	msg   *natsgo.Msg
+	first time.Time // first sent
+	gen   uint64    // resend round of its latest send
+	acked bool
 }
 
 // NewProducer connects and creates the stream if it is missing.
@@ -37,32 +80,19 @@ func NewProducer(ctx context.Context, cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{cfg: cfg}
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, fmt.Errorf("producer id: %w", err)
+	}
+	p := &Producer{cfg: cfg, runID: hex.EncodeToString(id), changed: make(chan struct{}), stop: make(chan struct{})}
 	p.c, err = dial(ctx, cfg, cfg.Source.Logger,
-		jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
-		jetstream.WithPublishAsyncTimeout(publishAckTimeout),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *natsgo.Msg, err error) { p.fail(err) }))
+		// Above our own bound, so that nats.go never stalls a publish.
+		jetstream.WithPublishAsyncMaxPending(4*maxPendingPublishes),
+		jetstream.WithPublishAsyncTimeout(publishAckTimeout))
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-func (p *Producer) fail(err error) {
-	p.mu.Lock()
-	if p.err == nil {
-		p.err = fmt.Errorf("publish to %s: %w", p, err)
-	}
-	p.mu.Unlock()
-}
-
-// takeErr returns and clears the first failure.
-func (p *Producer) takeErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	err := p.err
-	p.err = nil
-	return err
 }
 
 // String describes the destination.
@@ -70,47 +100,172 @@ func (p *Producer) String() string {
 	return fmt.Sprintf("%s stream %s subject %s", p.cfg.where(), p.cfg.Stream, p.cfg.Subject)
 }
 
+// Progress reports the records the server has acknowledged so far and the
+// ones published and not yet acknowledged.
+func (p *Producer) Progress() (acked int64, pending int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.acked, len(p.queue)
+}
+
 // Publish implements stream.Producer. It waits (up to ctx) while
-// maxPendingPublishes publishes are unconfirmed.
+// maxPendingPublishes records are unacknowledged.
 func (p *Producer) Publish(ctx context.Context, key string, data []byte) error {
 	p.mu.Lock()
-	closed, err := p.closed, p.err
-	p.mu.Unlock()
-	if closed {
-		return stream.ErrClosed
+	for {
+		switch {
+		case p.closed:
+			p.mu.Unlock()
+			return stream.ErrClosed
+		case p.err != nil:
+			err := p.err
+			p.mu.Unlock()
+			return err
+		case len(p.queue) < maxPendingPublishes:
+		default:
+			ch := p.changed
+			p.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			p.mu.Lock()
+			continue
+		}
+		break
 	}
-	if err != nil {
-		return p.takeErr()
-	}
+	defer p.mu.Unlock()
+	p.seq++
 	msg := &natsgo.Msg{Subject: p.cfg.Subject, Data: bytes.Clone(data), Header: natsgo.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, p.runID+"-"+strconv.FormatUint(p.seq, 10))
 	if key != "" {
 		msg.Header.Set(KeyHeader, key)
 	}
-	for {
-		_, err := p.c.js.PublishMsgAsync(msg)
-		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-			if err != nil {
-				return fmt.Errorf("publish to %s: %w", p, err)
-			}
-			return nil
+	pp := &pendingPub{msg: msg, first: time.Now()}
+	p.queue = append(p.queue, pp)
+	p.signalLocked()
+	if !p.recovering { // else the resend round sends it, in order
+		p.sendLocked(pp)
+	}
+	return nil
+}
+
+// signalLocked wakes whoever waits for a change.
+func (p *Producer) signalLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// sendLocked sends pp and watches for its acknowledgement; false when the
+// send failed (a resend round is then due).
+func (p *Producer) sendLocked(pp *pendingPub) bool {
+	pp.gen = p.gen
+	f, err := p.c.js.PublishMsgAsync(pp.msg)
+	if err != nil {
+		p.failedLocked(err)
+		return false
+	}
+	go p.watch(pp, pp.gen, f)
+	return true
+}
+
+// watch waits for the outcome of one send of pp.
+func (p *Producer) watch(pp *pendingPub, gen uint64, f jetstream.PubAckFuture) {
+	var err error
+	select {
+	case <-f.Ok():
+	case err = <-f.Err():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pp.acked {
+		return // an earlier send was acknowledged; this was a duplicate
+	}
+	if err == nil {
+		pp.acked = true
+		p.acked++
+		i := 0
+		for i < len(p.queue) && p.queue[i].acked {
+			i++
 		}
-		select { // too much unconfirmed: wait for it, then try again
-		case <-p.c.js.PublishAsyncComplete():
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
+		p.queue = p.queue[i:]
+		p.signalLocked()
+		return
+	}
+	if gen == p.gen { // a failure of an older round is covered by the newer one
+		p.failedLocked(err)
+	}
+}
+
+// failedLocked starts a resend round after a publish went unacknowledged,
+// or gives up when the oldest record has waited maxRetryFor.
+func (p *Producer) failedLocked(cause error) {
+	if p.recovering || p.err != nil {
+		return
+	}
+	if len(p.queue) > 0 && time.Since(p.queue[0].first) > maxRetryFor {
+		p.err = fmt.Errorf("publish to %s: %d records unacknowledged, the oldest for more than %s: %w",
+			p, len(p.queue), maxRetryFor, cause)
+		p.signalLocked()
+		return
+	}
+	p.recovering = true
+	p.gen++
+	p.cfg.Source.Logger.Warn("nats publish not acknowledged; sending the unacknowledged records again once connected",
+		"stream", p.String(), "unacked", len(p.queue), "err", cause)
+	go p.resend()
+}
+
+// resend waits for the connection, then sends every unacknowledged record
+// again, in order (the server drops the ones it already has by their
+// message ids).
+func (p *Producer) resend() {
+	wait := retryWaitMin
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-p.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if p.c.nc.IsConnected() {
+			break
+		}
+		wait = min(2*wait, retryWaitMax)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recovering = false
+	for _, pp := range p.queue {
+		if pp.acked {
+			continue
+		}
+		p.resent++
+		if !p.sendLocked(pp) {
+			return // a new round started
 		}
 	}
 }
 
-// Flush implements stream.Producer.
+// Flush implements stream.Producer: it waits until the server has
+// acknowledged every record published so far.
 func (p *Producer) Flush(ctx context.Context) error {
-	select {
-	case <-p.c.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) > 0 && p.err == nil {
+		ch := p.changed
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			p.mu.Lock()
+			return fmt.Errorf("flush to %s: %d records unacknowledged: %w", p, len(p.queue), ctx.Err())
+		}
+		p.mu.Lock()
 	}
-	return p.takeErr()
+	return p.err
 }
 
 // Close implements stream.Producer.
@@ -123,6 +278,13 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.closed = true
 	p.mu.Unlock()
 	err := p.Flush(ctx)
+	close(p.stop)
 	p.c.close()
+	p.mu.Lock()
+	acked, resent := p.acked, p.resent
+	p.mu.Unlock()
+	if resent > 0 {
+		p.cfg.Source.Logger.Info("nats producer closed", "stream", p.String(), "acked", acked, "sent_again", resent)
+	}
 	return err
 }

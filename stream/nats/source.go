@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/recoflow/recoflow/stream"
@@ -25,6 +26,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	held    map[*heldBatch]struct{} // handed out, not yet acked
+	waiting *waitingPull            // a pull request still waiting on the server
 	closed  bool
 	stopHB  chan struct{}
 	hbDone  chan struct{}
@@ -122,33 +124,65 @@ func (s *Source) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, e
 }
 
 func (s *Source) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
-	msgs, err := take(s.cons.FetchNoWait(n))
-	if len(msgs) > 0 || err != nil {
-		return msgs, s.wrap(err)
-	}
-	for {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 5*time.Millisecond {
-			<-ctx.Done() // too short for a pull request (nats.go refuses it)
-			return nil, ctx.Err()
-		}
-		wait, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
-		msgs, err = take(s.cons.Fetch(1, jetstream.FetchContext(wait)))
-		cancel()
-		if len(msgs) > 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, s.wrap(err)
+	s.mu.Lock()
+	idle := s.waiting == nil
+	s.mu.Unlock()
+	if idle {
+		msgs, err := take(s.cons.FetchNoWait(n))
+		if len(msgs) > 0 || err != nil {
+			return msgs, s.wrap(err)
 		}
 	}
-	if n > 1 {
-		more, _ := take(s.cons.FetchNoWait(n - 1)) // an error here shows again on the next read
+	var msgs []jetstream.Msg
+	for len(msgs) == 0 {
+		s.mu.Lock()
+		w := s.waiting
+		if w == nil {
+			w = s.pull()
+			s.waiting = w
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			// The pull stays live on the server: the next ReadBatch takes
+			// what it brings, so a message handed to it is not left
+			// waiting for AckWait.
+			return nil, ctx.Err()
+		case <-w.done:
+		}
+		s.mu.Lock()
+		s.waiting = nil
+		s.mu.Unlock()
+		msgs = w.msgs
+		if len(msgs) == 0 && w.err != nil && !errors.Is(w.err, context.DeadlineExceeded) && !errors.Is(w.err, natsgo.ErrTimeout) {
+			return nil, s.wrap(w.err)
+		}
+	}
+	if n > len(msgs) {
+		more, _ := take(s.cons.FetchNoWait(n - len(msgs))) // an error here shows again on the next read
 		msgs = append(msgs, more...)
 	}
 	return msgs, nil
+}
+
+// waitingPull is a pull request of one message that waits on the server
+// (up to MaxWait) for a message to arrive.
+type waitingPull struct {
+	done chan struct{} // closed when msgs and err are set
+	msgs []jetstream.Msg
+	err  error
+}
+
+// pull starts a waiting pull request. It ends on the server's side (a
+// message, or the expiry it answers with a status), never by the client
+// walking away from it.
+func (s *Source) pull() *waitingPull {
+	w := &waitingPull{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.msgs, w.err = take(s.cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.MaxWait)))
+	}()
+	return w
 }
 
 // take drains one pull request.
@@ -263,11 +297,24 @@ func (s *Source) Close(ctx context.Context) error {
 	s.closed = true
 	held := s.held
 	s.held = map[*heldBatch]struct{}{}
+	w := s.waiting
+	s.waiting = nil
 	s.mu.Unlock()
+	var late []jetstream.Msg
+	if w != nil { // a pull that got a message after its ReadBatch gave up
+		select {
+		case <-w.done:
+			late = w.msgs
+		default: // still waiting: the server drops it with the connection
+		}
+	}
 	close(s.stopHB)
 	<-s.hbDone
 
-	n := 0
+	n := len(late)
+	for _, m := range late {
+		_ = m.Nak()
+	}
 	for hb := range held {
 		for _, m := range hb.msgs {
 			_ = m.Nak()
