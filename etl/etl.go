@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -71,6 +72,10 @@ type Options struct {
 	// GCWait bounds how long a committed run waits for the removal of old
 	// runs (which starts with the run) to finish. Default 1 s.
 	GCWait time.Duration
+	// LeaseTTL is how long the run's lease on the dataset (see LeaseName)
+	// outlives its last renewal on a lake where leases expire (S3); the
+	// lease is renewed every third of it. Default 1 minute.
+	LeaseTTL time.Duration
 	// AfterStage, when set, is called after the data and the manifest are
 	// staged and before the run is published. Tests use it to fail or stop
 	// a run at that point.
@@ -152,25 +157,43 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 	if err := Preflight(ctx, db); err != nil {
 		return nil, err
 	}
+	// One writer per lake and dataset: the lease is held until the run has
+	// committed (or failed) and stops the run if it is lost.
+	lease, err := takeLease(ctx, b, "recoflow etl run "+runID, opts.LeaseTTL, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lease.release(log)
+	ctx, stopWatching := withLease(ctx, lease)
+	defer stopWatching()
 
 	st := &state{
 		opts:    opts,
 		bucket:  b,
+		lease:   lease,
 		runID:   runID,
 		staging: training.RunDir(runID),
 		start:   start,
 		rejects: map[string]int64{},
 	}
+	sum, err := st.run(ctx, db)
+	return sum, leaseCause(ctx, err)
+}
+
+// run does the work of Run under the lease.
+func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
+	opts, log, b, runID, start := st.opts, st.opts.Log, st.bucket, st.runID, st.start
 	// The marker makes the run visible to the clean-up of later runs even if
 	// this process dies before it writes any data file.
-	if err := putJSON(ctx, b, path.Join(st.staging, startedName), map[string]any{"run_id": runID, "started_at": start.UTC()}); err != nil {
+	if err := putJSON(ctx, b, path.Join(st.staging, startedName), st.startedMarker()); err != nil {
 		return nil, fmt.Errorf("start run in %s: %w", b, err)
 	}
 	// Remove old runs while the data flows: everything staged except this
 	// run and the committed one, which readers may be reading.
 	// It runs on a context of its own: a run that fails still lets it
 	// finish, and a process that exits cuts it short harmlessly (the next
-	// run removes the rest).
+	// run removes the rest). It stops when the run gives up its lease:
+	// only the lease holder may remove staged runs.
 	gcDone := make(chan error, 1)
 	go func() { gcDone <- st.removeOldRuns(context.WithoutCancel(ctx)) }()
 
@@ -201,7 +224,7 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 			return nil, err
 		}
 	}
-	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts)
+	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts, st.lease.check)
 	if err != nil {
 		return nil, fmt.Errorf("publish run %s: %w", runID, err)
 	}
@@ -249,6 +272,9 @@ func (o Options) withDefaults() Options {
 	if o.GCWait <= 0 {
 		o.GCWait = time.Second
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Minute
+	}
 	return o
 }
 
@@ -281,6 +307,7 @@ func Preflight(ctx context.Context, db *source.DB) error {
 type state struct {
 	opts    Options
 	bucket  lake.Bucket
+	lease   *runLease
 	runID   string
 	staging string
 	start   time.Time
@@ -313,7 +340,14 @@ func (st *state) removeOldRuns(ctx context.Context) error {
 		}
 		keep[current] = true
 	}
-	return gcRuns(ctx, st.bucket, keep, st.opts)
+	return gcRuns(ctx, st.bucket, keep, st.opts, st.lease.check)
+}
+
+// startedMarker is the content of a run's _STARTED marker: which process
+// owns the staged run.
+func (st *state) startedMarker() map[string]any {
+	host, _ := os.Hostname()
+	return map[string]any{"run_id": st.runID, "started_at": st.start.UTC(), "host": host, "pid": os.Getpid()}
 }
 
 // abandon removes what a failed run staged, best effort: the next

@@ -13,8 +13,14 @@ import (
 
 // publish makes the staged run the committed dataset and returns the key of
 // its manifest. See the package documentation for the protocol.
-func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options) (string, error) {
+//
+// held reports whether the run still holds its lease; it is asked right
+// before the commit point.
+func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options, held func() error) (string, error) {
 	if l, ok := b.(lake.Linker); ok {
+		if err := held(); err != nil {
+			return "", err
+		}
 		if err := l.Link(ctx, staging, training.Dataset); err != nil {
 			return "", err
 		}
@@ -51,6 +57,9 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 		return "", err
 	}
 	manifestKey := path.Join(training.Dataset, training.ManifestName)
+	if err := held(); err != nil {
+		return "", err
+	}
 	if err := putJSON(ctx, b, manifestKey, man); err != nil {
 		return "", fmt.Errorf("commit manifest: %w", err)
 	}
@@ -95,7 +104,10 @@ func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
 
 // gcRuns deletes staged runs whose prefix is not in keep: runs that failed
 // or were killed, and committed runs that are no longer current.
-func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options) error {
+//
+// held reports whether the caller still holds the dataset's lease; gcRuns
+// stops, deleting nothing more, as soon as it does not.
+func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options, held func() error) error {
 	// Where whole prefixes can be deleted, only the run names are kept in
 	// memory, not every key of every old run.
 	pd, wholePrefixes := b.(lake.PrefixDeleter)
@@ -121,6 +133,9 @@ func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Optio
 		return err
 	}
 	for _, prefix := range order {
+		if err := held(); err != nil {
+			return err
+		}
 		if wholePrefixes {
 			err = pd.DeletePrefix(ctx, prefix)
 		} else {
