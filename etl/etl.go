@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,19 @@ type Options struct {
 	// GCWait bounds how long a committed run waits for the removal of old
 	// runs (which starts with the run) to finish. Default 1 s.
 	GCWait time.Duration
+	// AllowEmpty lets a run commit a dataset of zero rows; without it such
+	// a run fails with ErrRefused and the previous dataset stays.
+	AllowEmpty bool
+	// MaxShrink is the largest fraction of the committed dataset's rows a
+	// run may lose (0.5: a run may commit no fewer than half as many rows);
+	// a run that would shrink it more fails with ErrRefused. 0 means the
+	// default 0.5; 1 or more disables the check.
+	MaxShrink float64
+	// KeepRuns is how many earlier committed runs stay in the lake, besides
+	// the one a run commits, for Rollback. Default (and minimum) 1. Each
+	// costs its size in the lake (on S3 the current run's files are also
+	// kept twice: in the dataset and in its staged copy).
+	KeepRuns int
 	// LeaseTTL is how long the run's lease on the dataset (see LeaseName)
 	// outlives its last renewal on a lake where leases expire (S3); the
 	// lease is renewed every third of it. Default 1 minute.
@@ -205,6 +219,10 @@ func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
 		return nil, err
 	}
 	extracted := opts.Now()
+	if err := st.guard(ctx); err != nil {
+		st.abandon()
+		return nil, err
+	}
 
 	if bp, ok := b.(lake.BatchPutter); ok {
 		if err := bp.Sync(ctx); err != nil {
@@ -227,6 +245,9 @@ func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
 	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts, st.lease.check)
 	if err != nil {
 		return nil, fmt.Errorf("publish run %s: %w", runID, err)
+	}
+	if err := recordCommit(ctx, b, man, "etl", opts.Now()); err != nil {
+		log.Warn("etl committed but could not record the run for rollback", "run_id", runID, "err", err)
 	}
 	// Old runs are usually gone by now; on a slow disk give the removal a
 	// little more time, then leave the rest to the next run.
@@ -272,20 +293,34 @@ func (o Options) withDefaults() Options {
 	if o.GCWait <= 0 {
 		o.GCWait = time.Second
 	}
+	if o.MaxShrink <= 0 {
+		o.MaxShrink = DefaultMaxShrink
+	}
+	if o.KeepRuns < 1 {
+		o.KeepRuns = 1
+	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = time.Minute
 	}
 	return o
 }
 
+// ErrNotSeeded is wrapped by Preflight's error when the source lacks the
+// shop's tables altogether: nothing was loaded into it yet.
+var ErrNotSeeded = errors.New("the source holds none of the shop's tables")
+
 // Preflight checks that the source has every table and column the join
-// reads, and names the first one missing.
+// reads, and names the first one missing. A source without any of them
+// gives an error wrapping ErrNotSeeded that says to run recoflow seed.
 func Preflight(ctx context.Context, db *source.DB) error {
 	for _, t := range requiredColumns {
 		// Identifiers come from the constant list above, never from input.
 		if _, err := db.SQL.ExecContext(ctx, "SELECT 1 FROM "+t.table+" WHERE 1=0"); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if existing, lerr := db.Existing(ctx); lerr == nil && len(existing) == 0 {
+				return fmt.Errorf("source %s: %w (no table %s): run `recoflow seed` with the same --source to load the sample, or point --source at the shop's database", db, ErrNotSeeded, t.table)
 			}
 			return fmt.Errorf("source %s: table %s is missing or unreadable: %w", db, t.table, err)
 		}
@@ -332,13 +367,9 @@ type state struct {
 const startedName = "_STARTED"
 
 func (st *state) removeOldRuns(ctx context.Context) error {
-	keep := map[string]bool{st.staging: true}
-	if l, ok := st.bucket.(lake.Linker); ok {
-		current, err := l.Resolve(ctx, training.Dataset)
-		if err != nil && !errors.Is(err, lake.ErrNotFound) {
-			return err
-		}
-		keep[current] = true
+	keep, err := keepSet(ctx, st.bucket, st.runID, st.opts.KeepRuns)
+	if err != nil {
+		return err
 	}
 	return gcRuns(ctx, st.bucket, keep, st.opts, st.lease.check)
 }
@@ -546,3 +577,58 @@ func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest 
 }
 
 var errStop = errors.New("stop")
+
+// DefaultMaxShrink is the default of Options.MaxShrink.
+const DefaultMaxShrink = 0.5
+
+// ErrRefused is wrapped by the error of a run that would have committed an
+// empty dataset, or one that shrinks the committed dataset by more than
+// Options.MaxShrink. Nothing is committed; the previous dataset stays.
+var ErrRefused = errors.New("run refused")
+
+// guard refuses a run that would commit zero rows, or lose more than
+// MaxShrink of the committed dataset's rows, unless the options allow it.
+func (st *state) guard(ctx context.Context) error {
+	prev, err := currentManifest(ctx, st.bucket)
+	if err != nil {
+		return fmt.Errorf("read the committed dataset to compare: %w", err)
+	}
+	if st.rows == 0 {
+		if st.opts.AllowEmpty {
+			return nil
+		}
+		instead := ""
+		if prev != nil {
+			instead = fmt.Sprintf(" in place of run %s (%s rows)", prev.RunID, thousands(prev.Rows))
+		}
+		return fmt.Errorf("%w: the run would commit an empty dataset (0 rows, %s rejected)%s; is the source's ratings table empty? Use --allow-empty to commit it anyway",
+			ErrRefused, thousands(st.rejected.Load()), instead)
+	}
+	if prev == nil || prev.Rows == 0 || st.opts.MaxShrink >= 1 {
+		return nil
+	}
+	lost := float64(prev.Rows-st.rows) / float64(prev.Rows)
+	if lost > st.opts.MaxShrink {
+		return fmt.Errorf("%w: the run would shrink the dataset from %s rows (run %s) to %s, %.0f%% fewer, more than --max-shrink %s allows; raise --max-shrink (1 disables the check) to commit it",
+			ErrRefused, thousands(prev.Rows), prev.RunID, thousands(st.rows), lost*100, strconv.FormatFloat(st.opts.MaxShrink, 'f', -1, 64))
+	}
+	return nil
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -74,10 +74,8 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 	if err == nil {
 		err = deleteKeys(ctx, b, stale, opts.Uploaders*2)
 	}
-	if err == nil {
-		// The run's files are in place; its staged copy is no longer needed.
-		err = deleteRun(ctx, b, staging, opts)
-	}
+	// The run's staged copy stays: it is what Rollback commits again. The
+	// clean-up of later runs removes it past Options.KeepRuns.
 	if err != nil {
 		opts.Log.Warn("etl committed but could not remove old files", "err", err)
 	}
@@ -132,8 +130,33 @@ func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Optio
 	if err != nil {
 		return err
 	}
+	// Records of runs that are no longer staged.
+	var orphans []string
+	err = b.List(ctx, historyRoot+"/", func(key string) error {
+		run := strings.TrimSuffix(path.Base(key), ".json")
+		if !keep[path.Join(stagingRoot, run)] {
+			if _, staged := byRun[path.Join(stagingRoot, run)]; !staged {
+				orphans = append(orphans, key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := held(); err != nil {
+		return err
+	}
+	if err := deleteKeys(ctx, b, orphans, opts.Uploaders*2); err != nil {
+		return err
+	}
 	for _, prefix := range order {
 		if err := held(); err != nil {
+			return err
+		}
+		// The run's record goes first: a run half removed is never offered
+		// for rollback.
+		if err := b.Delete(ctx, historyKey(path.Base(prefix))); err != nil {
 			return err
 		}
 		if wholePrefixes {
