@@ -57,7 +57,7 @@ func TestETLCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^\* ` + second + ` .* etl +0 +0 `).MatchString(out) || !regexp.MustCompile(`(?m)^  ` + first + ` .* etl +2,532 +98 `).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^\* `+second+` .* etl +0 +0 `).MatchString(out) || !regexp.MustCompile(`(?m)^  `+first+` .* etl +2,532 +98 `).MatchString(out) {
 		t.Fatalf("etl runs:\n%s", out)
 	}
 	out, stderr, err = runCLI(t, "etl", "rollback", "--lake", lakeURL)
