@@ -66,12 +66,18 @@ func fileLake(t *testing.T) lake.Bucket {
 	return b
 }
 
-func s3Lake(t *testing.T) lake.Bucket {
+// testS3Prefix returns the URL of a fresh prefix of the S3 test bucket.
+func testS3Prefix(t *testing.T) string {
 	t.Helper()
 	u := testenv.URL(t, testenv.S3Var)
 	// Each test gets its own prefix in the test bucket.
 	bucketURL, query, _ := strings.Cut(u, "?")
-	prefixed := fmt.Sprintf("%s/etl-%d?%s&create=true", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
+	return fmt.Sprintf("%s/etl-%d?%s&create=true", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
+}
+
+func s3Lake(t *testing.T) lake.Bucket {
+	t.Helper()
+	prefixed := testS3Prefix(t)
 	b, err := connect.Lake(context.Background(), prefixed, connect.LakeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package file
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,27 +17,32 @@ import (
 
 const leaseHelperEnv = "RECOFLOW_TEST_LEASE_HELPER_DIR"
 
-// TestLeaseHelperProcess is not a test: TestLeaseAcrossProcesses runs the
-// test binary as a second process that takes a lease and holds it until its
-// standard input closes.
-func TestLeaseHelperProcess(t *testing.T) {
-	dir := os.Getenv(leaseHelperEnv)
-	if dir == "" {
-		t.Skip("helper process only")
+// TestMain runs leaseHelperProcess when TestLeaseAcrossProcesses asks for
+// it, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(leaseHelperEnv); dir != "" {
+		leaseHelperProcess(dir)
 	}
+	os.Exit(m.Run())
+}
+
+// leaseHelperProcess is the second process of TestLeaseAcrossProcesses: it
+// takes a lease and holds it until its standard input closes.
+func leaseHelperProcess(dir string) {
 	b, err := Open(dir)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	l, err := b.Lease(t.Context(), "dataset", lake.LeaseHolder{Owner: "child process"}, time.Minute)
+	ctx := context.Background()
+	l, err := b.Lease(ctx, "dataset", lake.LeaseHolder{Owner: "child process"}, time.Minute)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
 	fmt.Println("held")
 	io.Copy(io.Discard, os.Stdin)
-	l.Release(t.Context())
+	l.Release(ctx)
 	os.Exit(0)
 }
 
@@ -45,7 +51,7 @@ func TestLeaseHelperProcess(t *testing.T) {
 // as the process dies, however it dies.
 func TestLeaseAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLeaseHelperProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), leaseHelperEnv+"="+dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
