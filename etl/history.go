@@ -261,21 +261,33 @@ func rollback(ctx context.Context, b lake.Bucket, runID string, opts Options, le
 	return sum, nil
 }
 
-// checkStagedFiles checks that every file the manifest lists is staged.
+// checkStagedFiles checks that every file the manifest lists is staged,
+// with one listing of the run's prefix rather than a request per file.
 func checkStagedFiles(ctx context.Context, b lake.BucketReader, staging string, man *training.Manifest) error {
-	var rels []string
+	want := map[string]bool{}
 	for _, p := range man.Partitions {
 		for _, f := range p.Files {
-			rels = append(rels, f.Path)
+			want[f.Path] = true
 		}
 	}
 	if c := man.Catalog; c != nil {
-		rels = append(rels, c.Customers, c.Products)
+		want[c.Customers] = true
+		want[c.Products] = true
 	}
-	for _, rel := range rels {
-		if _, err := b.Attributes(ctx, path.Join(staging, rel)); err != nil {
-			return fmt.Errorf("file %s of the run: %w", rel, err)
+	err := b.List(ctx, staging+"/", func(key string) error {
+		delete(want, strings.TrimPrefix(key, staging+"/"))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(want) > 0 {
+		missing := make([]string, 0, len(want))
+		for rel := range want {
+			missing = append(missing, rel)
 		}
+		sort.Strings(missing)
+		return fmt.Errorf("%d of its files are gone from %s, first %s: %w", len(missing), staging, missing[0], lake.ErrNotFound)
 	}
 	return nil
 }
