@@ -178,7 +178,7 @@ type RollbackSummary struct {
 
 // ErrNoRun is wrapped by Rollback's error when the run asked for is not a
 // committed run still in the lake (see Runs).
-var ErrNoRun = errors.New("no such committed run in the lake")
+var ErrNoRun = errors.New("no run to roll back to")
 
 // Rollback commits again a run that Runs lists — runID, or when empty the
 // most recently committed run before the current one — after checking
@@ -227,7 +227,7 @@ func rollback(ctx context.Context, b lake.Bucket, runID string, opts Options, le
 	}
 	if target == nil {
 		if runID == "" {
-			return nil, fmt.Errorf("%w: %s holds no earlier run to roll back to (see `recoflow etl runs`; keep more with --keep-runs)", ErrNoRun, b)
+			return nil, fmt.Errorf("%w: %s holds no committed run before the current one (see `recoflow etl runs`; keep more with --keep-runs)", ErrNoRun, b)
 		}
 		return nil, fmt.Errorf("%w: run %s is not among the committed runs still in %s (see `recoflow etl runs`)", ErrNoRun, runID, b)
 	}
