@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/recoflow/recoflow/etl"
@@ -497,7 +498,9 @@ func TestOldRunsAreRemoved(t *testing.T) {
 	}
 	var runs []string
 	for i := 0; i < 3; i++ {
-		s, err := etl.Run(context.Background(), db, b, etl.Options{})
+		// GCWait: the run waits for the removal of old runs to finish
+		// (on evidence, however loaded the machine), so it can be checked.
+		s, err := etl.Run(context.Background(), db, b, etl.Options{GCWait: 5 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recoflow/recoflow/etl"
 	"github.com/recoflow/recoflow/lake"
@@ -217,7 +218,8 @@ func TestRunsAndRollback(t *testing.T) {
 			}
 
 			// Retention: with KeepRuns 1 a new run keeps only the run it replaces.
-			d, err := etl.Run(ctx, db, b, etl.Options{KeepRuns: 1, MaxShrink: 1})
+			// GCWait: wait for the removal of old runs to finish, so it can be checked.
+			d, err := etl.Run(ctx, db, b, etl.Options{KeepRuns: 1, MaxShrink: 1, GCWait: 5 * time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
