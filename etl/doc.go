@@ -18,6 +18,22 @@
 // recoflow train does) always see one complete run. A run that fails or is
 // killed leaves the previous dataset untouched.
 //
+// The same run exports the whole catalogue — every customer and product,
+// rated or not — as ratings_ml_training/_catalog/<run id>/customers and
+// products Parquet files, committed by the same manifest
+// (training.ReadCatalog reads it).
+//
+// One run at a time writes a lake's dataset: a run holds the lake's lease
+// (lake.Leaser; LeaseName) from before it stages anything until it has
+// committed, and a second run fails with ErrBusy naming the holder. Only
+// the holder removes staged runs, and a run that loses its lease commits
+// nothing.
+//
+// A run that would commit zero rows, or shrink the dataset by more than
+// Options.MaxShrink, fails with ErrRefused unless allowed. The last
+// Options.KeepRuns committed runs stay staged: Runs lists them and Rollback
+// commits one again.
+//
 // Rows that cannot be training data — a rating outside 1..5, a NULL key, a
 // customer or product that does not exist, a value that does not fit the
 // schema — are kept out and, by default, written with the reason to

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,6 +73,23 @@ type Options struct {
 	// GCWait bounds how long a committed run waits for the removal of old
 	// runs (which starts with the run) to finish. Default 1 s.
 	GCWait time.Duration
+	// AllowEmpty lets a run commit a dataset of zero rows; without it such
+	// a run fails with ErrRefused and the previous dataset stays.
+	AllowEmpty bool
+	// MaxShrink is the largest fraction of the committed dataset's rows a
+	// run may lose (0.5: a run may commit no fewer than half as many rows);
+	// a run that would shrink it more fails with ErrRefused. 0 means the
+	// default 0.5; 1 or more disables the check.
+	MaxShrink float64
+	// KeepRuns is how many earlier committed runs stay in the lake, besides
+	// the one a run commits, for Rollback. Default (and minimum) 1. Each
+	// costs its size in the lake (on S3 the current run's files are also
+	// kept twice: in the dataset and in its staged copy).
+	KeepRuns int
+	// LeaseTTL is how long the run's lease on the dataset (see LeaseName)
+	// outlives its last renewal on a lake where leases expire (S3); the
+	// lease is renewed every third of it. Default 1 minute.
+	LeaseTTL time.Duration
 	// AfterStage, when set, is called after the data and the manifest are
 	// staged and before the run is published. Tests use it to fail or stop
 	// a run at that point.
@@ -152,25 +171,43 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 	if err := Preflight(ctx, db); err != nil {
 		return nil, err
 	}
+	// One writer per lake and dataset: the lease is held until the run has
+	// committed (or failed) and stops the run if it is lost.
+	lease, err := takeLease(ctx, b, "recoflow etl run "+runID, opts.LeaseTTL, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lease.release(log)
+	ctx, stopWatching := withLease(ctx, lease)
+	defer stopWatching()
 
 	st := &state{
 		opts:    opts,
 		bucket:  b,
+		lease:   lease,
 		runID:   runID,
 		staging: training.RunDir(runID),
 		start:   start,
 		rejects: map[string]int64{},
 	}
+	sum, err := st.run(ctx, db)
+	return sum, leaseCause(ctx, err)
+}
+
+// run does the work of Run under the lease.
+func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
+	opts, log, b, runID, start := st.opts, st.opts.Log, st.bucket, st.runID, st.start
 	// The marker makes the run visible to the clean-up of later runs even if
 	// this process dies before it writes any data file.
-	if err := putJSON(ctx, b, path.Join(st.staging, startedName), map[string]any{"run_id": runID, "started_at": start.UTC()}); err != nil {
+	if err := putJSON(ctx, b, path.Join(st.staging, startedName), st.startedMarker()); err != nil {
 		return nil, fmt.Errorf("start run in %s: %w", b, err)
 	}
 	// Remove old runs while the data flows: everything staged except this
 	// run and the committed one, which readers may be reading.
 	// It runs on a context of its own: a run that fails still lets it
 	// finish, and a process that exits cuts it short harmlessly (the next
-	// run removes the rest).
+	// run removes the rest). It stops when the run gives up its lease:
+	// only the lease holder may remove staged runs.
 	gcDone := make(chan error, 1)
 	go func() { gcDone <- st.removeOldRuns(context.WithoutCancel(ctx)) }()
 
@@ -182,6 +219,10 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 		return nil, err
 	}
 	extracted := opts.Now()
+	if err := st.guard(ctx); err != nil {
+		st.abandon()
+		return nil, err
+	}
 
 	if bp, ok := b.(lake.BatchPutter); ok {
 		if err := bp.Sync(ctx); err != nil {
@@ -201,9 +242,12 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 			return nil, err
 		}
 	}
-	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts)
+	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts, st.lease.check)
 	if err != nil {
 		return nil, fmt.Errorf("publish run %s: %w", runID, err)
+	}
+	if err := recordCommit(ctx, b, man, "etl", opts.Now()); err != nil {
+		log.Warn("etl committed but could not record the run for rollback", "run_id", runID, "err", err)
 	}
 	// Old runs are usually gone by now; on a slow disk give the removal a
 	// little more time, then leave the rest to the next run.
@@ -249,17 +293,34 @@ func (o Options) withDefaults() Options {
 	if o.GCWait <= 0 {
 		o.GCWait = time.Second
 	}
+	if o.MaxShrink <= 0 {
+		o.MaxShrink = DefaultMaxShrink
+	}
+	if o.KeepRuns < 1 {
+		o.KeepRuns = 1
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Minute
+	}
 	return o
 }
 
+// ErrNotSeeded is wrapped by Preflight's error when the source lacks the
+// shop's tables altogether: nothing was loaded into it yet.
+var ErrNotSeeded = errors.New("the source holds none of the shop's tables")
+
 // Preflight checks that the source has every table and column the join
-// reads, and names the first one missing.
+// reads, and names the first one missing. A source without any of them
+// gives an error wrapping ErrNotSeeded that says to run recoflow seed.
 func Preflight(ctx context.Context, db *source.DB) error {
 	for _, t := range requiredColumns {
 		// Identifiers come from the constant list above, never from input.
 		if _, err := db.SQL.ExecContext(ctx, "SELECT 1 FROM "+t.table+" WHERE 1=0"); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if existing, lerr := db.Existing(ctx); lerr == nil && len(existing) == 0 {
+				return fmt.Errorf("source %s: %w (no table %s): run `recoflow seed` with the same --source to load the sample, or point --source at the shop's database", db, ErrNotSeeded, t.table)
 			}
 			return fmt.Errorf("source %s: table %s is missing or unreadable: %w", db, t.table, err)
 		}
@@ -281,6 +342,7 @@ func Preflight(ctx context.Context, db *source.DB) error {
 type state struct {
 	opts    Options
 	bucket  lake.Bucket
+	lease   *runLease
 	runID   string
 	staging string
 	start   time.Time
@@ -305,15 +367,18 @@ type state struct {
 const startedName = "_STARTED"
 
 func (st *state) removeOldRuns(ctx context.Context) error {
-	keep := map[string]bool{st.staging: true}
-	if l, ok := st.bucket.(lake.Linker); ok {
-		current, err := l.Resolve(ctx, training.Dataset)
-		if err != nil && !errors.Is(err, lake.ErrNotFound) {
-			return err
-		}
-		keep[current] = true
+	keep, err := keepSet(ctx, st.bucket, st.runID, st.opts.KeepRuns)
+	if err != nil {
+		return err
 	}
-	return gcRuns(ctx, st.bucket, keep, st.opts)
+	return gcRuns(ctx, st.bucket, keep, st.opts, st.lease.check)
+}
+
+// startedMarker is the content of a run's _STARTED marker: which process
+// owns the staged run.
+func (st *state) startedMarker() map[string]any {
+	host, _ := os.Hostname()
+	return map[string]any{"run_id": st.runID, "started_at": st.start.UTC(), "host": host, "pid": os.Getpid()}
 }
 
 // abandon removes what a failed run staged, best effort: the next
@@ -512,3 +577,58 @@ func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest 
 }
 
 var errStop = errors.New("stop")
+
+// DefaultMaxShrink is the default of Options.MaxShrink.
+const DefaultMaxShrink = 0.5
+
+// ErrRefused is wrapped by the error of a run that would have committed an
+// empty dataset, or one that shrinks the committed dataset by more than
+// Options.MaxShrink. Nothing is committed; the previous dataset stays.
+var ErrRefused = errors.New("run refused")
+
+// guard refuses a run that would commit zero rows, or lose more than
+// MaxShrink of the committed dataset's rows, unless the options allow it.
+func (st *state) guard(ctx context.Context) error {
+	prev, err := currentManifest(ctx, st.bucket)
+	if err != nil {
+		return fmt.Errorf("read the committed dataset to compare: %w", err)
+	}
+	if st.rows == 0 {
+		if st.opts.AllowEmpty {
+			return nil
+		}
+		instead := ""
+		if prev != nil {
+			instead = fmt.Sprintf(" in place of run %s (%s rows)", prev.RunID, thousands(prev.Rows))
+		}
+		return fmt.Errorf("%w: the run would commit an empty dataset (0 rows, %s rejected)%s; is the source's ratings table empty? Use --allow-empty to commit it anyway",
+			ErrRefused, thousands(st.rejected.Load()), instead)
+	}
+	if prev == nil || prev.Rows == 0 || st.opts.MaxShrink >= 1 {
+		return nil
+	}
+	lost := float64(prev.Rows-st.rows) / float64(prev.Rows)
+	if lost > st.opts.MaxShrink {
+		return fmt.Errorf("%w: the run would shrink the dataset from %s rows (run %s) to %s, %.0f%% fewer, more than --max-shrink %s allows; raise --max-shrink (1 disables the check) to commit it",
+			ErrRefused, thousands(prev.Rows), prev.RunID, thousands(st.rows), lost*100, strconv.FormatFloat(st.opts.MaxShrink, 'f', -1, 64))
+	}
+	return nil
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/recoflow/recoflow/etl"
@@ -66,12 +67,18 @@ func fileLake(t *testing.T) lake.Bucket {
 	return b
 }
 
-func s3Lake(t *testing.T) lake.Bucket {
+// testS3Prefix returns the URL of a fresh prefix of the S3 test bucket.
+func testS3Prefix(t *testing.T) string {
 	t.Helper()
 	u := testenv.URL(t, testenv.S3Var)
 	// Each test gets its own prefix in the test bucket.
 	bucketURL, query, _ := strings.Cut(u, "?")
-	prefixed := fmt.Sprintf("%s/etl-%d?%s&create=true", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
+	return fmt.Sprintf("%s/etl-%d?%s&create=true", strings.TrimSuffix(bucketURL, "/"), rand.Uint32(), query)
+}
+
+func s3Lake(t *testing.T) lake.Bucket {
+	t.Helper()
+	prefixed := testS3Prefix(t)
 	b, err := connect.Lake(context.Background(), prefixed, connect.LakeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +411,8 @@ func TestFailureBeforePublishKeepsPreviousDataset(t *testing.T) {
 				t.Fatal(err)
 			}
 			boom := errors.New("connection dropped")
-			_, err = etl.Run(context.Background(), db, b, etl.Options{AfterStage: func(context.Context) error { return boom }})
+			// The new data is much smaller: allow the shrink.
+			_, err = etl.Run(context.Background(), db, b, etl.Options{MaxShrink: 1, AfterStage: func(context.Context) error { return boom }})
 			if !errors.Is(err, boom) {
 				t.Fatalf("error %v, want %v", err, boom)
 			}
@@ -414,7 +422,7 @@ func TestFailureBeforePublishKeepsPreviousDataset(t *testing.T) {
 			}
 			assertNoStagedRunsBut(t, b, first.RunID)
 			// A clean re-run commits the new data.
-			second, err := etl.Run(context.Background(), db, b, etl.Options{})
+			second, err := etl.Run(context.Background(), db, b, etl.Options{MaxShrink: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -490,7 +498,9 @@ func TestOldRunsAreRemoved(t *testing.T) {
 	}
 	var runs []string
 	for i := 0; i < 3; i++ {
-		s, err := etl.Run(context.Background(), db, b, etl.Options{})
+		// GCWait: the run waits for the removal of old runs to finish
+		// (on evidence, however loaded the machine), so it can be checked.
+		s, err := etl.Run(context.Background(), db, b, etl.Options{GCWait: 5 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -505,5 +515,15 @@ func TestOldRunsAreRemoved(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(dir, training.Dataset)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("%s is not a link to the committed run (%v)", training.Dataset, err)
+	}
+}
+
+// TestNotSeededSaysSeed: an ETL against an empty database says to run
+// recoflow seed.
+func TestNotSeededSaysSeed(t *testing.T) {
+	db := sqliteSource(t)
+	_, err := etl.Run(context.Background(), db, fileLake(t), etl.Options{})
+	if !errors.Is(err, etl.ErrNotSeeded) || !strings.Contains(err.Error(), "run `recoflow seed`") {
+		t.Fatalf("error %v, want ErrNotSeeded saying to run recoflow seed", err)
 	}
 }

@@ -13,8 +13,14 @@ import (
 
 // publish makes the staged run the committed dataset and returns the key of
 // its manifest. See the package documentation for the protocol.
-func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options) (string, error) {
+//
+// held reports whether the run still holds its lease; it is asked right
+// before the commit point.
+func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options, held func() error) (string, error) {
 	if l, ok := b.(lake.Linker); ok {
+		if err := held(); err != nil {
+			return "", err
+		}
 		if err := l.Link(ctx, staging, training.Dataset); err != nil {
 			return "", err
 		}
@@ -51,6 +57,9 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 		return "", err
 	}
 	manifestKey := path.Join(training.Dataset, training.ManifestName)
+	if err := held(); err != nil {
+		return "", err
+	}
 	if err := putJSON(ctx, b, manifestKey, man); err != nil {
 		return "", fmt.Errorf("commit manifest: %w", err)
 	}
@@ -65,10 +74,8 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 	if err == nil {
 		err = deleteKeys(ctx, b, stale, opts.Uploaders*2)
 	}
-	if err == nil {
-		// The run's files are in place; its staged copy is no longer needed.
-		err = deleteRun(ctx, b, staging, opts)
-	}
+	// The run's staged copy stays: it is what Rollback commits again. The
+	// clean-up of later runs removes it past Options.KeepRuns.
 	if err != nil {
 		opts.Log.Warn("etl committed but could not remove old files", "err", err)
 	}
@@ -95,7 +102,10 @@ func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
 
 // gcRuns deletes staged runs whose prefix is not in keep: runs that failed
 // or were killed, and committed runs that are no longer current.
-func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options) error {
+//
+// held reports whether the caller still holds the dataset's lease; gcRuns
+// stops, deleting nothing more, as soon as it does not.
+func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options, held func() error) error {
 	// Where whole prefixes can be deleted, only the run names are kept in
 	// memory, not every key of every old run.
 	pd, wholePrefixes := b.(lake.PrefixDeleter)
@@ -120,7 +130,35 @@ func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Optio
 	if err != nil {
 		return err
 	}
+	// Records of runs that are no longer staged.
+	var orphans []string
+	err = b.List(ctx, historyRoot+"/", func(key string) error {
+		run := strings.TrimSuffix(path.Base(key), ".json")
+		if !keep[path.Join(stagingRoot, run)] {
+			if _, staged := byRun[path.Join(stagingRoot, run)]; !staged {
+				orphans = append(orphans, key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := held(); err != nil {
+		return err
+	}
+	if err := deleteKeys(ctx, b, orphans, opts.Uploaders*2); err != nil {
+		return err
+	}
 	for _, prefix := range order {
+		if err := held(); err != nil {
+			return err
+		}
+		// The run's record goes first: a run half removed is never offered
+		// for rollback.
+		if err := b.Delete(ctx, historyKey(path.Base(prefix))); err != nil {
+			return err
+		}
 		if wholePrefixes {
 			err = pd.DeletePrefix(ctx, prefix)
 		} else {

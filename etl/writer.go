@@ -36,7 +36,9 @@ type partitionWriter struct {
 	open bool  // a partition is in progress
 	seq  int   // file number within the partition
 	n    int64 // rows in the current file
-	part training.Partition
+	// lastSize is the size of the last finished file.
+	lastSize int64
+	part     training.Partition
 
 	partitions []training.Partition
 	files      int
@@ -120,7 +122,9 @@ func (pw *partitionWriter) startPartition(customer int32) {
 // every file after the first would have empty path_in_schema entries in
 // its footer, which readers that find column chunks by path reject.
 func (pw *partitionWriter) startFile() {
-	pw.buf = new(bytes.Buffer)
+	// Files of one run are much alike in size: start at the last one's
+	// (capped), so the buffer rarely grows by copying.
+	pw.buf = bytes.NewBuffer(make([]byte, 0, min(pw.lastSize+pw.lastSize/8+512, 1<<20)))
 	pw.w = parquet.NewGenericWriter[training.Row](pw.buf,
 		parquet.Compression(&snappy.Codec{}),
 		parquet.CreatedBy("recoflow", "", ""),
@@ -154,6 +158,7 @@ func (pw *partitionWriter) finishFile(ctx context.Context, out chan<- stagedFile
 	}
 	rel := path.Join(PartitionDir(pw.cur), FileName(pw.runID, pw.seq))
 	size := int64(pw.buf.Len())
+	pw.lastSize = size
 	f := stagedFile{key: path.Join(pw.staging, rel), data: bytes.NewReader(pw.buf.Bytes()), size: size}
 	select {
 	case out <- f:

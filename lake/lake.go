@@ -14,6 +14,7 @@ package lake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -100,4 +101,87 @@ type PrefixDeleter interface {
 	// "directory" (a trailing "/" is optional). A missing prefix is not an
 	// error. It blocks until done; repeating it is safe.
 	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// ErrLeaseHeld is wrapped by the error Leaser.Lease returns when another
+// holder has a live lease on the name (see LeaseHeldError).
+var ErrLeaseHeld = errors.New("lease is held by another holder")
+
+// ErrLeaseLost is wrapped by Lease.Err once a lease can no longer be
+// vouched for: it could not be renewed before it expired, or another holder
+// took it over.
+var ErrLeaseLost = errors.New("lease lost")
+
+// LeaseHolder describes who holds a lease.
+type LeaseHolder struct {
+	// Owner says what holds the lease, e.g. "recoflow etl run 20261127T…".
+	Owner string `json:"owner"`
+	Host  string `json:"host"`
+	PID   int    `json:"pid"`
+	// Acquired is when the holder took the lease.
+	Acquired time.Time `json:"acquired"`
+	// Expires is when the lease ends unless renewed; zero for a lease that
+	// ends with the holder's process (an operating-system lock).
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// String describes the holder for messages: owner, host, pid and times.
+func (h LeaseHolder) String() string {
+	if h.Owner == "" && h.Host == "" && h.PID == 0 {
+		return "another process (its details are not readable yet)"
+	}
+	s := h.Owner
+	if s == "" {
+		s = "an unnamed holder"
+	}
+	s += fmt.Sprintf(" (host %s, pid %d", h.Host, h.PID)
+	if !h.Acquired.IsZero() {
+		s += ", since " + h.Acquired.UTC().Format(time.RFC3339)
+	}
+	if !h.Expires.IsZero() {
+		s += ", lease expires " + h.Expires.UTC().Format(time.RFC3339) + " unless renewed"
+	}
+	return s + ")"
+}
+
+// LeaseHeldError is returned by Leaser.Lease when another holder has a
+// live lease. It wraps ErrLeaseHeld.
+type LeaseHeldError struct {
+	// Name is the lease's name; Where the bucket.
+	Name, Where string
+	Holder      LeaseHolder
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("lease %q in %s is held by %s", e.Name, e.Where, e.Holder)
+}
+
+// Unwrap returns ErrLeaseHeld.
+func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }
+
+// Leaser is implemented by buckets that grant exclusive, named leases, so
+// that two writers of one dataset exclude each other (on a local disk an
+// operating-system lock; on S3 a conditionally created object with an
+// expiry, renewed while held).
+type Leaser interface {
+	// Lease takes the lease called name (one key segment) for holder,
+	// without waiting: when another holder has a live lease it returns a
+	// *LeaseHeldError naming that holder. An expired lease is taken over.
+	// ttl is how long the lease outlives its holder's last renewal where
+	// that applies; the lease renews itself until released. Host, PID,
+	// Acquired and Expires of holder are filled in when zero.
+	Lease(ctx context.Context, name string, holder LeaseHolder, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held lease. Its methods are safe for concurrent use.
+type Lease interface {
+	// Lost is closed when the lease is lost (see ErrLeaseLost). Work done
+	// under the lease must then stop before it commits anything.
+	Lost() <-chan struct{}
+	// Err returns nil while the lease is held, else an error wrapping
+	// ErrLeaseLost that says why.
+	Err() error
+	// Release gives the lease up and stops its renewal. It never removes
+	// a lease that another holder has taken over. Repeating it is safe.
+	Release(ctx context.Context) error
 }

@@ -105,7 +105,8 @@ recoflow <command> --help.`,
 				args  []string
 			}{
 				{"seed the shop database", seedArgs},
-				{"extract training data to the lake", []string{"etl", "--source", src, "--lake", lakeURL}},
+				// The demo replaces its data on purpose, whatever its size.
+				{"extract training data to the lake", []string{"etl", "--source", src, "--lake", lakeURL, "--max-shrink", "1"}},
 				{"train the recommender", []string{"train", "--lake", lakeURL, "--seed", strconv.FormatUint(max(seedN, 1), 10)}},
 				{"load the embeddings into the vector store", []string{"vectors", "load", "--lake", lakeURL, "--vectors", vecURL}},
 			}

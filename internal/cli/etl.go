@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/recoflow/recoflow/etl"
 	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/source"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +26,9 @@ func (a *app) etlCommand() *cobra.Command {
 		progressInterval time.Duration
 		uploaders        int
 		maxFileMiB       int
+		allowEmpty       bool
+		maxShrink        float64
+		keepRuns         int
 	)
 	cmd := &cobra.Command{
 		Use:   "etl",
@@ -43,7 +48,22 @@ A run commits atomically: readers see the previous complete dataset or the
 new one, and a run that fails or is killed leaves the previous one intact.
 Rows that cannot be training data (rating outside 1..5, NULL keys, unknown
 customer or product) are counted and, with --on-bad-rows=quarantine, written
-with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.`,
+with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.
+
+The same run exports the whole catalogue — every customer and every product,
+rated or not — to <lake>/ratings_ml_training/_catalog/<run id>/, committed by
+the same manifest.
+
+One run at a time writes a lake: a run holds a lease on the dataset (a file
+lock on a local lake; on S3 an object created with If-None-Match, renewed while
+the run lasts and expiring a minute after its holder stops renewing it), and a
+second run fails at once naming the holder's run id, host and pid.
+
+A run that would commit zero rows, or lose more than --max-shrink of the
+committed dataset's rows, is refused and the previous dataset stays; say
+--allow-empty or raise --max-shrink when that is what you want. The previous
+--keep-runs committed runs stay in the lake: "recoflow etl runs" lists them and
+"recoflow etl rollback" commits one again.`,
 		Example: `  # the embedded defaults (after recoflow seed)
   recoflow etl
 
@@ -51,7 +71,11 @@ with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.`,
   recoflow etl --source mysql://etl:secret@db.internal:3306/classicmodels --lake s3://my-lake/shop
 
   # an S3-compatible store
-  recoflow etl --lake s3://lake --s3-endpoint http://127.0.0.1:7070 --s3-path-style`,
+  recoflow etl --lake s3://lake --s3-endpoint http://127.0.0.1:7070 --s3-path-style
+
+  # undo the last run: commit the previous one again
+  recoflow etl runs
+  recoflow etl rollback`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			policy, err := etl.ParseBadRowPolicy(onBadRows)
@@ -64,12 +88,26 @@ with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.`,
 			if maxFileMiB < 1 {
 				return usageError("--max-file-size %d: want at least 1 (MiB)", maxFileMiB)
 			}
+			if !(maxShrink > 0 && maxShrink <= 1) {
+				return usageError("--max-shrink %g: want a fraction above 0 and at most 1 (1 disables the check)", maxShrink)
+			}
+			if keepRuns < 1 {
+				return usageError("--keep-runs %d: want at least 1 (readers may still be on the previous run)", keepRuns)
+			}
 			ctx := cmd.Context()
 			db, err := connect.Source(ctx, sourceURL, connect.SourceOptions{})
+			if errors.Is(err, source.ErrNotExist) {
+				return fmt.Errorf("%w: run `recoflow seed` first to load the sample there, or point --source at the shop's database", err)
+			}
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			// Check the source before the lake is opened (and, for a local
+			// lake, created).
+			if err := etl.Preflight(ctx, db); err != nil {
+				return err
+			}
 			bucket, err := lf.open(ctx)
 			if err != nil {
 				return err
@@ -84,6 +122,9 @@ with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.`,
 				ProgressInterval: progressInterval,
 				Uploaders:        uploaders,
 				MaxFileBytes:     int64(maxFileMiB) << 20,
+				AllowEmpty:       allowEmpty,
+				MaxShrink:        maxShrink,
+				KeepRuns:         keepRuns,
 			})
 			prog.done()
 			if err != nil {
@@ -99,6 +140,10 @@ with the reason to <lake>/rejects/ratings_ml_training/<run id>.ndjson.`,
 	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress")
 	f.IntVar(&uploaders, "uploaders", 4, "concurrent file uploads to the lake")
 	f.IntVar(&maxFileMiB, "max-file-size", 64, "start a new Parquet file in a partition past this many MiB")
+	f.BoolVar(&allowEmpty, "allow-empty", false, "commit the run even if it has no rows (otherwise such a run is refused and the previous dataset stays)")
+	f.Float64Var(&maxShrink, "max-shrink", etl.DefaultMaxShrink, "refuse a run that would lose more than this fraction of the committed dataset's rows (1 disables the check)")
+	f.IntVar(&keepRuns, "keep-runs", 1, "earlier committed runs to keep in the lake for `recoflow etl rollback`, besides the new one")
+	cmd.AddCommand(a.etlRunsCommand(), a.etlRollbackCommand())
 	return cmd
 }
 
@@ -106,16 +151,17 @@ func printETLSummary(w io.Writer, lakeName string, s *etl.Summary) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "etl committed run %s in %s\n", s.RunID, s.Duration.Round(time.Millisecond))
 	rate := float64(s.Rows+s.Rejected) / s.Duration.Seconds()
-	fmt.Fprintf(&b, "  rows        %d (%.0f rows/s)\n", s.Rows, rate)
-	fmt.Fprintf(&b, "  partitions  %d\n", s.Partitions)
-	fmt.Fprintf(&b, "  files       %d (%s)\n", s.Files, humanBytes(s.Bytes))
-	if s.Rejected > 0 {
+	fmt.Fprintf(&b, "  rows        %s (%s rows/s)\n", groupDigits(s.Rows), groupDigits(int64(rate)))
+	fmt.Fprintf(&b, "  partitions  %s\n", groupDigits(int64(s.Partitions)))
+	fmt.Fprintf(&b, "  files       %s (%s)\n", groupDigits(int64(s.Files)), humanBytes(s.Bytes))
+	fmt.Fprintf(&b, "  catalogue   %s customers, %s products\n", groupDigits(s.Customers), groupDigits(s.Products))
+	if s.Rejected > 0 || s.CatalogRejected > 0 {
 		kinds := make([]string, 0, len(s.Rejects))
 		for k, n := range s.Rejects {
-			kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+			kinds = append(kinds, fmt.Sprintf("%s=%s", k, groupDigits(n)))
 		}
 		sort.Strings(kinds)
-		fmt.Fprintf(&b, "  rejected    %d (%s)\n", s.Rejected, strings.Join(kinds, ", "))
+		fmt.Fprintf(&b, "  rejected    %s (%s)\n", groupDigits(s.Rejected+s.CatalogRejected), strings.Join(kinds, ", "))
 		fmt.Fprintf(&b, "  rejects     %s/%s\n", strings.TrimSuffix(lakeName, "/"), s.RejectsKey)
 	} else {
 		fmt.Fprintf(&b, "  rejected    0\n")

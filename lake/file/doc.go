@@ -23,6 +23,12 @@
 // the objects it listed from one target resolves the name first (Resolve)
 // and reads below the prefix it gets.
 //
+// # Leases
+//
+// Lease (lake.Leaser) takes an exclusive flock(2) on
+// .recoflow/leases/<name>.lock, which the operating system frees when the
+// holding process ends, however it ends.
+//
 // # Keys
 //
 // Keys are relative, slash-separated paths without empty, "." or ".."

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) lake.Bucket) {
 		{"Cancelled", testCancelled},
 		{"Copier", testCopier},
 		{"Linker", testLinker},
+		{"Lease", testLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -632,5 +634,62 @@ func testLinker(t *testing.T, b lake.Bucket) {
 		if err := l.Link(ctx, bad[0], bad[1]); err == nil {
 			t.Errorf("Link(%q, %q) succeeded though one contains the other", bad[0], bad[1])
 		}
+	}
+}
+
+// testLease checks a Leaser: one holder at a time per name, a clear error
+// naming the holder, independent names, and release letting the next in.
+func testLease(t *testing.T, b lake.Bucket) {
+	l, ok := b.(lake.Leaser)
+	if !ok {
+		t.Skip("the bucket grants no leases")
+	}
+	ctx := t.Context()
+	const ttl = time.Minute
+	a, err := l.Lease(ctx, "dataset", lake.LeaseHolder{Owner: "holder A"}, ttl)
+	if err != nil {
+		t.Fatalf("Lease: %v", err)
+	}
+	if a.Err() != nil {
+		t.Fatalf("a fresh lease reports %v", a.Err())
+	}
+	_, err = l.Lease(ctx, "dataset", lake.LeaseHolder{Owner: "holder B"}, ttl)
+	var held *lake.LeaseHeldError
+	if !errors.Is(err, lake.ErrLeaseHeld) || !errors.As(err, &held) {
+		t.Fatalf("second Lease: %v, want a LeaseHeldError", err)
+	}
+	if held.Holder.Owner != "holder A" || held.Holder.PID != os.Getpid() || held.Holder.Host == "" {
+		t.Errorf("the error names holder %+v, want holder A with this host and pid %d", held.Holder, os.Getpid())
+	}
+	if msg := err.Error(); !strings.Contains(msg, "holder A") || !strings.Contains(msg, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(msg, `"dataset"`) {
+		t.Errorf("error %q does not name the lease, the holder and its pid", msg)
+	}
+	other, err := l.Lease(ctx, "other", lake.LeaseHolder{Owner: "holder C"}, ttl)
+	if err != nil {
+		t.Fatalf("a lease of another name: %v", err)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("repeated Release: %v", err)
+	}
+	bl, err := l.Lease(ctx, "dataset", lake.LeaseHolder{Owner: "holder B"}, ttl)
+	if err != nil {
+		t.Fatalf("Lease after release: %v", err)
+	}
+	select {
+	case <-bl.Lost():
+		t.Fatalf("a held lease reports lost: %v", bl.Err())
+	default:
+	}
+	if err := bl.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Lease(ctx, "a/b", lake.LeaseHolder{}, ttl); err == nil {
+		t.Error("a lease name with a slash was accepted")
 	}
 }

@@ -29,4 +29,11 @@
 // The Bucket implements lake.Copier with CopyObject (objects up to 5 GiB)
 // but not lake.Linker: S3 has no atomic rename, so datasets on S3 are
 // published by writing their manifest last.
+//
+// # Leases
+//
+// Lease (lake.Leaser) creates .recoflow/leases/<name>.json with a
+// conditional PUT (If-None-Match: *), renews it with If-Match on its ETag
+// and takes over only an expired one. The store must honour conditional
+// writes, as AWS S3 and VersityGW do.
 package s3
