@@ -120,7 +120,10 @@ type Store struct {
 	wg     sync.WaitGroup
 }
 
-var _ vector.Store = (*Store)(nil)
+var (
+	_ vector.Store           = (*Store)(nil)
+	_ vector.SimilarSearcher = (*Store)(nil)
+)
 
 // snapshot is one version, in memory.
 type snapshot struct {
@@ -356,6 +359,21 @@ func (s *Store) SearchItems(ctx context.Context, query []float32, k int, exclude
 		return nil, err
 	}
 	return s.search(snap, query, k, exclude)
+}
+
+// SimilarItems returns the k items nearest to item id, nearest first,
+// skipping id and the ids in exclude. See vector.SimilarSearcher.
+func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...string) ([]vector.Hit, error) {
+	snap, err := s.live("search")
+	if err != nil {
+		return nil, err
+	}
+	row, ok := snap.items.lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("item %q: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
+	}
+	excl := make([]string, 0, 1+len(exclude))
+	return s.search(snap, snap.items.vec(row), k, append(append(excl, id), exclude...))
 }
 
 // SearchItemsBatch runs the queries against one version.
