@@ -135,10 +135,10 @@ type snapshot struct {
 	searchers searcherPool
 }
 
-// searcherPool keeps searchers (each with a visited array as long as the
+// searcherPool keeps searchers (each with a visited bitset as long as the
 // version) between searches. Unlike a sync.Pool it survives garbage
 // collections, which at a million vectors would otherwise mean allocating
-// and clearing megabytes per search.
+// and clearing a bitset per search.
 type searcherPool struct {
 	mu    sync.Mutex
 	free  []*searcher
@@ -179,7 +179,12 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 	}
 	if s.graph != nil {
 		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
-		s.searchers.new = func() *searcher { return newSearcher(s.graph, s.items, nil) }
+		quant := quantize(s.items)
+		s.searchers.new = func() *searcher {
+			sr := newSearcher(s.graph, s.items, nil)
+			sr.quant = quant
+			return sr
+		}
 	}
 	return s
 }
