@@ -2,7 +2,10 @@ package vectorbench_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -177,7 +180,8 @@ func TestMain(m *testing.M) {
 // BenchmarkLocalSearch1M: the 1 M-vector store (built once, which takes
 // minutes: set RECOFLOW_BENCH_1M=1 to run it), one top-10 search on one
 // goroutine, with recall@10 over 300 queries and the build's CPU and wall
-// time as metrics.
+// time as metrics. RECOFLOW_BENCH_1M_EF="80,96,…" also measures those
+// ef_search values on the same store.
 func BenchmarkLocalSearch1M(b *testing.B) {
 	if os.Getenv("RECOFLOW_BENCH_1M") == "" {
 		b.Skip("set RECOFLOW_BENCH_1M=1 to build and search a 1 M-vector store")
@@ -185,32 +189,47 @@ func BenchmarkLocalSearch1M(b *testing.B) {
 	ctx := context.Background()
 	items := vectortest.Clustered(1, 1_000_000, vector.DefaultDim, "item-")
 	qs := vectortest.Queries(2, items, 2000)
-	st, err := local.Open(ctx, b.TempDir(), local.Options{})
+	dir := b.TempDir()
+	st, err := local.Open(ctx, dir, local.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
 	cpu0, t0 := processCPU(), time.Now()
 	if _, err := st.Load(ctx, "bench", vector.FromSlice(items), nil); err != nil {
 		b.Fatal(err)
 	}
 	buildCPU, buildWall := processCPU()-cpu0, time.Since(t0)
+	st.Close()
 	truth := vectorbench.GroundTruth(items, qs[:300])
-	recall, err := vectorbench.Recall(ctx, st, qs[:300], truth)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	i := 0
-	cpu := processCPU()
-	for b.Loop() {
-		if _, err := st.SearchItems(ctx, qs[i%len(qs)], vectorbench.K); err != nil {
-			b.Fatal(err)
+	efs := []int{0}
+	for _, f := range strings.Split(os.Getenv("RECOFLOW_BENCH_1M_EF"), ",") {
+		if ef, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && ef > 0 {
+			efs = append(efs, ef)
 		}
-		i++
 	}
-	reportCPU(b, cpu)
-	b.ReportMetric(recall, "recall@10")
-	b.ReportMetric(buildCPU.Seconds(), "build-cpu-s")
-	b.ReportMetric(buildWall.Seconds(), "build-wall-s")
+	for _, ef := range efs {
+		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
+			st, err := local.Open(ctx, dir, local.Options{EfSearch: ef})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			recall, err := vectorbench.Recall(ctx, st, qs[:300], truth)
+			if err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			cpu := processCPU()
+			for b.Loop() {
+				if _, err := st.SearchItems(ctx, qs[i%len(qs)], vectorbench.K); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportCPU(b, cpu)
+			b.ReportMetric(recall, "recall@10")
+			b.ReportMetric(buildCPU.Seconds(), "build-cpu-s")
+			b.ReportMetric(buildWall.Seconds(), "build-wall-s")
+		})
+	}
 }
