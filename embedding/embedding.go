@@ -148,7 +148,10 @@ func Read(r io.Reader, fn func(Entry) error) error {
 		if err != nil {
 			return fmt.Errorf("embeddings line %d: %w", line, err)
 		}
-		id := strings.TrimSpace(rec[0])
+		// The record's fields share one string: clone the id, which is
+		// kept (as the duplicate check's key and by fn), so that it does not
+		// keep the whole line alive.
+		id := strings.Clone(strings.TrimSpace(rec[0]))
 		if id == "" {
 			return fmt.Errorf("embeddings line %d: empty id", line)
 		}

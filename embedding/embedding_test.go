@@ -2,6 +2,9 @@ package embedding
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -86,4 +89,55 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// lineSource yields an embeddings file of n lines, each with a long vector,
+// generated as it is read so that the input itself holds no memory.
+type lineSource struct {
+	n, i    int
+	pending []byte
+}
+
+func (s *lineSource) Read(p []byte) (int, error) {
+	for len(s.pending) == 0 {
+		if s.i > s.n {
+			return 0, io.EOF
+		}
+		if s.i == 0 {
+			s.pending = []byte("id,embedding\n")
+		} else {
+			s.pending = fmt.Appendf(nil, "item-%d,\"[%s1]\"\n", s.i, strings.Repeat("0.123456789,", 400))
+		}
+		s.i++
+	}
+	n := copy(p, s.pending)
+	s.pending = s.pending[n:]
+	return n, nil
+}
+
+// TestReadDoesNotKeepLines: Read remembers every id to reject duplicates;
+// remembering the ids must not keep the lines they came from (about 5 kB
+// each here) alive until the read ends.
+func TestReadDoesNotKeepLines(t *testing.T) {
+	const lines = 4000 // ≈ 20 MB of lines
+	var live uint64
+	n := 0
+	err := Read(&lineSource{n: lines}, func(e Entry) error {
+		if n++; n == lines {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			live = ms.HeapAlloc
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != lines {
+		t.Fatalf("read %d entries, want %d", n, lines)
+	}
+	if live > 8<<20 {
+		t.Errorf("live heap at the last of %d lines: %.1f MiB, want < 8 MiB (the lines themselves are ≈ 19 MiB)", lines, float64(live)/(1<<20))
+	}
 }

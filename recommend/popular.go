@@ -1,11 +1,19 @@
 package recommend
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"iter"
+	"path"
 	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/training"
@@ -79,26 +87,16 @@ func CountPopular(ratings iter.Seq2[string, int]) []Popular {
 	return out
 }
 
-// LoadPopular reads the lake's committed training dataset (training.Read)
-// and ranks its products with CountPopular. It blocks until the dataset is
-// read or ctx is done, holding one counter per product in memory. A lake
-// without a committed dataset gives an error wrapping
-// training.ErrNoDataset. Repeating it is safe.
+// LoadPopular reads the lake's committed training dataset (the files its
+// manifest lists, like training.Read) and ranks its products with
+// CountPopular. It reads only the productCode and productRating columns,
+// page by page, and holds one counter per product. It blocks until the
+// dataset is read or ctx is done. A lake without a committed dataset gives
+// an error wrapping training.ErrNoDataset. Repeating it is safe.
 func LoadPopular(ctx context.Context, b lake.BucketReader) ([]Popular, error) {
 	var readErr error
-	var pop []Popular
-	pop = CountPopular(func(yield func(string, int) bool) {
-		stopped := false
-		_, readErr = training.Read(ctx, b, func(rec *training.Record) error {
-			if stopped {
-				return errStop
-			}
-			if !yield(rec.ProductCode, int(rec.ProductRating)) {
-				stopped = true
-				return errStop
-			}
-			return ctx.Err()
-		})
+	pop := CountPopular(func(yield func(string, int) bool) {
+		readErr = readRatings(ctx, b, yield)
 	})
 	if readErr != nil {
 		return nil, fmt.Errorf("popular products from %s: %w", b, readErr)
@@ -106,4 +104,158 @@ func LoadPopular(ctx context.Context, b lake.BucketReader) ([]Popular, error) {
 	return pop, nil
 }
 
-var errStop = fmt.Errorf("stop")
+// readRatings yields the (productCode, productRating) of every record of
+// the committed dataset. Each distinct product code is allocated once.
+func readRatings(ctx context.Context, b lake.BucketReader, yield func(string, int) bool) error {
+	loc, err := training.Location(ctx, b)
+	if err != nil {
+		return err
+	}
+	m, err := training.ReadManifest(ctx, b, loc)
+	if err != nil {
+		return err
+	}
+	codes := map[string]string{}
+	r := &ratingsReader{codes: codes, yield: yield}
+	for _, p := range m.Partitions {
+		for _, f := range p.Files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if dir, _, _ := strings.Cut(f.Path, "/"); dir != training.PartitionColumn+"="+strconv.Itoa(int(p.CustomerNumber)) {
+				return fmt.Errorf("manifest lists %s under partition %s=%d", f.Path, training.PartitionColumn, p.CustomerNumber)
+			}
+			key := path.Join(loc, f.Path)
+			n, err := r.readFile(ctx, b, key)
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("parquet file %s: %w", key, err)
+			}
+			if n != f.Rows {
+				return fmt.Errorf("parquet file %s holds %d rows, manifest says %d", key, n, f.Rows)
+			}
+		}
+	}
+	return nil
+}
+
+// ratingsReader reads the two columns of one file after another, reusing
+// its buffers.
+type ratingsReader struct {
+	codes   map[string]string
+	yield   func(string, int) bool
+	data    []byte
+	ratings []int32
+	vals    []parquet.Value
+}
+
+// readFile yields the file's pairs and returns its number of rows.
+func (r *ratingsReader) readFile(ctx context.Context, b lake.BucketReader, key string) (int64, error) {
+	rc, err := b.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	buf := bytes.NewBuffer(r.data[:0])
+	_, err = buf.ReadFrom(rc)
+	rc.Close()
+	if err != nil {
+		return 0, err
+	}
+	r.data = buf.Bytes()
+	pf, err := parquet.OpenFile(bytes.NewReader(r.data), int64(len(r.data)),
+		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return 0, err
+	}
+	if err := training.CheckSchema(pf.Schema()); err != nil {
+		return 0, err
+	}
+	codeCol, ok1 := pf.Schema().Lookup("productCode")
+	ratedCol, ok2 := pf.Schema().Lookup("productRating")
+	if !ok1 || !ok2 {
+		return 0, errors.New("no productCode or productRating column")
+	}
+	var n int64
+	for _, rg := range pf.RowGroups() {
+		chunks := rg.ColumnChunks()
+		// The ratings first (plain numbers), then the codes page by page,
+		// each looked up while its page is held.
+		r.ratings = r.ratings[:0]
+		err := eachPage(chunks[ratedCol.ColumnIndex], &r.vals, func(vs []parquet.Value) bool {
+			for _, v := range vs {
+				r.ratings = append(r.ratings, v.Int32())
+			}
+			return true
+		})
+		if err != nil {
+			return 0, fmt.Errorf("column productRating: %w", err)
+		}
+		if int64(len(r.ratings)) != rg.NumRows() {
+			return 0, fmt.Errorf("row group of %d rows holds %d ratings", rg.NumRows(), len(r.ratings))
+		}
+		i, stopped := 0, false
+		err = eachPage(chunks[codeCol.ColumnIndex], &r.vals, func(vs []parquet.Value) bool {
+			for _, v := range vs {
+				if i >= len(r.ratings) {
+					return true // counted below
+				}
+				raw := v.ByteArray()
+				code, ok := r.codes[string(raw)]
+				if !ok {
+					code = string(raw)
+					r.codes[code] = code
+				}
+				if !r.yield(code, int(r.ratings[i])) {
+					stopped = true
+					return false
+				}
+				i++
+			}
+			return true
+		})
+		if stopped {
+			return n, errStop
+		}
+		if err != nil {
+			return 0, fmt.Errorf("column productCode: %w", err)
+		}
+		if i != len(r.ratings) {
+			return 0, fmt.Errorf("row group of %d rows holds %d product codes", rg.NumRows(), i)
+		}
+		n += rg.NumRows()
+	}
+	return n, nil
+}
+
+// eachPage calls fn with the values of each page of one column chunk, in
+// order, until fn returns false. The values are valid during the call only.
+func eachPage(c parquet.ColumnChunk, buf *[]parquet.Value, fn func([]parquet.Value) bool) error {
+	pages := c.Pages()
+	defer pages.Close()
+	for {
+		p, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		vs := slices.Grow((*buf)[:0], int(p.NumValues()))[:p.NumValues()]
+		k, err := p.Values().ReadValues(vs)
+		*buf = vs
+		if err != nil && !errors.Is(err, io.EOF) {
+			parquet.Release(p)
+			return err
+		}
+		more := fn(vs[:k])
+		clear(vs[:k]) // drop references into the page
+		parquet.Release(p)
+		if !more {
+			return nil
+		}
+	}
+}
+
+var errStop = errors.New("stop")

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
 
+	"github.com/recoflow/recoflow/lake"
 	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/recommend"
 	"github.com/recoflow/recoflow/training"
@@ -86,4 +88,51 @@ func TestLoadPopular(t *testing.T) {
 	if _, err := recommend.LoadPopular(context.Background(), empty); !errors.Is(err, training.ErrNoDataset) {
 		t.Errorf("empty lake: %v, want training.ErrNoDataset", err)
 	}
+}
+
+// TestLoadPopularAllocation: ranking the products reads two columns of a
+// small dataset; it must not allocate like a full-row decode of every file
+// (the lab's 828 KB dataset once cost 412 MiB).
+func TestLoadPopularAllocation(t *testing.T) {
+	ctx := context.Background()
+	b, err := lakefile.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := shopRecords(120, 24) // 120 partitions, one file each, like the lab's shop
+	if err := writeDataset(ctx, b, recs); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(0)
+	for _, p := range mustManifest(t, b).Partitions {
+		for _, f := range p.Files {
+			size += f.Bytes
+		}
+	}
+	var got []recommend.Popular
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err = recommend.LoadPopular(ctx, b)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 24 {
+		t.Fatalf("%d products, want 24", len(got))
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("LoadPopular of %d rows in %d files (%d kB): %.1f MiB allocated", len(recs), 120, size/1000, float64(alloc)/(1<<20))
+	if limit := uint64(20*size) + 4<<20; alloc > limit {
+		t.Errorf("LoadPopular allocated %.1f MiB for a %d kB dataset, want at most %.1f MiB", float64(alloc)/(1<<20), size/1000, float64(limit)/(1<<20))
+	}
+}
+
+func mustManifest(t *testing.T, b lake.BucketReader) *training.Manifest {
+	t.Helper()
+	m, err := training.ReadManifest(context.Background(), b, training.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -106,6 +106,16 @@ type Reader interface {
 	String() string
 }
 
+// SimilarSearcher is implemented by readers that find an item's
+// neighbours in one step, without handing its vector back and forth (one
+// round trip for a database). SimilarItems(ctx, id, k, exclude...) is
+// SearchItems(ctx, ItemVector(id), k, id and exclude...): the k items
+// nearest to item id, nearest first, never id itself; an unknown id wraps
+// ErrNotFound.
+type SimilarSearcher interface {
+	SimilarItems(ctx context.Context, id string, k int, exclude ...string) ([]Hit, error)
+}
+
 // Store is a Reader that can load new versions.
 type Store interface {
 	Reader

@@ -24,6 +24,7 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	cmd.AddCommand(a.benchETLCommand())
 	cmd.AddCommand(a.benchStreamCommand())
+	cmd.AddCommand(a.benchVectorsCommand())
 	return cmd
 }
 

@@ -169,33 +169,81 @@ type searcher struct {
 	g     *graph
 	t     *table
 	locks []sync.Mutex // non-nil while building: read link lists under them
-	visit []uint32     // visit[i] == stamp: node i seen in this search
-	stamp uint32
-	cands minHeap
-	res   maxHeap
-	out   []cand
-	eps   []cand
-	buf   []uint32
-	q     []float32
+	// visit is a bitset of the nodes seen in this search (an eighth of a
+	// MiB per million nodes, so that it stays in cache); touched lists its
+	// non-zero words, cleared by reset.
+	visit   []uint64
+	touched []uint32
+	cands   minHeap
+	res     maxHeap
+	out     []cand
+	eps     []cand
+	buf     []uint32
+	batch   []uint32  // neighbours whose distances are computed together
+	ds      []float32 // their distances to the query
+	q       []float32
+	// quant, when set, holds the quantized rows that searches walk the
+	// graph with (then re-ranking with exact distances); q8 and qf are
+	// the query quantized and its factor.
+	quant  *quantTable
+	q8     [quantDim]int8
+	qf     float32
+	rerank []uint32
+	exact  []float32
 	// scratch space of builder.link
 	linkCands, linkKept []cand
 }
 
 func newSearcher(g *graph, t *table, locks []sync.Mutex) *searcher {
-	return &searcher{g: g, t: t, locks: locks, visit: make([]uint32, t.len()), buf: make([]uint32, g.m0)}
+	return &searcher{g: g, t: t, locks: locks, visit: make([]uint64, (t.len()+63)/64), buf: make([]uint32, g.m0),
+		batch: make([]uint32, 0, g.m0), ds: make([]float32, g.m0)}
 }
 
 func (s *searcher) reset() {
-	s.stamp++
-	if s.stamp == 0 {
-		clear(s.visit)
-		s.stamp = 1
+	for _, w := range s.touched {
+		s.visit[w] = 0
 	}
+	s.touched = s.touched[:0]
+}
+
+// seen marks node i visited and reports whether it already was.
+func (s *searcher) seen(i uint32) bool {
+	w, bit := i>>6, uint64(1)<<(i&63)
+	x := s.visit[w]
+	if x&bit != 0 {
+		return true
+	}
+	if x == 0 {
+		s.touched = append(s.touched, w)
+	}
+	s.visit[w] = x | bit
+	return false
 }
 
 // dist is the cosine distance from the unit query q to node i.
 func (s *searcher) dist(q []float32, i uint32) float32 {
 	return 1 - dot(q, s.t.vec(i))*s.t.inv[i]
+}
+
+// dists returns the distances from q to the nodes ids, in s.ds (valid
+// until the next call): exact, or from the quantized rows when s.quant is
+// set (q must then be the query s.q8 was made from).
+func (s *searcher) dists(q []float32, ids []uint32) []float32 {
+	if len(ids) > cap(s.ds) {
+		s.ds = make([]float32, len(ids))
+	}
+	if s.quant != nil {
+		ds := dotsQ(s.q8[:], s.quant, ids, s.ds)
+		for k := range ds {
+			ds[k] = 1 - ds[k]*s.qf
+		}
+		return ds
+	}
+	ds := dots(q, s.t.vecs, ids, s.ds)
+	for k, e := range ids {
+		ds[k] = 1 - ds[k]*s.t.inv[e]
+	}
+	return ds
 }
 
 // neighbours returns node i's links at level lv: the slots themselves when
@@ -239,10 +287,9 @@ func (s *searcher) searchLayer(q []float32, eps []cand, ef, lv int) []cand {
 	s.reset()
 	s.cands, s.res = s.cands[:0], s.res[:0]
 	for _, e := range eps {
-		if s.visit[e.id] == s.stamp {
+		if s.seen(e.id) {
 			continue
 		}
-		s.visit[e.id] = s.stamp
 		s.cands.push(e)
 		s.res.push(e)
 		if len(s.res) > ef {
@@ -254,15 +301,27 @@ func (s *searcher) searchLayer(q []float32, eps []cand, ef, lv int) []cand {
 		if len(s.res) >= ef && c.d > s.res[0].d {
 			break
 		}
+		if lv == 0 && len(s.cands) > 0 {
+			// The next candidate is likely expanded next: fetch its links
+			// while this one's are scored.
+			prefetch2(&s.g.l0[int(s.cands[0].id)*s.g.m0])
+		}
+		// The unvisited neighbours' distances in one batch, so that their
+		// rows are fetched from memory in parallel.
+		ids := s.batch[:0]
 		for _, e := range s.neighbours(c.id, lv) {
 			if e == none {
 				break
 			}
-			if s.visit[e] == s.stamp {
+			if s.seen(e) {
 				continue
 			}
-			s.visit[e] = s.stamp
-			d := s.dist(q, e)
+			ids = append(ids, e)
+		}
+		s.batch = ids
+		ds := s.dists(q, ids)
+		for k, e := range ids {
+			d := ds[k]
 			if len(s.res) < ef || d < s.res[0].d {
 				s.cands.push(cand{d, e})
 				s.res.push(cand{d, e})
@@ -286,12 +345,31 @@ func (s *searcher) searchLayer(q []float32, eps []cand, ef, lv int) []cand {
 func (s *searcher) search(q []float32, ef int) []cand {
 	g := s.g
 	ep := g.entry
-	s.eps = append(s.eps[:0], cand{s.dist(q, ep), ep})
+	if s.quant != nil {
+		s.qf = quantizeQuery(s.q8[:], q)
+	}
+	s.batch = append(s.batch[:0], ep)
+	s.eps = append(s.eps[:0], cand{s.dists(q, s.batch)[0], ep})
 	for lv := g.maxLevel; lv > 0; lv-- {
 		w := s.searchLayer(q, s.eps, upperEf, lv)
 		s.eps = append(s.eps[:0], w...)
 	}
-	return s.searchLayer(q, s.eps, ef, 0)
+	out := s.searchLayer(q, s.eps, ef, 0)
+	if s.quant == nil {
+		return out
+	}
+	// Re-rank the candidates by their exact distances.
+	s.rerank = s.rerank[:0]
+	for _, c := range out {
+		s.rerank = append(s.rerank, c.id)
+	}
+	s.exact = slices.Grow(s.exact[:0], len(out))[:len(out)]
+	ds := dots(q, s.t.vecs, s.rerank, s.exact)
+	for k := range out {
+		out[k].d = 1 - ds[k]*s.t.inv[out[k].id]
+	}
+	slices.SortFunc(out, compareCand)
+	return out
 }
 
 // hnswParams tune a build.

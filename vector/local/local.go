@@ -120,7 +120,10 @@ type Store struct {
 	wg     sync.WaitGroup
 }
 
-var _ vector.Store = (*Store)(nil)
+var (
+	_ vector.Store           = (*Store)(nil)
+	_ vector.SimilarSearcher = (*Store)(nil)
+)
 
 // snapshot is one version, in memory.
 type snapshot struct {
@@ -132,10 +135,10 @@ type snapshot struct {
 	searchers searcherPool
 }
 
-// searcherPool keeps searchers (each with a visited array as long as the
+// searcherPool keeps searchers (each with a visited bitset as long as the
 // version) between searches. Unlike a sync.Pool it survives garbage
 // collections, which at a million vectors would otherwise mean allocating
-// and clearing megabytes per search.
+// and clearing a bitset per search.
 type searcherPool struct {
 	mu    sync.Mutex
 	free  []*searcher
@@ -176,7 +179,12 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 	}
 	if s.graph != nil {
 		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
-		s.searchers.new = func() *searcher { return newSearcher(s.graph, s.items, nil) }
+		quant := quantize(s.items)
+		s.searchers.new = func() *searcher {
+			sr := newSearcher(s.graph, s.items, nil)
+			sr.quant = quant
+			return sr
+		}
 	}
 	return s
 }
@@ -356,6 +364,21 @@ func (s *Store) SearchItems(ctx context.Context, query []float32, k int, exclude
 		return nil, err
 	}
 	return s.search(snap, query, k, exclude)
+}
+
+// SimilarItems returns the k items nearest to item id, nearest first,
+// skipping id and the ids in exclude. See vector.SimilarSearcher.
+func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...string) ([]vector.Hit, error) {
+	snap, err := s.live("search")
+	if err != nil {
+		return nil, err
+	}
+	row, ok := snap.items.lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("item %q: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
+	}
+	excl := make([]string, 0, 1+len(exclude))
+	return s.search(snap, snap.items.vec(row), k, append(append(excl, id), exclude...))
 }
 
 // SearchItemsBatch runs the queries against one version.

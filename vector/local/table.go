@@ -102,8 +102,9 @@ func inverseNorms(vecs []float32, dim int) []float32 {
 	return inv
 }
 
-// dot returns the dot product of a and b, which have the same length.
-func dot(a, b []float32) float32 {
+// dotGo returns the dot product of a and b, which have the same length,
+// in portable Go (dot uses a vector kernel where the CPU has one).
+func dotGo(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32
@@ -144,4 +145,14 @@ func clampDistance(d float32) float32 {
 		return 2
 	}
 	return d
+}
+
+// dotsGo is dots in portable Go.
+func dotsGo(q, vecs []float32, ids []uint32, out []float32) []float32 {
+	dim := len(q)
+	for k, id := range ids {
+		s := int(id) * dim
+		out[k] = dotGo(q, vecs[s:s+dim:s+dim])
+	}
+	return out
 }

@@ -91,8 +91,9 @@ type Options struct {
 	// (defaults 16 and 64, pgvector's).
 	M, EfConstruction int
 	// EfSearch sets hnsw.ef_search on each connection (default: the
-	// server's, 40). A search for more than EfSearch hits (k plus
-	// exclusions) raises it for that search alone.
+	// server's setting, read when the store opens, else pgvector's 40). A
+	// search for more hits (k plus exclusions) than that raises it for that
+	// search alone; nothing ever lowers it.
 	EfSearch int
 	// MaintenanceWorkMem, e.g. "1GB", is set while the HNSW index is
 	// built; a build that fits in it is much faster. Default: the server's.
@@ -168,9 +169,31 @@ type Store struct {
 	log      *slog.Logger
 
 	items, users, versions string // quoted, schema-qualified table names
+
+	// The searches' statements (see setSQL).
+	searchSQL, searchExclSQL, similarSQL string
 }
 
-var _ vector.Store = (*Store)(nil)
+// setSQL builds the search statements. Each is one HNSW index scan in
+// distance order, cut at k: the scan yields up to hnsw.ef_search rows, the
+// filter drops the excluded ids (which is why a search raises ef_search to
+// k plus exclusions), and there is no second sort. Every value is a
+// parameter.
+func (s *Store) setSQL() {
+	s.searchSQL = "SELECT id, embedding <=> $1 AS distance FROM " + s.items + " ORDER BY distance LIMIT $2"
+	s.searchExclSQL = "SELECT id, embedding <=> $1 AS distance FROM " + s.items +
+		" WHERE id <> ALL($3) ORDER BY distance LIMIT $2"
+	// The item's vector is an InitPlan, looked up once by primary key; the
+	// gate skips the scan for an unknown item.
+	q := "(SELECT embedding FROM " + s.items + " WHERE id = $1)"
+	s.similarSQL = "SELECT id, embedding <=> " + q + " AS distance FROM " + s.items +
+		" WHERE " + q + " IS NOT NULL AND id <> ALL($3) ORDER BY distance LIMIT $2"
+}
+
+var (
+	_ vector.Store           = (*Store)(nil)
+	_ vector.SimilarSearcher = (*Store)(nil)
+)
 
 // Open connects to the PostgreSQL server at rawURL (a postgres:// URL or
 // keyword/value string pgx accepts, e.g. with
@@ -201,13 +224,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		users:    pgx.Identifier{opts.Schema, "user_emb"}.Sanitize(),
 		versions: pgx.Identifier{opts.Schema, "recoflow_vector_version"}.Sanitize(),
 	}
+	s.setSQL()
 	s.desc = fmt.Sprintf("postgres://%s@%s/%s", cc.User, s.addr, cc.Database)
 	if opts.Schema != "public" {
 		s.desc += "?schema=" + opts.Schema
-	}
-	s.efSearch = DefaultEfSearch
-	if opts.EfSearch > 0 {
-		s.efSearch = opts.EfSearch
 	}
 
 	// Prepare the database on one plain connection: the pool's connections
@@ -217,9 +237,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, s.errorf("connect to", err)
 	}
 	dim, pglite, err := s.prepare(ctx, conn)
+	if err == nil {
+		s.efSearch, err = s.serverEfSearch(ctx, conn)
+	}
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
+	}
+	if opts.EfSearch > 0 {
+		s.efSearch = opts.EfSearch
 	}
 	s.dim = dim
 	if pglite {
@@ -368,6 +394,40 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) (dim int, pglite bo
 	return dim, pglite, nil
 }
 
+// serverEfSearch reads the session's hnsw.ef_search: the server's setting
+// (postgresql.conf, ALTER DATABASE or ROLE, the URL's options), or
+// pgvector's default when nothing sets it.
+func (s *Store) serverEfSearch(ctx context.Context, conn *pgx.Conn) (int, error) {
+	var v *string
+	err := conn.QueryRow(ctx, "SELECT current_setting('hnsw.ef_search', true)", pgx.QueryExecModeSimpleProtocol).Scan(&v)
+	if err != nil {
+		return 0, s.errorf("inspect", err)
+	}
+	if v == nil || *v == "" {
+		return DefaultEfSearch, nil
+	}
+	n, err := strconv.Atoi(*v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("open %s: %w: the server's hnsw.ef_search is %q, not a positive integer", s, vector.ErrInvalid, *v)
+	}
+	return n, nil
+}
+
+// EfSearch returns the hnsw.ef_search that searches run with: --ef-search
+// when given, else the server's setting. A search wanting more hits raises
+// it for that search alone (see searchEf).
+func (s *Store) EfSearch() int { return s.efSearch }
+
+// searchEf returns the hnsw.ef_search a search for want rows (k plus
+// exclusions) must set, or 0 when the session's is already enough. It only
+// ever raises the setting, up to pgvector's limit of 1,000.
+func (s *Store) searchEf(want int) int {
+	if want <= s.efSearch {
+		return 0
+	}
+	return min(want, 1000)
+}
+
 // String describes the store: postgres://user@host:port/db, no password.
 func (s *Store) String() string { return s.desc }
 
@@ -502,10 +562,6 @@ func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([
 		return nil, err
 	}
 	out := make([][]vector.Hit, len(queries))
-	// The HNSW scan returns at most hnsw.ef_search rows; the inner query
-	// takes the k + len(exclude) nearest, the outer one drops the excluded.
-	sql := "SELECT id, distance FROM (SELECT id, embedding <=> $1 AS distance FROM " + s.items +
-		" ORDER BY embedding <=> $1 LIMIT $2) nn WHERE NOT (id = ANY($3)) ORDER BY distance, id LIMIT $4"
 	batch := &pgx.Batch{}
 	var sent []int
 	maxWant := 0
@@ -516,28 +572,65 @@ func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([
 		if q.K <= 0 {
 			continue
 		}
-		want := q.K + len(q.Exclude)
-		maxWant = max(maxWant, want)
-		excl := q.Exclude
-		if excl == nil {
-			excl = []string{}
+		maxWant = max(maxWant, q.K+len(q.Exclude))
+		if len(q.Exclude) == 0 {
+			batch.Queue(s.searchSQL, pgv.NewVector(q.Vector), q.K)
+		} else {
+			batch.Queue(s.searchExclSQL, pgv.NewVector(q.Vector), q.K, q.Exclude)
 		}
-		batch.Queue(sql, pgv.NewVector(q.Vector), want, excl, q.K)
 		sent = append(sent, i)
 	}
 	if len(sent) == 0 {
 		return out, nil
 	}
+	return out, s.runSearches(ctx, batch, maxWant, sent, out)
+}
+
+// SimilarItems returns the k items nearest to item id, nearest first,
+// skipping id itself and the ids in exclude, in one statement (one round
+// trip): the item's vector is looked up inside the search. An unknown id
+// wraps vector.ErrNotFound.
+func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...string) ([]vector.Hit, error) {
+	if err := s.checkOpen("search"); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		// Still say whether the item exists, like a search would.
+		_, err := s.ItemVector(ctx, id)
+		return nil, err
+	}
+	excl := make([]string, 0, 1+len(exclude))
+	excl = append(append(excl, id), exclude...)
+	out := make([][]vector.Hit, 1)
+	batch := &pgx.Batch{}
+	batch.Queue(s.similarSQL, id, k, excl)
+	if err := s.runSearches(ctx, batch, k+len(excl), []int{0}, out); err != nil {
+		return nil, err
+	}
+	if len(out[0]) == 0 {
+		// No hits: the item is unknown, or everything else is excluded.
+		if _, err := s.ItemVector(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return out[0], nil
+}
+
+// runSearches sends batch (one search per index of sent) and collects each
+// search's hits into out. When a search wants more rows (k plus
+// exclusions) than the session's hnsw.ef_search, the batch runs in a
+// transaction that raises it.
+func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, sent []int, out [][]vector.Hit) error {
 	var br pgx.BatchResults
 	var tx pgx.Tx
-	if maxWant > s.efSearch {
+	if ef := s.searchEf(maxWant); ef > 0 {
 		var err error
 		if tx, err = s.pool.Begin(ctx); err != nil {
-			return nil, s.errorf("search", err)
+			return s.errorf("search", err)
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(min(maxWant, 1000))); err != nil {
-			return nil, s.errorf("search", err)
+		if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(ef)); err != nil {
+			return s.errorf("search", err)
 		}
 		br = tx.SendBatch(ctx, batch)
 	} else {
@@ -547,7 +640,7 @@ func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([
 		rows, err := br.Query()
 		if err != nil {
 			br.Close()
-			return nil, s.errorf("search", err)
+			return s.errorf("search", err)
 		}
 		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vector.Hit, error) {
 			var h vector.Hit
@@ -556,19 +649,19 @@ func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([
 		})
 		if err != nil {
 			br.Close()
-			return nil, s.errorf("search", err)
+			return s.errorf("search", err)
 		}
 		out[i] = hits
 	}
 	if err := br.Close(); err != nil {
-		return nil, s.errorf("search", err)
+		return s.errorf("search", err)
 	}
 	if tx != nil {
 		if err := tx.Commit(ctx); err != nil {
-			return nil, s.errorf("search", err)
+			return s.errorf("search", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Load fills staging tables, indexes them and swaps them in. See

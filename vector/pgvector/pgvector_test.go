@@ -259,3 +259,110 @@ func TestBinaryCodec(t *testing.T) {
 		t.Fatalf("cosine distance of orthogonal vectors: %v, %v", d, err)
 	}
 }
+
+// TestEfSearchNeverLowered: a server configured with a larger
+// hnsw.ef_search than pgvector's 40 keeps it, even for searches wanting
+// more than 40 rows; --ef-search overrides it; large searches raise it.
+func TestEfSearchNeverLowered(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT version()", pgx.QueryExecModeSimpleProtocol).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	configured := url
+	if strings.Contains(version, "PGlite") || strings.Contains(version, "emscripten") {
+		// PGlite's connections share one session: a SET there is what
+		// every later connection sees, like a server setting. Only a
+		// larger ef_search, so that tests sharing the server lose nothing.
+		if _, err := conn.Exec(ctx, "SET hnsw.ef_search = 200", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Exec(ctx, "RESET hnsw.ef_search", pgx.QueryExecModeSimpleProtocol)
+	} else {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		configured = url + sep + "options=-c%20hnsw.ef_search%3D200"
+	}
+
+	st := openTest(t, configured, Options{})
+	defer st.Close()
+	if got := st.EfSearch(); got != 200 {
+		t.Errorf("EfSearch on a server set to 200: %d", got)
+	}
+	for _, tc := range []struct{ want, set int }{{10, 0}, {41, 0}, {50, 0}, {200, 0}, {201, 201}, {5000, 1000}} {
+		if got := st.searchEf(tc.want); got != tc.set {
+			t.Errorf("a search for %d rows on a server set to 200 sets ef_search %d, want %d (0: leave it)", tc.want, got, tc.set)
+		}
+	}
+	items := vectortest.Clustered(31, 100, 32, "E")
+	if _, err := st.Load(ctx, "ef", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := st.SearchItems(ctx, items[0].Vector, 50); err != nil || len(hits) != 50 {
+		t.Fatalf("search for 50: %d hits, %v", len(hits), err)
+	}
+
+	explicit := openTest(t, configured, Options{EfSearch: 60})
+	defer explicit.Close()
+	if got := explicit.EfSearch(); got != 60 {
+		t.Errorf("EfSearch with --ef-search 60: %d", got)
+	}
+	if got := explicit.searchEf(61); got != 61 {
+		t.Errorf("a search for 61 rows with --ef-search 60 sets %d, want 61", got)
+	}
+}
+
+// TestSearchPlans: every search is one HNSW index scan in distance order
+// with no sort on top, and SimilarItems looks the item's vector up in the
+// same statement.
+func TestSearchPlans(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{})
+	defer st.Close()
+	items := vectortest.Clustered(32, 200, 32, "P")
+	if _, err := st.Load(ctx, "plans", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"search", st.searchSQL, []any{pgv.NewVector(items[3].Vector), 10}},
+		{"search with exclusions", st.searchExclSQL, []any{pgv.NewVector(items[3].Vector), 10, []string{items[3].ID, "x"}}},
+		{"similar items", st.similarSQL, []any{items[3].ID, 10, []string{items[3].ID}}},
+	} {
+		tx, err := st.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A table this small would be scanned whole; the plan's shape is
+		// what is checked here.
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+tc.sql, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		tx.Rollback(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		t.Logf("%s:\n%s", tc.name, plan)
+		if !strings.Contains(plan, "Index Scan using item_emb_embedding_idx") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s: want one HNSW index scan and no sort:\n%s", tc.name, plan)
+		}
+	}
+}

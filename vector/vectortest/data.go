@@ -160,3 +160,36 @@ func Recall(got, want []vector.Hit) float64 {
 	}
 	return float64(found) / float64(len(want))
 }
+
+// Gaussian returns n deterministic dim-dimensional vectors, not
+// normalised, from clusters isotropic Gaussian clusters: each cluster's
+// centre has standard normal components, each vector is a centre chosen
+// uniformly plus normal noise of standard deviation sigma per component.
+// held more vectors are drawn the same way and returned apart, as queries
+// that are in no store. Ids are prefix followed by the index. The same
+// seed gives the same vectors. This is the data set of `recoflow bench
+// vectors`.
+func Gaussian(seed uint64, n, held, dim, clusters int, sigma float64, prefix string) ([]embedding.Entry, [][]float32) {
+	rng := rand.New(rand.NewPCG(seed, 0x9a55))
+	clusters = max(1, clusters)
+	centres := make([][]float32, clusters)
+	for c := range centres {
+		centres[c] = gaussian(rng, dim, 1)
+	}
+	draw := func() []float32 {
+		v := slices.Clone(centres[rng.IntN(clusters)])
+		for j := range v {
+			v[j] += float32(rng.NormFloat64() * sigma)
+		}
+		return v
+	}
+	items := make([]embedding.Entry, n)
+	for i := range items {
+		items[i] = embedding.Entry{ID: fmt.Sprintf("%s%d", prefix, i), Vector: draw()}
+	}
+	queries := make([][]float32, held)
+	for i := range queries {
+		queries[i] = draw()
+	}
+	return items, queries
+}

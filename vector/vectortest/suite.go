@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Recall", func(t *testing.T) { testRecall(t, open(t), h.MinRecall) })
 	t.Run("Exclusion", func(t *testing.T) { testExclusion(t, open(t)) })
 	t.Run("Batch", func(t *testing.T) { testBatch(t, open(t)) })
+	t.Run("Similar", func(t *testing.T) { testSimilar(t, open(t)) })
 	t.Run("BadQueries", func(t *testing.T) { testBadQueries(t, open(t)) })
 	t.Run("BadLoads", func(t *testing.T) { testBadLoads(t, open(t)) })
 	t.Run("Swap", func(t *testing.T) { testSwap(t, open(t)) })
@@ -306,6 +307,56 @@ func testExclusion(t *testing.T, st vector.Store) {
 		t.Fatal(err)
 	}
 	checkHits(t, "everything but the item", got, smallOrder[1:])
+}
+
+// testSimilar checks SimilarItems, for backends that have it, against
+// ItemVector and SearchItems.
+func testSimilar(t *testing.T, st vector.Store) {
+	ss, ok := st.(vector.SimilarSearcher)
+	if !ok {
+		t.Skipf("%T does not implement vector.SimilarSearcher", st)
+	}
+	ctx := context.Background()
+	_, err := ss.SimilarItems(ctx, "S10_1678", 3)
+	wantErr(t, "similar items in an empty store", err, vector.ErrEmpty)
+	load(t, st, "v1", smallItems(), nil)
+	got, err := ss.SimilarItems(ctx, "S10_1678", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, "3 similar to S10_1678", got, smallOrder[1:4])
+	got, err = ss.SimilarItems(ctx, "S10_1678", 2, "S10_1949", "no-such-item", "S10_4698")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, "2 similar to S10_1678 without two more", got, []vector.Hit{smallOrder[2], smallOrder[3]})
+	got, err = ss.SimilarItems(ctx, "S10_1678", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, "everything similar to S10_1678", got, smallOrder[1:])
+	_, err = ss.SimilarItems(ctx, "no-such-item", 3)
+	wantErr(t, "similar to an unknown item", err, vector.ErrNotFound)
+
+	items := Clustered(23, 300, vector.DefaultDim, "B")
+	load(t, st, "v2", items, nil)
+	for i := 0; i < 20; i++ {
+		id := items[i*7].ID
+		excl := []string{items[i*7+1].ID}
+		got, err := ss.SimilarItems(ctx, id, 5+i, excl...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := st.ItemVector(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := st.SearchItems(ctx, v, 5+i, append([]string{id}, excl...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHits(t, "similar to "+id, got, want)
+	}
 }
 
 func testBatch(t *testing.T, st vector.Store) {
