@@ -286,6 +286,14 @@ type Dialect interface {
 	// A row the database rejects (a duplicate key, a value that does not
 	// fit) is an error, never silently dropped.
 	Load(ctx context.Context, db *sql.DB, t *Table, rows Rows) (int64, error)
+	// Quote returns ident quoted as an identifier of the backend.
+	Quote(ident string) string
+	// Describe reads the database's catalogue: every table and view with
+	// its columns (name, declared type, nullability; Class may be left
+	// ClassOther for DB.Describe to fill from the declared type), primary
+	// key and foreign keys. It reads no table's rows; every statement is
+	// parameterised.
+	Describe(ctx context.Context, db *sql.DB) ([]TableInfo, error)
 }
 
 // DB is an open source database.
