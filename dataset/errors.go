@@ -105,7 +105,7 @@ func (o *origin) locate(path string) (string, int) {
 		}
 		i := strings.LastIndexAny(p, ".[")
 		if i <= 0 {
-			return o.file, 0
+			return o.file, o.lines[""]
 		}
 		p = p[:i]
 	}
@@ -121,8 +121,21 @@ func suggest(s string, candidates []string) string {
 			best, bestD = c, d
 		}
 	}
-	if best == "" || bestD > max(2, len(s)/2) {
+	if best == "" {
 		return ""
+	}
+	if bestD > max(2, len(s)/2) {
+		// Not a typo; perhaps an abbreviation ("int" for "integer").
+		best = ""
+		for _, c := range candidates {
+			if len(s) >= 2 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(s)) {
+				best = c
+				break
+			}
+		}
+		if best == "" {
+			return ""
+		}
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
 }

@@ -35,7 +35,7 @@ func Parse(data []byte, file string) (*Spec, error) {
 		return nil, &Error{Problems: []Problem{{File: file, Msg: "the dataset spec is empty"}}}
 	}
 	root := doc.Content[0]
-	o := &origin{file: file, lines: map[string]int{}}
+	o := &origin{file: file, lines: map[string]int{"": root.Line}}
 	var ps problems
 	walk(root, reflect.TypeFor[Spec](), "", o, &ps)
 	if err := ps.err(o); err != nil {

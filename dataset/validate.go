@@ -199,8 +199,11 @@ func (s *Spec) trainingColumns() []column {
 			cols = append(cols, column{e.ID, name + ".id"})
 		}
 		for i, f := range e.Features {
-			if f.FeatureName() != "" {
-				cols = append(cols, column{f.FeatureName(), fmt.Sprintf("%s.features[%d].column", name, i)})
+			switch {
+			case f.Name != "":
+				cols = append(cols, column{f.Name, fmt.Sprintf("%s.features[%d].name", name, i)})
+			case f.Column != "":
+				cols = append(cols, column{f.Column, fmt.Sprintf("%s.features[%d].column", name, i)})
 			}
 		}
 		for i, c := range e.Passthrough {
@@ -224,7 +227,7 @@ func (s *Spec) validateColumns(ps *problems) {
 	seen := map[string]string{}
 	for _, c := range s.trainingColumns() {
 		if prev, dup := seen[c.name]; dup {
-			ps.add(c.path, "%q is also %s, and the training data needs distinct column names; give one a distinct name (features take name: …)", c.name, strings.TrimSuffix(prev, ".column"))
+			ps.add(c.path, "%q is also %s, and the training data needs distinct column names; give one a distinct name (features take name: …)", c.name, strings.TrimSuffix(strings.TrimSuffix(prev, ".column"), ".name"))
 			continue
 		}
 		seen[c.name] = c.path
