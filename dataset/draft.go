@@ -26,7 +26,7 @@ var (
 	eventHints    = []string{"event", "action", "type", "kind"}
 	timeHints     = []string{"time", "date", "_at", "ts"}
 	multiHints    = []string{"genre", "tag", "categories", "keywords", "labels", "topics"}
-	skipHints     = []string{"name", "phone", "email", "address", "description", "comment", "url", "image", "password", "postal", "zip", "fax", "note"}
+	skipHints     = []string{"name", "title", "phone", "email", "address", "description", "comment", "url", "image", "password", "postal", "zip", "fax", "note"}
 )
 
 func hinted(name string, hints []string) bool {
@@ -96,7 +96,7 @@ func references(cat *source.Catalog, t *source.TableInfo) []reference {
 //   - features come from column types: numbers are numeric, text is
 //     categorical (capped at 100 categories), multi_categorical when named
 //     like genres or tags, text when declared TEXT; names, contact details,
-//     descriptions, keys of other tables, dates and binaries are left out
+//     descriptions, numeric ids of other tables, dates and binaries are left out
 //     and listed in the notes.
 func DraftFrom(cat *source.Catalog) (*Draft, error) {
 	type candidate struct {
@@ -233,8 +233,11 @@ func (d *Draft) entity(cat *source.Catalog, side string, r reference) (Entity, e
 		}
 		why := ""
 		switch {
+		case fkCols[c.Name] && c.Class == source.ClassText:
+			// A code of a lookup table (the sample's productLine).
+			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindCategorical, MaxCategories: 100})
 		case fkCols[c.Name]:
-			why = "a key of another table"
+			why = "the id of another table"
 		case c.Class == source.ClassTime, c.Class == source.ClassBinary, c.Class == source.ClassOther:
 			why = c.Class.String()
 		case c.Class.Numeric():
