@@ -112,7 +112,13 @@ func TestCheckShop(t *testing.T) {
 					[]string{`users.passthrough[0]: no column "signup" in table shop users; did you mean "signup_date"?`}},
 				{"a numeric feature on a text column", func(s *dataset.Spec) { s.Items.Features[1].Column = "title" },
 					[]string{"items.features[1].column: column title is ", "(text), and a numeric feature needs a number column"}},
-				{"a multi-valued feature on a number column", func(s *dataset.Spec) { s.Items.Features[0].Column = "release_year"; s.Items.Features[1].Column = "price"; s.Items.Features[2].Column = "title"; s.Items.Features[2].Kind = "categorical"; s.Items.Features[2].Scaling = "" },
+				{"a multi-valued feature on a number column", func(s *dataset.Spec) {
+					s.Items.Features[0].Column = "release_year"
+					s.Items.Features[1].Column = "price"
+					s.Items.Features[2].Column = "title"
+					s.Items.Features[2].Kind = "categorical"
+					s.Items.Features[2].Scaling = ""
+				},
 					[]string{"items.features[0].column: column release_year is ", "(integer), and a multi_categorical feature needs a text column"}},
 				{"a string id on an integer column", func(s *dataset.Spec) { s.Items.IDType = dataset.IDString },
 					[]string{"items.id_type: string, but column movie_id is ", "(integer); use id_type: integer"}},

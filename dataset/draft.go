@@ -226,7 +226,8 @@ func (d *Draft) entity(cat *source.Catalog, side string, r reference) (Entity, e
 			fkCols[c] = true
 		}
 	}
-	var left []string
+	var reasons []string
+	left := map[string][]string{}
 	for _, c := range t.Columns {
 		if c.Name == e.ID {
 			continue
@@ -238,26 +239,31 @@ func (d *Draft) entity(cat *source.Catalog, side string, r reference) (Entity, e
 			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindCategorical, MaxCategories: 100})
 		case fkCols[c.Name]:
 			why = "the id of another table"
-		case c.Class == source.ClassTime, c.Class == source.ClassBinary, c.Class == source.ClassOther:
-			why = c.Class.String()
+		case c.Class == source.ClassTime:
+			why = "dates and times"
+		case c.Class == source.ClassBinary, c.Class == source.ClassOther:
+			why = "binary or untyped"
 		case c.Class.Numeric():
 			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindNumeric})
 		case c.Class == source.ClassText && hinted(c.Name, multiHints):
 			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindMultiCategorical, Delimiter: DefaultDelimiter, MaxCategories: 100})
 			d.note("%s: %s guessed multi_categorical with delimiter %q (check it)", side, c.Name, DefaultDelimiter)
 		case hinted(c.Name, skipHints):
-			why = "names, contact details and descriptions rarely generalise"
+			why = "names, contact details, descriptions"
 		case c.Class == source.ClassText && strings.Contains(strings.ToLower(c.DeclaredType), "text"):
 			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindText})
 		case c.Class == source.ClassText:
 			e.Features = append(e.Features, Feature{Column: c.Name, Kind: KindCategorical, MaxCategories: 100})
 		}
 		if why != "" {
-			left = append(left, fmt.Sprintf("%s (%s)", c.Name, why))
+			if left[why] == nil {
+				reasons = append(reasons, why)
+			}
+			left[why] = append(left[why], c.Name)
 		}
 	}
-	if len(left) > 0 {
-		d.note("%s: left out %s", side, strings.Join(left, ", "))
+	for _, why := range reasons {
+		d.note("%s: left out (%s): %s", side, why, strings.Join(left[why], ", "))
 	}
 	return e, nil
 }

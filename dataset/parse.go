@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -198,7 +199,17 @@ func nodeKind(n *yaml.Node) string {
 	}
 }
 
-// Marshal returns s as YAML, in the spec's key order.
+// Marshal returns s as YAML, in the spec's key order, indented by two
+// spaces.
 func Marshal(s *Spec) ([]byte, error) {
-	return yaml.Marshal(s)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/seed/seedtest"
 	"github.com/recoflow/recoflow/source"
 )
@@ -77,6 +78,24 @@ func Shop(t testing.TB, b seedtest.Backend) *source.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// ShopURL returns the URL of a new database of backend b holding the
+// movie shop, as a user would pass it to recoflow.
+func ShopURL(t testing.TB, b seedtest.Backend) string {
+	t.Helper()
+	url := b.URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := connect.Source(ctx, url, connect.SourceOptions{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := Create(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 // Create creates the movie shop's tables in db and fills them with a few
