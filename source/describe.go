@@ -40,7 +40,8 @@ func (c Class) Numeric() bool { return c == ClassInteger || c == ClassDecimal ||
 // name, case-insensitively; SQLite's affinity rule (a name containing INT is
 // an integer) is applied last, so "POINT" stays other but "BIGINT" does not.
 func ClassOf(declared string) Class {
-	t := strings.ToLower(strings.TrimSpace(declared))
+	full := strings.ToLower(strings.TrimSpace(declared))
+	t := full
 	if i := strings.IndexAny(t, "( "); i >= 0 {
 		t = t[:i]
 	}
@@ -60,6 +61,10 @@ func ClassOf(declared string) Class {
 		return ClassTime
 	case "blob", "tinyblob", "mediumblob", "longblob", "binary", "varbinary":
 		return ClassBinary
+	}
+	t = full
+	if i := strings.IndexByte(t, '('); i >= 0 {
+		t = t[:i]
 	}
 	switch {
 	case strings.Contains(t, "int"):
