@@ -131,11 +131,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, o *origin, ps *problems) {
 			ft, ok := fields[k.Value]
 			if !ok {
 				o.lines[kp] = k.Line
-				where := "here"
-				if path != "" {
-					where = "in " + path
-				}
-				ps.add(kp, "unknown key %q %s%s", k.Value, where, suggest(k.Value, names))
+				ps.add(kp, "unknown key%s (valid here: %s)", suggest(k.Value, names), strings.Join(names, ", "))
 				continue
 			}
 			o.lines[kp] = k.Line

@@ -2,6 +2,7 @@ package dataset_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -56,9 +57,9 @@ func TestParseRejectsMistakes(t *testing.T) {
 		want     []string
 	}{
 		{"unknown top-level key", "interactions:\n", "interaction:\n", "", []string{
-			`unknown key "interaction" here; did you mean "interactions"?`}},
+			`shop.yaml:4: interaction: unknown key; did you mean "interactions"? (valid here: version, name, interactions, users, items, lake, stream)`}},
 		{"unknown nested key", `delimiter: "|"`, `delimeter: "|"`, "", []string{
-			`items.features[0].delimeter: unknown key "delimeter" in items.features[0]; did you mean "delimiter"?`}},
+			`items.features[0].delimeter: unknown key; did you mean "delimiter"?`}},
 		{"unknown feature kind", "kind: multi_categorical", "kind: categoricl", "", []string{
 			`items.features[0].kind: unknown kind "categoricl"; did you mean "categorical"?`}},
 		{"unknown feedback kind", "kind: quantity ", "kind: quantiy ", "", []string{
@@ -155,5 +156,43 @@ func TestParseEmpty(t *testing.T) {
 		if _, err := dataset.Parse([]byte(text), "empty.yaml"); err == nil || !strings.Contains(err.Error(), "empty.yaml: the dataset spec is empty") {
 			t.Errorf("Parse(%q) = %v", text, err)
 		}
+	}
+}
+
+// The reference's complete example is the movie shop's spec the tests
+// check against the movie shop, and its other snippets are valid YAML of
+// the interactions section.
+func TestReferenceExample(t *testing.T) {
+	data, err := os.ReadFile("../docs/DATASET_SPEC.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	_, after, ok := strings.Cut(doc, "## A complete example")
+	if !ok {
+		t.Fatal("docs/DATASET_SPEC.md has no complete example")
+	}
+	_, block, _ := strings.Cut(after, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if block != datasettest.ShopSpecYAML {
+		t.Errorf("the example in docs/DATASET_SPEC.md differs from datasettest.ShopSpecYAML")
+	}
+	// The other snippets replace the example's interactions and parse.
+	_, rest, _ := strings.Cut(after, "Other feedback, for other shops:")
+	examples := strings.Split(rest, "\ninteractions:")
+	if len(examples) != 3 {
+		t.Fatalf("want two other interactions snippets, found %d", len(examples)-1)
+	}
+	shopIn := datasettest.ShopSpecYAML[strings.Index(datasettest.ShopSpecYAML, "interactions:"):strings.Index(datasettest.ShopSpecYAML, "users:")]
+	for _, ex := range examples[1:] {
+		ex, _, _ = strings.Cut(ex, "\n#")
+		ex, _, _ = strings.Cut(ex, "```")
+		text := strings.Replace(datasettest.ShopSpecYAML, shopIn, "interactions:"+ex+"\n", 1)
+		if _, err := dataset.Parse([]byte(text), "snippet.yaml"); err != nil {
+			t.Errorf("snippet\ninteractions:%s\ndoes not parse: %v", ex, err)
+		}
+	}
+	if !strings.Contains(doc, "still run the built-in classicmodels spec only") {
+		t.Errorf("the reference does not say that the stages still run the built-in spec only")
 	}
 }
