@@ -16,6 +16,12 @@
 //	err = db.CreateTables(ctx, source.Schema())
 //	n, err := db.Load(ctx, source.Ratings, rows)
 //
+// Any other database can be described without reading a row: DB.Describe
+// lists its tables with their columns, declared types (classified by
+// ClassOf), primary and foreign keys, from information_schema or SQLite's
+// pragmas, and DB.Quote quotes identifiers the backend's way. Dataset specs
+// (package dataset) are checked and drafted from it.
+//
 // Values are exchanged in the same form on every backend: integers as
 // int64, text as string, DECIMAL(10,2) as its exact decimal text
 // ("21000.00"), DATE as "YYYY-MM-DD", NULL as nil. (SQLite stores decimals

@@ -81,6 +81,16 @@ func TestSpecInitAndCheck(t *testing.T) {
 				}
 			}
 
+			// The spec file may come from the config file's spec section.
+			cfg := filepath.Join(dir, "recoflow.yaml")
+			if err := os.WriteFile(cfg, []byte("spec:\n  dataset: "+file+"\n  source: "+shop+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, _, err = runCLI(t, "--config", cfg, "spec", "check")
+			if err != nil || !strings.Contains(out, "dataset spec "+file) {
+				t.Errorf("spec check with a config file: %v\n%s", err, out)
+			}
+
 			// A typo in a kind: the spec is invalid, exit 2.
 			bad := filepath.Join(dir, "bad.yaml")
 			text := strings.Replace(draft, "kind: multi_categorical", "kind: multi_categoricl", 1)
