@@ -16,6 +16,12 @@
 //	err = db.CreateTables(ctx, source.Schema())
 //	n, err := db.Load(ctx, source.Ratings, rows)
 //
+// Any other database can be described without reading a row: DB.Describe
+// lists its tables with their columns, declared types (classified by
+// ClassOf), primary and foreign keys, from information_schema or SQLite's
+// pragmas, and DB.Quote quotes identifiers the backend's way. Dataset specs
+// (package dataset) are checked and drafted from it.
+//
 // Values are exchanged in the same form on every backend: integers as
 // int64, text as string, DECIMAL(10,2) as its exact decimal text
 // ("21000.00"), DATE as "YYYY-MM-DD", NULL as nil. (SQLite stores decimals
@@ -286,6 +292,14 @@ type Dialect interface {
 	// A row the database rejects (a duplicate key, a value that does not
 	// fit) is an error, never silently dropped.
 	Load(ctx context.Context, db *sql.DB, t *Table, rows Rows) (int64, error)
+	// Quote returns ident quoted as an identifier of the backend.
+	Quote(ident string) string
+	// Describe reads the database's catalogue: every table and view with
+	// its columns (name, declared type, nullability; Class may be left
+	// ClassOther for DB.Describe to fill from the declared type), primary
+	// key and foreign keys. It reads no table's rows; every statement is
+	// parameterised.
+	Describe(ctx context.Context, db *sql.DB) ([]TableInfo, error)
 }
 
 // DB is an open source database.

@@ -168,6 +168,7 @@ Backends are chosen by URL:
 		a.serveCommand(),
 		a.produceCommand(),
 		a.evaluateCommand(),
+		a.specCommand(),
 	)
 	return root
 }
