@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,7 @@ type Transformer struct {
 	policy   StoreDownPolicy
 	annotate bool
 	now      func() time.Time
+	workers  int
 
 	// fallbacks counts fallbacks by part and reason; Run sets it.
 	fallbacks atomic.Pointer[prometheus.CounterVec]
@@ -70,6 +72,9 @@ type TransformOptions struct {
 	Annotate bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Workers is how many chunks of a batch are transformed at the same
+	// time (default GOMAXPROCS: every core).
+	Workers int
 }
 
 // NewTransformer builds a Transformer on an engine.
@@ -89,7 +94,10 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now}, nil
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers}, nil
 }
 
 // FieldFallback is the key that TransformOptions.Annotate adds to a record
@@ -116,26 +124,6 @@ type fallbackNote struct {
 	SimilarItems     string `json:"similar_items,omitempty"`
 }
 
-type recommendedItem struct {
-	ID    string  `json:"id"`
-	Score float64 `json:"score"`
-}
-
-type similarItem struct {
-	ID       string  `json:"id"`
-	Distance float64 `json:"distance"`
-}
-
-// similarItems is the lab's similar_items object. An event without a
-// browsed item gets {"product_code":"","similar_items":[]}: the same keys
-// and types as every other record (never null, never a missing key), so a
-// schema inferred from any record fits them all; the empty product code
-// says that nothing was browsed.
-type similarItems struct {
-	ProductCode  string        `json:"product_code"`
-	SimilarItems []similarItem `json:"similar_items"`
-}
-
 // storeDown reports whether a fallback reason means the store itself
 // failed (as opposed to a question it cannot answer for this shopper).
 func storeDown(r recommend.Reason) bool {
@@ -147,11 +135,66 @@ func storeDown(r recommend.Reason) bool {
 }
 
 // Transform processes one batch. Each message yields one Record or one
-// ErrorRecord with the same ID. It returns an error wrapping ErrStoreDown
-// (and no records) when the store cannot answer under the Wait policy, or
-// ctx's error; the caller retries the whole batch later.
+// ErrorRecord with the same ID; the records are in the order of msgs. It
+// returns an error wrapping ErrStoreDown (and no records) when the store
+// cannot answer under the Wait policy, or ctx's error; the caller retries
+// the whole batch later.
+//
+// A batch is cut into consecutive chunks transformed at the same time,
+// one per worker (TransformOptions.Workers), and put back together in
+// order: the output is the same as one worker's, record for record.
 func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]sink.Record, []sink.ErrorRecord, error) {
 	now := t.now()
+	w := min(t.workers, (len(msgs)+minChunk-1)/minChunk)
+	if w <= 1 {
+		c := t.transformChunk(ctx, msgs, now)
+		if c.err != nil {
+			return nil, nil, c.err
+		}
+		t.countAll(c.notes)
+		return c.recs, c.errs, nil
+	}
+	chunks := make([]chunk, w)
+	var wg sync.WaitGroup
+	for i := range w {
+		lo, hi := i*len(msgs)/w, (i+1)*len(msgs)/w
+		wg.Go(func() { chunks[i] = t.transformChunk(ctx, msgs[lo:hi], now) })
+	}
+	wg.Wait()
+	var nrec, nerr int
+	for _, c := range chunks {
+		if c.err != nil {
+			return nil, nil, c.err
+		}
+		nrec += len(c.recs)
+		nerr += len(c.errs)
+	}
+	recs := make([]sink.Record, 0, nrec)
+	var errs []sink.ErrorRecord
+	if nerr > 0 {
+		errs = make([]sink.ErrorRecord, 0, nerr)
+	}
+	for _, c := range chunks {
+		recs = append(recs, c.recs...)
+		errs = append(errs, c.errs...)
+		t.countAll(c.notes)
+	}
+	return recs, errs, nil
+}
+
+// minChunk is the fewest messages worth a worker of their own.
+const minChunk = 16
+
+// chunk is what transformChunk made of part of a batch.
+type chunk struct {
+	recs  []sink.Record
+	errs  []sink.ErrorRecord
+	notes []fallbackNote
+	err   error
+}
+
+// transformChunk transforms consecutive messages of a batch.
+func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message, now time.Time) chunk {
 	var errs []sink.ErrorRecord
 	events := make([]*event.Event, 0, len(msgs))
 	idx := make([]int, 0, len(msgs))
@@ -177,35 +220,32 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 	}
 	results := t.engine.RecommendBatch(ctx, reqs)
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return chunk{err: err}
 	}
 	recs := make([]sink.Record, 0, len(events))
 	notes := make([]fallbackNote, 0, len(events))
+	var scratch []byte
 	for j, ev := range events {
 		m := msgs[idx[j]]
 		res := results[j]
 		if res.ItemsErr != nil {
 			if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
-				return nil, nil, res.ItemsErr
+				return chunk{err: res.ItemsErr}
 			}
 			if t.policy == Wait {
-				return nil, nil, fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)
+				return chunk{err: fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)}
 			}
 			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
 			continue
 		}
 		if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
-			return nil, nil, fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)
-		}
-		rec := make([]recommendedItem, len(res.Items.Items))
-		for i, it := range res.Items.Items {
-			rec[i] = recommendedItem{ID: it.ID, Score: round6(it.Score)}
+			return chunk{err: fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)}
 		}
 		var note fallbackNote
 		if res.Items.Fallback {
 			note.RecommendedItems = string(res.Items.Reason)
 		}
-		sim := similarItems{ProductCode: reqs[j].SimilarTo, SimilarItems: []similarItem{}}
+		var similar []recommend.Item
 		if reqs[j].SimilarTo != "" {
 			switch {
 			case res.SimilarErr != nil:
@@ -213,30 +253,35 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 				// fallback): no neighbours to give.
 				note.SimilarItems = reasonError
 			default:
-				for _, it := range res.Similar.Items {
-					sim.SimilarItems = append(sim.SimilarItems, similarItem{ID: it.ID, Distance: round6(it.Distance)})
-				}
+				similar = res.Similar.Items
 				if res.Similar.Fallback {
 					note.SimilarItems = string(res.Similar.Reason)
 				}
 			}
 		}
 		notes = append(notes, note)
+		scratch = appendRecommended(scratch[:0], res.Items.Items)
+		mid := len(scratch)
+		scratch = appendSimilar(scratch, reqs[j].SimilarTo, similar)
 		members := []event.Member{
-			{Name: event.FieldRecommendedItems, Value: mustJSON(rec)},
-			{Name: event.FieldSimilarItems, Value: mustJSON(sim)},
+			{Name: event.FieldRecommendedItems, Value: scratch[:mid]},
+			{Name: event.FieldSimilarItems, Value: scratch[mid:]},
 		}
 		if t.annotate && note != (fallbackNote{}) {
 			members = append(members, event.Member{Name: FieldFallback, Value: mustJSON(note)})
 		}
-		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(nil, members...), Time: msgTime(m, now)})
+		out := make([]byte, 0, len(m.Data)+len(scratch)+64)
+		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(out, members...), Time: msgTime(m, now)})
 	}
-	// Counted once the batch is done: a batch given back for a retry
-	// counts nothing.
+	return chunk{recs: recs, errs: errs, notes: notes}
+}
+
+// countAll counts the fallbacks of a transformed chunk. It is called once
+// the whole batch is done: a batch given back for a retry counts nothing.
+func (t *Transformer) countAll(notes []fallbackNote) {
 	for _, n := range notes {
 		t.count(n)
 	}
-	return recs, errs, nil
 }
 
 // count adds a record's fallbacks to the counter Run registered.
@@ -258,11 +303,6 @@ func msgTime(m stream.Message, now time.Time) time.Time {
 		return now
 	}
 	return m.Time
-}
-
-func round6(x float64) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 6, 64), 64)
-	return v
 }
 
 func mustJSON(v any) []byte {
