@@ -284,6 +284,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 	if err == nil {
 		for i, k := range keys {
 			if k.valid {
+				k.valid = false // as looked up
 				e.hits.put(k, hits[i])
 			}
 		}
