@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,12 @@ type Transformer struct {
 	annotate bool
 	now      func() time.Time
 	workers  int
+
+	// recCache and simCache hold the encoded recommended_items of
+	// shoppers' features and similar_items of products, for the engine's
+	// model version: answers without a fallback only.
+	recCache partCache[userKey]
+	simCache partCache[string]
 
 	// fallbacks counts fallbacks by part and reason; Run sets it.
 	fallbacks atomic.Pointer[prometheus.CounterVec]
@@ -145,9 +152,12 @@ func storeDown(r recommend.Reason) bool {
 // order: the output is the same as one worker's, record for record.
 func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]sink.Record, []sink.ErrorRecord, error) {
 	now := t.now()
+	// The encoded answers the Transformer keeps are used only while the
+	// engine finds its store answering for its model version.
+	cached := t.engine.CheckStore(ctx) == nil
 	w := min(t.workers, (len(msgs)+minChunk-1)/minChunk)
 	if w <= 1 {
-		c := t.transformChunk(ctx, msgs, now)
+		c := t.transformChunk(ctx, msgs, now, cached)
 		if c.err != nil {
 			return nil, nil, c.err
 		}
@@ -158,7 +168,7 @@ func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]s
 	var wg sync.WaitGroup
 	for i := range w {
 		lo, hi := i*len(msgs)/w, (i+1)*len(msgs)/w
-		wg.Go(func() { chunks[i] = t.transformChunk(ctx, msgs[lo:hi], now) })
+		wg.Go(func() { chunks[i] = t.transformChunk(ctx, msgs[lo:hi], now, cached) })
 	}
 	wg.Wait()
 	var nrec, nerr int
@@ -193,87 +203,164 @@ type chunk struct {
 	err   error
 }
 
-// transformChunk transforms consecutive messages of a batch.
-func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message, now time.Time) chunk {
+// transformChunk transforms consecutive messages of a batch. With cached
+// set, each shopper's recommended_items and each product's similar_items
+// already encoded for the engine's model version are used as they are,
+// and the engine is asked only the rest.
+func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message, now time.Time, cached bool) chunk {
 	var errs []sink.ErrorRecord
-	events := make([]*event.Event, 0, len(msgs))
-	idx := make([]int, 0, len(msgs))
-	reqs := make([]recommend.Request, 0, len(msgs))
+	type pending struct {
+		ev       *event.Event
+		msg      int // index in msgs
+		user     userKey
+		product  string
+		rec, sim []byte // encoded parts; nil: asked of the engine
+		req      int    // index in reqs, or -1
+	}
+	todo := make([]pending, 0, len(msgs))
+	var reqs []recommend.Request
 	for i, m := range msgs {
 		ev, err := event.Decode(m.Data)
 		if err != nil {
 			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "decode event: " + err.Error(), Time: msgTime(m, now)})
 			continue
 		}
-		req := recommend.Request{
-			User: model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit},
-			K:    t.k,
-		}
+		user := model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit}
+		p := pending{ev: ev, msg: i, user: userKeyOf(user), req: -1}
 		if it, ok := event.Pick(ev); ok {
-			req.SimilarTo = it.ProductCode
-			req.SimilarK = t.similarK
-			req.UnknownItemFallback = true
+			p.product = it.ProductCode
+		} else {
+			p.sim = noSimilar
 		}
-		events = append(events, ev)
-		idx = append(idx, i)
-		reqs = append(reqs, req)
+		if cached {
+			p.rec, _ = t.recCache.get(p.user)
+			if p.sim == nil {
+				p.sim, _ = t.simCache.get(p.product)
+			}
+		}
+		if p.rec == nil || p.sim == nil {
+			req := recommend.Request{User: user}
+			if p.rec == nil {
+				req.K = t.k
+			}
+			if p.sim == nil {
+				req.SimilarTo = p.product
+				req.SimilarK = t.similarK
+				req.UnknownItemFallback = true
+			}
+			p.req = len(reqs)
+			reqs = append(reqs, req)
+		}
+		todo = append(todo, p)
 	}
-	results := t.engine.RecommendBatch(ctx, reqs)
+	var results []recommend.Result
+	if len(reqs) > 0 {
+		results = t.engine.RecommendBatch(ctx, reqs)
+	}
 	if err := ctx.Err(); err != nil {
 		return chunk{err: err}
 	}
-	recs := make([]sink.Record, 0, len(events))
-	notes := make([]fallbackNote, 0, len(events))
-	var scratch []byte
-	for j, ev := range events {
-		m := msgs[idx[j]]
-		res := results[j]
-		if res.ItemsErr != nil {
-			if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
-				return chunk{err: res.ItemsErr}
-			}
-			if t.policy == Wait {
-				return chunk{err: fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)}
-			}
-			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
-			continue
-		}
-		if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
-			return chunk{err: fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)}
-		}
+	recs := make([]sink.Record, 0, len(todo))
+	notes := make([]fallbackNote, 0, len(todo))
+	for _, p := range todo {
+		m := msgs[p.msg]
 		var note fallbackNote
-		if res.Items.Fallback {
-			note.RecommendedItems = string(res.Items.Reason)
-		}
-		var similar []recommend.Item
-		if reqs[j].SimilarTo != "" {
-			switch {
-			case res.SimilarErr != nil:
-				// Not answerable at all (the store is down and there is no
-				// fallback): no neighbours to give.
-				note.SimilarItems = reasonError
-			default:
-				similar = res.Similar.Items
-				if res.Similar.Fallback {
-					note.SimilarItems = string(res.Similar.Reason)
+		if p.req >= 0 {
+			req, res := reqs[p.req], results[p.req]
+			if req.K > 0 && res.ItemsErr != nil {
+				if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
+					return chunk{err: res.ItemsErr}
+				}
+				if t.policy == Wait {
+					return chunk{err: fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)}
+				}
+				errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
+				continue
+			}
+			if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
+				return chunk{err: fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)}
+			}
+			if req.K > 0 {
+				p.rec = appendRecommended(nil, res.Items.Items)
+				if res.Items.Fallback {
+					note.RecommendedItems = string(res.Items.Reason)
+				} else if cached {
+					t.recCache.put(p.user, p.rec)
+				}
+			}
+			if req.SimilarTo != "" {
+				var similar []recommend.Item
+				switch {
+				case res.SimilarErr != nil:
+					// Not answerable at all (the store is down and there
+					// is no fallback): no neighbours to give.
+					note.SimilarItems = reasonError
+				default:
+					similar = res.Similar.Items
+					if res.Similar.Fallback {
+						note.SimilarItems = string(res.Similar.Reason)
+					}
+				}
+				p.sim = appendSimilar(nil, p.product, similar)
+				if note.SimilarItems == "" && cached {
+					t.simCache.put(p.product, p.sim)
 				}
 			}
 		}
 		notes = append(notes, note)
-		scratch = appendRecommended(scratch[:0], res.Items.Items)
-		mid := len(scratch)
-		scratch = appendSimilar(scratch, reqs[j].SimilarTo, similar)
 		members := []event.Member{
-			{Name: event.FieldRecommendedItems, Value: scratch[:mid]},
-			{Name: event.FieldSimilarItems, Value: scratch[mid:]},
+			{Name: event.FieldRecommendedItems, Value: p.rec},
+			{Name: event.FieldSimilarItems, Value: p.sim},
 		}
 		if t.annotate && note != (fallbackNote{}) {
 			members = append(members, event.Member{Name: FieldFallback, Value: mustJSON(note)})
 		}
-		out := make([]byte, 0, len(m.Data)+len(scratch)+64)
-		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(out, members...), Time: msgTime(m, now)})
+		out := make([]byte, 0, len(m.Data)+len(p.rec)+len(p.sim)+64)
+		recs = append(recs, sink.Record{ID: m.ID, Data: p.ev.AppendWith(out, members...), Time: msgTime(m, now)})
 	}
 	return chunk{recs: recs, errs: errs, notes: notes}
+}
+
+// noSimilar is similar_items for an event without a browsed item.
+var noSimilar = appendSimilar(nil, "", nil)
+
+// partCacheSize bounds each of the Transformer's caches of encoded parts
+// (about 0.6 KiB per shopper at k = 10, 0.3 KiB per product at 5).
+const partCacheSize = 1 << 14
+
+// userKey is a shopper's features as a map key (the credit limit by its
+// bits, so that even a NaN finds itself).
+type userKey struct {
+	city, country string
+	credit        uint64
+}
+
+func userKeyOf(f model.UserFeatures) userKey {
+	return userKey{city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+}
+
+// partCache is a map safe for concurrent use that holds at most
+// partCacheSize entries: when full, it is emptied and starts again (a
+// stream's shoppers and products come back at once).
+type partCache[K comparable] struct {
+	mu sync.RWMutex
+	m  map[K][]byte
+}
+
+func (c *partCache[K]) get(k K) ([]byte, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *partCache[K]) put(k K, v []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= partCacheSize {
+		c.m = make(map[K][]byte, 1024)
+	}
+	c.m[k] = v
 }
 
 // countAll counts the fallbacks of a transformed chunk. It is called once

@@ -267,6 +267,19 @@ func (e *Engine) Close() error {
 	return e.closer.Close()
 }
 
+// CheckStore returns nil when, as far as the engine knows, its vector store
+// answers for the engine's model version, or the error that says why not.
+// It asks the store at most once per Options.VersionCheckInterval (as every
+// request does); callers that keep answers of their own for the engine's
+// version use it to stop using them when the store has moved on or failed.
+func (e *Engine) CheckStore(ctx context.Context) error {
+	if e.closed.Load() {
+		return fmt.Errorf("%w: the engine is closed", ErrUnavailable)
+	}
+	_, err := e.guard.check(ctx, e)
+	return err
+}
+
 // UserEmbedding returns the user tower's embedding of a shopper's features
 // (Model().Dim() values). It does not block. Shoppers the model has never
 // seen get one too: unknown cities and countries are ignored.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ func (a *app) benchStreamCommand() *cobra.Command {
 		vectorsURL string
 		workDir    string
 		streamURL  string
+		cpuProfile string
+		maxBatch   int
 	)
 	cmd := &cobra.Command{
 		Use:   "stream",
@@ -93,6 +96,8 @@ a second); the outputs always go to a lake in the working directory.`,
 				return usageError("--duration %s: want at least 100ms", duration)
 			case bufferInt < 100*time.Millisecond:
 				return usageError("--buffer-interval %s: want at least 100ms", bufferInt)
+			case maxBatch < 0:
+				return usageError("--max-batch %d: want a positive number", maxBatch)
 			case (lakeURL == "") != (vectorsURL == ""):
 				return usageError("--lake and --vectors: give both (an existing setup) or neither (the demo's, built first)")
 			}
@@ -100,7 +105,7 @@ a second); the outputs always go to a lake in the working directory.`,
 			if err != nil {
 				return usageError("--stream %q: %v", streamURL, err)
 			}
-			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt, server: server}
+			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt, server: server, cpuProfile: cpuProfile, maxBatch: maxBatch}
 			return b.run(cmd.Context(), workDir, lakeURL, vectorsURL)
 		},
 	}
@@ -112,6 +117,8 @@ a second); the outputs always go to a lake in the working directory.`,
 	f.StringVar(&lakeURL, "lake", "", "lake holding the model (with --vectors; default: run the demo's batch stages first)")
 	f.StringVar(&vectorsURL, "vectors", "", "vector store of that model (with --lake)")
 	f.StringVar(&workDir, "dir", "", "working directory (default: a temporary directory, removed after)")
+	f.IntVar(&maxBatch, "max-batch", 0, "most events the pipeline's source reads at once, as recoflow stream --max-batch (default 500)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the pipeline phase (the backlog read by the pipeline) to this file, for go tool pprof")
 	f.StringVar(&streamURL, "stream", "", "an external NATS JetStream server to measure on, nats://host:4222 (default: the embedded broker, in the working directory)")
 	return cmd
 }
@@ -137,12 +144,14 @@ func parseRates(s string) ([]float64, error) {
 
 // streamBench is one run of bench stream.
 type streamBench struct {
-	a         *app
-	events    int
-	duration  time.Duration
-	rates     []float64
-	bufferInt time.Duration
-	server    string // nats://host:port of an external server; "" for the embedded one
+	a          *app
+	events     int
+	duration   time.Duration
+	rates      []float64
+	bufferInt  time.Duration
+	server     string // nats://host:port of an external server; "" for the embedded one
+	cpuProfile string
+	maxBatch   int
 
 	dir     string
 	natsDir string
@@ -335,7 +344,7 @@ func (b *streamBench) deleteStreams() {
 // on a fresh stream.
 func (b *streamBench) open(ctx context.Context) (*ackTimingSource, stream.Producer, error) {
 	u, _, _ := b.nextURL()
-	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "bench", Logger: b.a.log})
+	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "bench", MaxBatch: b.maxBatch, Logger: b.a.log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,11 +395,27 @@ func (b *streamBench) backlogPhases(ctx context.Context, rep *streamBenchReport,
 	b.a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.refs[0].Seconds()))
 	rep.heapRef = mem.mark()
 
-	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "pipeline", Logger: b.a.log})
+	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "pipeline", MaxBatch: b.maxBatch, Logger: b.a.log})
 	if err != nil {
 		return err
 	}
 	ts := &ackTimingSource{Source: src}
+	if b.cpuProfile != "" {
+		f, err := os.Create(b.cpuProfile)
+		if err != nil {
+			src.Close(ctx)
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			src.Close(ctx)
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile() // no-op once stopped
+			f.Close()
+		}()
+	}
 	start := time.Now()
 	run, err := b.startPipeline(ctx, ts, false)
 	if err != nil {
@@ -406,6 +431,7 @@ func (b *streamBench) backlogPhases(ctx context.Context, rep *streamBenchReport,
 	if werr != nil {
 		return fmt.Errorf("pipeline: %w", werr)
 	}
+	pprof.StopCPUProfile()
 	rep.pipeComputed, rep.pipeAcked = computedAt.Sub(start), ackedAt.Sub(start)
 	b.a.log.Info("bench stream: pipeline done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
 	rep.heapPipeline = mem.mark()
