@@ -44,14 +44,18 @@ type Options struct {
 	MaxInFlightBytes int64
 }
 
-// DefaultMaxInFlightBytes is Options.MaxInFlightBytes's default: room for
-// the lake sink's default buffers (4 × 5 MiB of outputs, about twice their
-// inputs) with a margin, and about 40 MiB of heap at most.
-const DefaultMaxInFlightBytes = 24 << 20
+// DefaultMaxInFlightBytes is Options.MaxInFlightBytes's default: about
+// 12,000 of the lab's events, two to three of the lake sink's default 5 MiB
+// buffers of outputs (one filling while another is written). A sink that
+// flushes only at larger sizes needs a larger bound, at least twice its
+// buffer size: under it, reads wait for the sink's interval flush.
+const DefaultMaxInFlightBytes = 16 << 20
 
 // MessageOverhead is what Run counts for each message beyond its data: the
-// broker client's message, headers and metadata and the stream.Message.
-const MessageOverhead = 512
+// broker client's message, headers and metadata, the stream.Message and the
+// output record's recommendations (measured: about 1 KiB a message of the
+// lab's events in flight, in the live heap of recoflow stream).
+const MessageOverhead = 1024
 
 // Names of the pipeline's latency metrics.
 const (
