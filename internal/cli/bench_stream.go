@@ -118,7 +118,7 @@ a second); the outputs always go to a lake in the working directory.`,
 	f.StringVar(&vectorsURL, "vectors", "", "vector store of that model (with --lake)")
 	f.StringVar(&workDir, "dir", "", "working directory (default: a temporary directory, removed after)")
 	f.IntVar(&maxBatch, "max-batch", 0, "most events the pipeline's source reads at once, as recoflow stream --max-batch (default 500)")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the pipeline phase (the backlog read by the pipeline) to this file, for go tool pprof")
+	f.StringVar(&cpuProfile, "pipeline-cpu-profile", "", "write a Go CPU profile of the pipeline phase alone (the backlog read by the pipeline) to this file (read it with go tool pprof; --cpu-profile covers the whole command)")
 	f.StringVar(&streamURL, "stream", "", "an external NATS JetStream server to measure on, nats://host:4222 (default: the embedded broker, in the working directory)")
 	return cmd
 }
