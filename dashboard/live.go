@@ -6,8 +6,11 @@ import (
 	"time"
 )
 
-// Live keeps the stream's throughput and compute latency per second for the
-// last few minutes. Its methods are safe for concurrent use.
+// Live keeps the stream's throughput and publish-to-compute latency per
+// second for the last few minutes: the time from each event's arrival in
+// the broker to its recommendations being computed, which includes the time
+// it waited in the stream (pipeline.MetricPublishToCompute; the computation
+// alone is pipeline.MetricCompute). Its methods are safe for concurrent use.
 type Live struct {
 	now func() time.Time // the clock; nil: time.Now
 
@@ -24,8 +27,8 @@ type bucket struct {
 	lats []time.Duration
 }
 
-// Point is one second of the stream: events computed, latency percentiles
-// in milliseconds.
+// Point is one second of the stream: events computed and the percentiles
+// of their publish-to-compute latency, in milliseconds.
 type Point struct {
 	Time   int64   `json:"t"` // Unix seconds
 	Events int64   `json:"events"`
@@ -33,8 +36,8 @@ type Point struct {
 	P99    float64 `json:"p99_ms"`
 }
 
-// Record adds a computed batch of n events with their latencies; it fits
-// pipeline.Options.OnComputed.
+// Record adds a computed batch of n events with their publish-to-compute
+// latencies; it fits pipeline.Options.OnComputed.
 func (l *Live) Record(n int, lats []time.Duration) {
 	sec := l.clock().Unix()
 	l.mu.Lock()

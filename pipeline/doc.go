@@ -46,6 +46,11 @@
 // computed, which includes the time it waited in the stream (after a
 // restart, the backlog's age), and the computation of each batch alone.
 //
-// Run drives the loop; Transformer is the per-batch step, shared with the
-// Lambda handler.
+// Run drives the loop: it reads the next batch while the current one is
+// transformed, and stops reading while the messages read and not yet
+// acknowledged reach Options.MaxInFlightBytes. Transformer is the per-batch
+// step, shared with the Lambda handler: it transforms a batch in chunks on
+// every core and puts the records back in the batch's order, and keeps
+// each shopper's and each product's encoded answers for the engine's model
+// version.
 package pipeline

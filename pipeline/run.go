@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +35,27 @@ type Options struct {
 	// restart includes the backlog, plus the computation; benchmarks use
 	// it).
 	OnComputed func(n int, publishToCompute []time.Duration)
+	// MaxInFlightBytes bounds the messages read from the source and not
+	// yet acknowledged, in bytes (each message's data plus
+	// MessageOverhead): Run reads no further batch while they are at the
+	// bound, so memory follows the bytes, whatever the messages' size.
+	// Default DefaultMaxInFlightBytes. The source's own bound (in
+	// messages) applies too.
+	MaxInFlightBytes int64
 }
+
+// DefaultMaxInFlightBytes is Options.MaxInFlightBytes's default: about
+// 12,000 of the lab's events, two to three of the lake sink's default 5 MiB
+// buffers of outputs (one filling while another is written). A sink that
+// flushes only at larger sizes needs a larger bound, at least twice its
+// buffer size: under it, reads wait for the sink's interval flush.
+const DefaultMaxInFlightBytes = 16 << 20
+
+// MessageOverhead is what Run counts for each message beyond its data: the
+// broker client's message, headers and metadata, the stream.Message and the
+// output record's recommendations (measured: about 1 KiB a message of the
+// lab's events in flight, in the live heap of recoflow stream).
+const MessageOverhead = 1024
 
 // Names of the pipeline's latency metrics.
 const (
@@ -143,6 +165,9 @@ func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, 
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 10 * time.Second
 	}
+	if opts.MaxInFlightBytes <= 0 {
+		opts.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
 	log := opts.Log
 	m := newMetrics(opts.Registerer)
 	t.fallbacks.Store(m.fallbacks)
@@ -151,7 +176,20 @@ func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, 
 			asker.SetAcknowledged(ar.Acknowledged)
 		}
 	}
+	// The reader reads the next batch while this goroutine transforms the
+	// current one. It stops with rctx; the source is closed only after it
+	// has returned.
+	rctx, stopReading := context.WithCancel(ctx)
+	rd := &reader{src: src, m: m, log: log, maxBytes: opts.MaxInFlightBytes, maxBackoff: opts.MaxBackoff,
+		out: make(chan readResult, 1), released: make(chan struct{}, 1)}
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		rd.run(rctx)
+	}()
 	defer func() {
+		stopReading()
+		<-readerDone
 		// Shutdown: what the sink holds is flushed and acknowledged; then
 		// the source lets go of what is left (delivered again later).
 		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
@@ -164,25 +202,20 @@ func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, 
 		}
 	}()
 
-	failures := 0
 	for {
-		batch, ack, rerr := src.ReadBatch(ctx)
+		var r readResult
+		select {
+		case <-ctx.Done():
+			return nil
+		case r = <-rd.out:
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		if rerr != nil {
-			if errors.Is(rerr, stream.ErrClosed) {
-				return rerr
-			}
-			failures++
-			m.retries.WithLabelValues("source").Inc()
-			log.Warn("stream read failed; retrying", "source", src.String(), "err", rerr, "attempt", failures)
-			if !sleep(ctx, backoff(failures, opts.MaxBackoff)) {
-				return nil
-			}
-			continue
+		if r.err != nil {
+			return r.err
 		}
-		failures = 0
+		batch, ack := r.batch, r.ack
 		m.batchSize.Observe(float64(len(batch)))
 
 		var recs []sink.Record
@@ -232,6 +265,89 @@ func Run(ctx context.Context, src stream.Source, t *Transformer, snk sink.Sink, 
 				return nil
 			}
 			return fmt.Errorf("hand batch to sink: %w", err)
+		}
+	}
+}
+
+// readResult is a batch read, with the function that acknowledges it, or
+// the error that ends the reads.
+type readResult struct {
+	batch stream.Batch
+	ack   stream.AckFunc
+	err   error
+}
+
+// reader reads batches ahead of the transform, one at a time, while the
+// bytes read and not yet acknowledged are under maxBytes; it retries a
+// failing source with backoff.
+type reader struct {
+	src        stream.Source
+	m          *metrics
+	log        *slog.Logger
+	maxBytes   int64
+	maxBackoff time.Duration
+	out        chan readResult
+
+	inflight atomic.Int64  // bytes read and not yet acknowledged
+	released chan struct{} // signalled when an acknowledgement releases bytes
+}
+
+func (r *reader) run(ctx context.Context) {
+	failures := 0
+	for {
+		for r.inflight.Load() >= r.maxBytes {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.released:
+			}
+		}
+		batch, ack, err := r.src.ReadBatch(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, stream.ErrClosed) {
+				select {
+				case r.out <- readResult{err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			failures++
+			r.m.retries.WithLabelValues("source").Inc()
+			r.log.Warn("stream read failed; retrying", "source", r.src.String(), "err", err, "attempt", failures)
+			if !sleep(ctx, backoff(failures, r.maxBackoff)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		var size int64
+		for _, msg := range batch {
+			size += int64(len(msg.Data)) + MessageOverhead
+		}
+		r.inflight.Add(size)
+		var once sync.Once
+		release := func() {
+			once.Do(func() {
+				r.inflight.Add(-size)
+				select {
+				case r.released <- struct{}{}:
+				default:
+				}
+			})
+		}
+		// Released whatever the acknowledgement's outcome: a batch whose
+		// acknowledgement failed is the stream's to deliver again.
+		wrapped := func(ctx context.Context) error {
+			defer release()
+			return ack(ctx)
+		}
+		select {
+		case r.out <- readResult{batch: batch, ack: wrapped}:
+		case <-ctx.Done():
+			return // not acknowledged: the stream delivers it again
 		}
 	}
 }

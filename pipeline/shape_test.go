@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 
 // prepareShared runs the demo's batch stages once for the tests that only
 // read what they make, and opens the engine.
-func prepareShared(t *testing.T) (lake.Bucket, *recommend.Engine) {
+func prepareShared(t testing.TB) (lake.Bucket, *recommend.Engine) {
 	t.Helper()
 	sharedOnce.Do(func() {
 		ctx := context.Background()

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +53,13 @@ type Transformer struct {
 	policy   StoreDownPolicy
 	annotate bool
 	now      func() time.Time
+	workers  int
+
+	// recCache and simCache hold the encoded recommended_items of
+	// shoppers' features and similar_items of products, for the engine's
+	// model version: answers without a fallback only.
+	recCache partCache[userKey]
+	simCache partCache[string]
 
 	// fallbacks counts fallbacks by part and reason; Run sets it.
 	fallbacks atomic.Pointer[prometheus.CounterVec]
@@ -70,6 +79,9 @@ type TransformOptions struct {
 	Annotate bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Workers is how many chunks of a batch are transformed at the same
+	// time (default GOMAXPROCS: every core).
+	Workers int
 }
 
 // NewTransformer builds a Transformer on an engine.
@@ -89,7 +101,10 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now}, nil
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers}, nil
 }
 
 // FieldFallback is the key that TransformOptions.Annotate adds to a record
@@ -116,26 +131,6 @@ type fallbackNote struct {
 	SimilarItems     string `json:"similar_items,omitempty"`
 }
 
-type recommendedItem struct {
-	ID    string  `json:"id"`
-	Score float64 `json:"score"`
-}
-
-type similarItem struct {
-	ID       string  `json:"id"`
-	Distance float64 `json:"distance"`
-}
-
-// similarItems is the lab's similar_items object. An event without a
-// browsed item gets {"product_code":"","similar_items":[]}: the same keys
-// and types as every other record (never null, never a missing key), so a
-// schema inferred from any record fits them all; the empty product code
-// says that nothing was browsed.
-type similarItems struct {
-	ProductCode  string        `json:"product_code"`
-	SimilarItems []similarItem `json:"similar_items"`
-}
-
 // storeDown reports whether a fallback reason means the store itself
 // failed (as opposed to a question it cannot answer for this shopper).
 func storeDown(r recommend.Reason) bool {
@@ -147,96 +142,233 @@ func storeDown(r recommend.Reason) bool {
 }
 
 // Transform processes one batch. Each message yields one Record or one
-// ErrorRecord with the same ID. It returns an error wrapping ErrStoreDown
-// (and no records) when the store cannot answer under the Wait policy, or
-// ctx's error; the caller retries the whole batch later.
+// ErrorRecord with the same ID; the records are in the order of msgs. It
+// returns an error wrapping ErrStoreDown (and no records) when the store
+// cannot answer under the Wait policy, or ctx's error; the caller retries
+// the whole batch later.
+//
+// A batch is cut into consecutive chunks transformed at the same time,
+// one per worker (TransformOptions.Workers), and put back together in
+// order: the output is the same as one worker's, record for record.
 func (t *Transformer) Transform(ctx context.Context, msgs []stream.Message) ([]sink.Record, []sink.ErrorRecord, error) {
 	now := t.now()
+	// The encoded answers the Transformer keeps are used only while the
+	// engine finds its store answering for its model version.
+	cached := t.engine.CheckStore(ctx) == nil
+	w := min(t.workers, (len(msgs)+minChunk-1)/minChunk)
+	if w <= 1 {
+		c := t.transformChunk(ctx, msgs, now, cached)
+		if c.err != nil {
+			return nil, nil, c.err
+		}
+		t.countAll(c.notes)
+		return c.recs, c.errs, nil
+	}
+	chunks := make([]chunk, w)
+	var wg sync.WaitGroup
+	for i := range w {
+		lo, hi := i*len(msgs)/w, (i+1)*len(msgs)/w
+		wg.Go(func() { chunks[i] = t.transformChunk(ctx, msgs[lo:hi], now, cached) })
+	}
+	wg.Wait()
+	var nrec, nerr int
+	for _, c := range chunks {
+		if c.err != nil {
+			return nil, nil, c.err
+		}
+		nrec += len(c.recs)
+		nerr += len(c.errs)
+	}
+	recs := make([]sink.Record, 0, nrec)
 	var errs []sink.ErrorRecord
-	events := make([]*event.Event, 0, len(msgs))
-	idx := make([]int, 0, len(msgs))
-	reqs := make([]recommend.Request, 0, len(msgs))
+	if nerr > 0 {
+		errs = make([]sink.ErrorRecord, 0, nerr)
+	}
+	for _, c := range chunks {
+		recs = append(recs, c.recs...)
+		errs = append(errs, c.errs...)
+		t.countAll(c.notes)
+	}
+	return recs, errs, nil
+}
+
+// minChunk is the fewest messages worth a worker of their own.
+const minChunk = 16
+
+// chunk is what transformChunk made of part of a batch.
+type chunk struct {
+	recs  []sink.Record
+	errs  []sink.ErrorRecord
+	notes []fallbackNote
+	err   error
+}
+
+// transformChunk transforms consecutive messages of a batch. With cached
+// set, each shopper's recommended_items and each product's similar_items
+// already encoded for the engine's model version are used as they are,
+// and the engine is asked only the rest.
+func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message, now time.Time, cached bool) chunk {
+	var errs []sink.ErrorRecord
+	type pending struct {
+		ev       *event.Event
+		msg      int // index in msgs
+		user     userKey
+		product  string
+		rec, sim []byte // encoded parts; nil: asked of the engine
+		req      int    // index in reqs, or -1
+	}
+	todo := make([]pending, 0, len(msgs))
+	var reqs []recommend.Request
 	for i, m := range msgs {
 		ev, err := event.Decode(m.Data)
 		if err != nil {
 			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "decode event: " + err.Error(), Time: msgTime(m, now)})
 			continue
 		}
-		req := recommend.Request{
-			User: model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit},
-			K:    t.k,
-		}
+		user := model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit}
+		p := pending{ev: ev, msg: i, user: userKeyOf(user), req: -1}
 		if it, ok := event.Pick(ev); ok {
-			req.SimilarTo = it.ProductCode
-			req.SimilarK = t.similarK
-			req.UnknownItemFallback = true
+			p.product = it.ProductCode
+		} else {
+			p.sim = noSimilar
 		}
-		events = append(events, ev)
-		idx = append(idx, i)
-		reqs = append(reqs, req)
+		if cached {
+			p.rec, _ = t.recCache.get(p.user)
+			if p.sim == nil {
+				p.sim, _ = t.simCache.get(p.product)
+			}
+		}
+		if p.rec == nil || p.sim == nil {
+			req := recommend.Request{User: user}
+			if p.rec == nil {
+				req.K = t.k
+			}
+			if p.sim == nil {
+				req.SimilarTo = p.product
+				req.SimilarK = t.similarK
+				req.UnknownItemFallback = true
+			}
+			p.req = len(reqs)
+			reqs = append(reqs, req)
+		}
+		todo = append(todo, p)
 	}
-	results := t.engine.RecommendBatch(ctx, reqs)
+	var results []recommend.Result
+	if len(reqs) > 0 {
+		results = t.engine.RecommendBatch(ctx, reqs)
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return chunk{err: err}
 	}
-	recs := make([]sink.Record, 0, len(events))
-	notes := make([]fallbackNote, 0, len(events))
-	for j, ev := range events {
-		m := msgs[idx[j]]
-		res := results[j]
-		if res.ItemsErr != nil {
-			if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
-				return nil, nil, res.ItemsErr
-			}
-			if t.policy == Wait {
-				return nil, nil, fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)
-			}
-			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
-			continue
-		}
-		if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
-			return nil, nil, fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)
-		}
-		rec := make([]recommendedItem, len(res.Items.Items))
-		for i, it := range res.Items.Items {
-			rec[i] = recommendedItem{ID: it.ID, Score: round6(it.Score)}
-		}
+	recs := make([]sink.Record, 0, len(todo))
+	notes := make([]fallbackNote, 0, len(todo))
+	for _, p := range todo {
+		m := msgs[p.msg]
 		var note fallbackNote
-		if res.Items.Fallback {
-			note.RecommendedItems = string(res.Items.Reason)
-		}
-		sim := similarItems{ProductCode: reqs[j].SimilarTo, SimilarItems: []similarItem{}}
-		if reqs[j].SimilarTo != "" {
-			switch {
-			case res.SimilarErr != nil:
-				// Not answerable at all (the store is down and there is no
-				// fallback): no neighbours to give.
-				note.SimilarItems = reasonError
-			default:
-				for _, it := range res.Similar.Items {
-					sim.SimilarItems = append(sim.SimilarItems, similarItem{ID: it.ID, Distance: round6(it.Distance)})
+		if p.req >= 0 {
+			req, res := reqs[p.req], results[p.req]
+			if req.K > 0 && res.ItemsErr != nil {
+				if errors.Is(res.ItemsErr, context.Canceled) || errors.Is(res.ItemsErr, context.DeadlineExceeded) {
+					return chunk{err: res.ItemsErr}
 				}
-				if res.Similar.Fallback {
-					note.SimilarItems = string(res.Similar.Reason)
+				if t.policy == Wait {
+					return chunk{err: fmt.Errorf("%w: %v", ErrStoreDown, res.ItemsErr)}
+				}
+				errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "recommend: " + res.ItemsErr.Error(), Time: msgTime(m, now)})
+				continue
+			}
+			if t.policy == Wait && (res.Items.Fallback && storeDown(res.Items.Reason) || res.Similar.Fallback && storeDown(res.Similar.Reason)) {
+				return chunk{err: fmt.Errorf("%w: %s (%s)", ErrStoreDown, res.Items.Reason, res.Items.Detail)}
+			}
+			if req.K > 0 {
+				p.rec = appendRecommended(nil, res.Items.Items)
+				if res.Items.Fallback {
+					note.RecommendedItems = string(res.Items.Reason)
+				} else if cached {
+					t.recCache.put(p.user, p.rec)
+				}
+			}
+			if req.SimilarTo != "" {
+				var similar []recommend.Item
+				switch {
+				case res.SimilarErr != nil:
+					// Not answerable at all (the store is down and there
+					// is no fallback): no neighbours to give.
+					note.SimilarItems = reasonError
+				default:
+					similar = res.Similar.Items
+					if res.Similar.Fallback {
+						note.SimilarItems = string(res.Similar.Reason)
+					}
+				}
+				p.sim = appendSimilar(nil, p.product, similar)
+				if note.SimilarItems == "" && cached {
+					t.simCache.put(p.product, p.sim)
 				}
 			}
 		}
 		notes = append(notes, note)
 		members := []event.Member{
-			{Name: event.FieldRecommendedItems, Value: mustJSON(rec)},
-			{Name: event.FieldSimilarItems, Value: mustJSON(sim)},
+			{Name: event.FieldRecommendedItems, Value: p.rec},
+			{Name: event.FieldSimilarItems, Value: p.sim},
 		}
 		if t.annotate && note != (fallbackNote{}) {
 			members = append(members, event.Member{Name: FieldFallback, Value: mustJSON(note)})
 		}
-		recs = append(recs, sink.Record{ID: m.ID, Data: ev.AppendWith(nil, members...), Time: msgTime(m, now)})
+		out := make([]byte, 0, len(m.Data)+len(p.rec)+len(p.sim)+64)
+		recs = append(recs, sink.Record{ID: m.ID, Data: p.ev.AppendWith(out, members...), Time: msgTime(m, now)})
 	}
-	// Counted once the batch is done: a batch given back for a retry
-	// counts nothing.
+	return chunk{recs: recs, errs: errs, notes: notes}
+}
+
+// noSimilar is similar_items for an event without a browsed item.
+var noSimilar = appendSimilar(nil, "", nil)
+
+// partCacheSize bounds each of the Transformer's caches of encoded parts
+// (about 0.6 KiB per shopper at k = 10, 0.3 KiB per product at 5).
+const partCacheSize = 1 << 14
+
+// userKey is a shopper's features as a map key (the credit limit by its
+// bits, so that even a NaN finds itself).
+type userKey struct {
+	city, country string
+	credit        uint64
+}
+
+func userKeyOf(f model.UserFeatures) userKey {
+	return userKey{city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+}
+
+// partCache is a map safe for concurrent use that holds at most
+// partCacheSize entries: when full, it is emptied and starts again (a
+// stream's shoppers and products come back at once).
+type partCache[K comparable] struct {
+	mu sync.RWMutex
+	m  map[K][]byte
+}
+
+func (c *partCache[K]) get(k K) ([]byte, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *partCache[K]) put(k K, v []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= partCacheSize {
+		c.m = make(map[K][]byte, 1024)
+	}
+	c.m[k] = v
+}
+
+// countAll counts the fallbacks of a transformed chunk. It is called once
+// the whole batch is done: a batch given back for a retry counts nothing.
+func (t *Transformer) countAll(notes []fallbackNote) {
 	for _, n := range notes {
 		t.count(n)
 	}
-	return recs, errs, nil
 }
 
 // count adds a record's fallbacks to the counter Run registered.
@@ -258,11 +390,6 @@ func msgTime(m stream.Message, now time.Time) time.Time {
 		return now
 	}
 	return m.Time
-}
-
-func round6(x float64) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 6, 64), 64)
-	return v
 }
 
 func mustJSON(v any) []byte {

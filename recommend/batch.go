@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"sync"
 
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/vector"
@@ -56,23 +59,61 @@ type Result struct {
 // RecommendBatch answers many requests at once, each as ItemsForUser and
 // SimilarItems would, with one vector search call for the whole batch
 // (one round trip on pgvector) plus one item-vector lookup per distinct
-// SimilarTo product. It blocks until every answer is known or ctx is done
-// and returns one Result per request, in order; errors are per request
-// and per question. A store that fails makes every pending answer fall
-// back (or fail with ErrUnavailable), not only the one that met it. A
-// cancelled ctx makes every unanswered question fail with ctx's error.
+// SimilarTo product the engine has not looked up before. Identical
+// questions without exclusions (the same shopper's features, or the same
+// product, and the same k) are searched once: the engine caches, for its
+// one model version and bounded, the user tower's embeddings, the store's
+// item vectors and the store's answers to such questions (a stream sees
+// the same shoppers and products again and again). A batch answered
+// entirely from the caches does not ask the store; after Close the
+// caches answer nothing. It blocks until every answer is known
+// or ctx is done and returns one Result per request, in order; errors
+// are per request and per question. A store that fails makes every
+// pending answer fall back (or fail with ErrUnavailable), not only the
+// one that met it. A cancelled ctx makes every unanswered question fail
+// with ctx's error. It is safe for concurrent use.
 func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 	out := make([]Result, len(reqs))
 	var queries []vector.Query
 	type slot struct {
 		req     int
 		similar bool
+		q       int // index in queries, unless cached
+		cached  bool
+		hits    []vector.Hit // the cached answer
 		// reason and detail mark an answer for a product embedded from
 		// its catalogue features.
 		reason Reason
 		detail string
 	}
 	var slots []slot
+	// asked maps a question without exclusions to its query, so that
+	// identical questions share one search; keys are the questions to
+	// cache once answered (valid false: not cached).
+	asked := map[queryKey]int{}
+	var keys []queryKey
+	queue := func(s slot, key queryKey, dedupe bool, q vector.Query) {
+		if dedupe {
+			if h, ok := e.hits.get(key); ok && !e.closed.Load() {
+				s.cached, s.hits = true, h
+				slots = append(slots, s)
+				return
+			}
+			if i, ok := asked[key]; ok {
+				s.q = i
+				slots = append(slots, s)
+				return
+			}
+			asked[key] = len(queries)
+			key.valid = true
+		} else {
+			key = queryKey{}
+		}
+		s.q = len(queries)
+		queries = append(queries, q)
+		keys = append(keys, key)
+		slots = append(slots, s)
+	}
 
 	// storeErr is the first store failure of the batch: once the store
 	// has failed, the rest of the batch falls back without asking it.
@@ -96,10 +137,13 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 			continue
 		}
 		emb := r.Embedding
-		if emb == nil {
-			emb = e.model.EmbedUser(r.User)
+		given := emb != nil
+		if !given {
+			emb = e.embedUser(r.User)
+			res.Embedding = slices.Clone(emb)
+		} else {
+			res.Embedding = emb
 		}
-		res.Embedding = emb
 		zero, err := e.checkEmbedding(emb)
 		switch {
 		case err != nil:
@@ -109,8 +153,8 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		case storeErr != nil:
 			res.Items, res.ItemsErr = failed(r.K, r.Exclude)
 		default:
-			queries = append(queries, vector.Query{Vector: emb, K: r.K, Exclude: r.Exclude})
-			slots = append(slots, slot{req: i})
+			queue(slot{req: i}, queryKey{user: userKeyOf(r.User), k: r.K}, !given && len(r.Exclude) == 0,
+				vector.Query{Vector: emb, K: r.K, Exclude: r.Exclude})
 		}
 	}
 
@@ -142,9 +186,10 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 				res.Similar, res.SimilarErr = failed(r.SimilarK, excl)
 				return
 			}
-			queries = append(queries, vector.Query{Vector: v, K: r.SimilarK, Exclude: excl})
-			slots = append(slots, slot{req: i, similar: true, reason: ReasonItemFeatures,
-				detail: fmt.Sprintf("%v; similar items found from its catalogue features", uerr)})
+			queue(slot{req: i, similar: true, reason: ReasonItemFeatures,
+				detail: fmt.Sprintf("%v; similar items found from its catalogue features", uerr)},
+				queryKey{similar: true, features: true, product: r.SimilarTo, k: r.SimilarK}, len(r.Exclude) == 0,
+				vector.Query{Vector: v, K: r.SimilarK, Exclude: excl})
 			return
 		}
 		if e.opts.NoFallback {
@@ -175,7 +220,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		v, ok := vecs[r.SimilarTo]
 		if !ok && storeErr == nil {
 			var err error
-			v, err = e.itemVector(ctx, r.SimilarTo)
+			v, err = e.cachedItemVector(ctx, r.SimilarTo)
 			switch {
 			case errors.Is(err, ErrUnknownItem):
 				unknown[r.SimilarTo] = err
@@ -191,10 +236,10 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 			res.Similar, res.SimilarErr = failed(r.SimilarK, excl)
 			continue
 		}
-		queries = append(queries, vector.Query{Vector: v, K: r.SimilarK, Exclude: excl})
-		slots = append(slots, slot{req: i, similar: true})
+		queue(slot{req: i, similar: true}, queryKey{similar: true, product: r.SimilarTo, k: r.SimilarK}, len(r.Exclude) == 0,
+			vector.Query{Vector: v, K: r.SimilarK, Exclude: excl})
 	}
-	if len(queries) == 0 {
+	if len(slots) == 0 {
 		return out
 	}
 
@@ -226,32 +271,54 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		return out
 	}
 
-	sctx, cancel := e.searchContext(ctx)
-	hits, err := e.store.SearchItemsBatch(sctx, queries)
-	cancel()
-	if err == nil && len(hits) != len(queries) {
-		err = fmt.Errorf("vector store %s answered %d of %d queries", e.store, len(hits), len(queries))
+	var hits [][]vector.Hit
+	var err error
+	if len(queries) > 0 {
+		sctx, cancel := e.searchContext(ctx)
+		hits, err = e.store.SearchItemsBatch(sctx, queries)
+		cancel()
+		if err == nil && len(hits) != len(queries) {
+			err = fmt.Errorf("vector store %s answered %d of %d queries", e.store, len(hits), len(queries))
+		}
 	}
 	if err == nil {
-		for i, s := range slots {
-			set(s, answer(s.reason, s.detail, hits[i]), nil)
+		for i, k := range keys {
+			if k.valid {
+				k.valid = false // as looked up
+				e.hits.put(k, hits[i])
+			}
+		}
+		for _, s := range slots {
+			if s.cached {
+				set(s, answer(s.reason, s.detail, s.hits), nil)
+				continue
+			}
+			set(s, answer(s.reason, s.detail, hits[s.q]), nil)
 		}
 		return out
 	}
 	if errors.Is(err, vector.ErrInvalid) || errors.Is(err, vector.ErrDimension) {
 		// One query the store refused fails the whole batch call: ask
 		// again one by one so that only that one fails.
-		for i, s := range slots {
+		one := make([][]vector.Hit, len(queries))
+		errs := make([]error, len(queries))
+		for i, q := range queries {
 			sctx, cancel := e.searchContext(ctx)
-			h, err := e.store.SearchItems(sctx, queries[i].Vector, queries[i].K, queries[i].Exclude...)
+			one[i], errs[i] = e.store.SearchItems(sctx, q.Vector, q.K, q.Exclude...)
 			cancel()
-			if err != nil {
+		}
+		for _, s := range slots {
+			if s.cached {
+				set(s, answer(s.reason, s.detail, s.hits), nil)
+				continue
+			}
+			if errs[s.q] != nil {
 				k, excl := want(s)
-				a, err := e.storeFailed(ctx, k, excl, "", err)
+				a, err := e.storeFailed(ctx, k, excl, "", errs[s.q])
 				set(s, a, err)
 				continue
 			}
-			set(s, answer(s.reason, s.detail, h), nil)
+			set(s, answer(s.reason, s.detail, one[s.q]), nil)
 		}
 		return out
 	}
@@ -261,6 +328,88 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		set(s, a, err)
 	}
 	return out
+}
+
+// queryKey identifies a question without exclusions: a shopper's
+// features and k, or a product (by its stored vector, or by its catalogue
+// features) and k.
+type queryKey struct {
+	similar, features bool
+	user              userKey
+	product           string
+	k                 int
+	valid             bool // a key to cache the answer under
+}
+
+// userKey is a shopper's features as a map key (the credit limit by its
+// bits, so that even a NaN finds itself).
+type userKey struct {
+	city, country string
+	credit        uint64
+}
+
+func userKeyOf(f model.UserFeatures) userKey {
+	return userKey{city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+}
+
+// embeddingCacheSize bounds each of the engine's embedding caches: 65,536
+// entries of a 32-dimensional vector are about 12 MiB.
+const embeddingCacheSize = 1 << 16
+
+// answerCacheSize bounds the engine's cache of search answers (k hits of
+// an id and a distance each: about 0.5 KiB at k = 10).
+const answerCacheSize = 1 << 14
+
+// embedUser returns the user tower's embedding of f, from the cache when
+// the engine has embedded the same features before. The result is shared:
+// it must not be modified.
+func (e *Engine) embedUser(f model.UserFeatures) []float32 {
+	key := userKeyOf(f)
+	if v, ok := e.userEmb.get(key); ok {
+		return v
+	}
+	v := e.model.EmbedUser(f)
+	e.userEmb.put(key, v)
+	return v
+}
+
+// cachedItemVector is itemVector, cached for the products the store holds
+// (the store's vectors of the engine's model version do not change; a
+// store that moves to another version fails the version check first).
+func (e *Engine) cachedItemVector(ctx context.Context, code string) ([]float32, error) {
+	if v, ok := e.itemVec.get(code); ok {
+		return v, nil
+	}
+	v, err := e.itemVector(ctx, code)
+	if err == nil {
+		e.itemVec.put(code, v)
+	}
+	return v, err
+}
+
+// boundedCache is a map safe for concurrent use that holds at most max
+// entries: when full, it is emptied and starts again (the entries a
+// stream asks for come back at once).
+type boundedCache[K comparable, V any] struct {
+	mu  sync.RWMutex
+	m   map[K]V
+	max int
+}
+
+func (c *boundedCache[K, V]) get(k K) (V, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *boundedCache[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[K]V, min(c.max, 1024))
+	}
+	c.m[k] = v
 }
 
 // embedFromCatalog returns the item tower's embedding of the catalogue's

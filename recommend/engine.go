@@ -196,6 +196,20 @@ type Engine struct {
 
 	lastWarn atomic.Int64 // unix nanoseconds of the last fallback warning
 	skipped  atomic.Int64 // fallbacks not logged since
+
+	// userEmb and itemVec cache, for the engine's one model version, the
+	// user tower's embeddings of shoppers' features and the store's
+	// vectors of products (RecommendBatch: a stream sees the same shoppers
+	// and products again and again). Both are bounded.
+	userEmb boundedCache[userKey, []float32]
+	itemVec boundedCache[string, []float32]
+	// hits caches the store's answers to questions without exclusions,
+	// for the same model version (a store's vectors of a version do not
+	// change; one that moves to another version fails the version check,
+	// and the batch then does not use the cache).
+	hits boundedCache[queryKey, []vector.Hit]
+	// closed is set by Close: the caches answer no more.
+	closed atomic.Bool
 }
 
 // New returns an engine over a trained model and a vector store holding
@@ -216,6 +230,7 @@ func New(m *model.Model, store vector.Reader, popular []Popular, opts Options) (
 			ErrDimension, versionName(m.Version()), m.Dim(), store, store.Dim())
 	}
 	e := &Engine{model: m, store: store, popular: slices.Clone(popular), opts: opts, log: opts.Logger}
+	e.userEmb.max, e.itemVec.max, e.hits.max = embeddingCacheSize, embeddingCacheSize, answerCacheSize
 	e.guard.interval = opts.VersionCheckInterval
 	if m.Version() == "" || opts.AllowVersionMismatch {
 		e.guard.interval = -1
@@ -245,10 +260,24 @@ func (e *Engine) MaxK() int { return e.opts.MaxK }
 // Close closes the vector store if Open opened it; otherwise it does
 // nothing. Requests after Close fall back (or fail) as for a closed store.
 func (e *Engine) Close() error {
+	e.closed.Store(true) // no answer from the caches either
 	if e.closer == nil {
 		return nil
 	}
 	return e.closer.Close()
+}
+
+// CheckStore returns nil when, as far as the engine knows, its vector store
+// answers for the engine's model version, or the error that says why not.
+// It asks the store at most once per Options.VersionCheckInterval (as every
+// request does); callers that keep answers of their own for the engine's
+// version use it to stop using them when the store has moved on or failed.
+func (e *Engine) CheckStore(ctx context.Context) error {
+	if e.closed.Load() {
+		return fmt.Errorf("%w: the engine is closed", ErrUnavailable)
+	}
+	_, err := e.guard.check(ctx, e)
+	return err
 }
 
 // UserEmbedding returns the user tower's embedding of a shopper's features

@@ -551,3 +551,77 @@ func TestRecommendBatchUnknownItemFallback(t *testing.T) {
 		t.Errorf("NoFallback, product in no catalogue: %+v", res[1])
 	}
 }
+
+// countingStore counts the questions a vector.Reader is asked.
+type countingStore struct {
+	vector.Reader
+	batches, queries, itemVectors atomic.Int32
+}
+
+func (c *countingStore) SearchItemsBatch(ctx context.Context, qs []vector.Query) ([][]vector.Hit, error) {
+	c.batches.Add(1)
+	c.queries.Add(int32(len(qs)))
+	return c.Reader.SearchItemsBatch(ctx, qs)
+}
+
+func (c *countingStore) ItemVector(ctx context.Context, id string) ([]float32, error) {
+	c.itemVectors.Add(1)
+	return c.Reader.ItemVector(ctx, id)
+}
+
+// TestRecommendBatchAsksOnce: identical questions of a batch are one
+// search; a batch asked again is answered from the engine's caches, with
+// the same answers and without asking the store; after Close the caches
+// answer nothing.
+func TestRecommendBatchAsksOnce(t *testing.T) {
+	f := getFixture(t)
+	ctx := context.Background()
+	counting := &countingStore{Reader: f.store}
+	e := newEngine(t, counting, recommend.Options{})
+	known := model.UserFeatures{City: "City 2", Country: "Norway", CreditLimit: 40000}
+	unseen := model.UserFeatures{City: "Lagos", Country: "Nigeria", CreditLimit: 10000}
+	reqs := []recommend.Request{
+		{User: known, K: 5, SimilarTo: "S10_0004", SimilarK: 3},
+		{User: known, K: 5, SimilarTo: "S10_0004", SimilarK: 3},
+		{User: unseen, K: 5, SimilarTo: "S10_0004", SimilarK: 3},
+		{User: unseen, K: 5, Exclude: []string{"S10_0001"}}, // exclusions: its own search
+	}
+	first := e.RecommendBatch(ctx, reqs)
+	if b, q, v := counting.batches.Load(), counting.queries.Load(), counting.itemVectors.Load(); b != 1 || q != 4 || v != 1 {
+		t.Errorf("first batch: %d batch calls, %d queries, %d item vector lookups; want 1, 4 (two users, one product, one with exclusions), 1", b, q, v)
+	}
+	for i, r := range first {
+		emb := e.UserEmbedding(reqs[i].User)
+		want, err := e.ItemsForUser(ctx, emb, reqs[i].K, reqs[i].Exclude...)
+		if err != nil || r.ItemsErr != nil {
+			t.Fatalf("request %d: %v / %v", i, err, r.ItemsErr)
+		}
+		sameItems(t, fmt.Sprintf("request %d items", i), r.Items.Items, want.Items)
+		if !slices.Equal(r.Embedding, emb) {
+			t.Errorf("request %d: embedding differs", i)
+		}
+	}
+	counting.batches.Store(0)
+	counting.queries.Store(0)
+	counting.itemVectors.Store(0)
+	again := e.RecommendBatch(ctx, reqs)
+	if b, q, v := counting.batches.Load(), counting.queries.Load(), counting.itemVectors.Load(); b != 1 || q != 1 || v != 0 {
+		t.Errorf("same batch again: %d batch calls, %d queries, %d item vector lookups; want 1, 1 (the one with exclusions), 0", b, q, v)
+	}
+	for i := range reqs {
+		sameItems(t, fmt.Sprintf("request %d items again", i), again[i].Items.Items, first[i].Items.Items)
+		sameItems(t, fmt.Sprintf("request %d similar again", i), again[i].Similar.Items, first[i].Similar.Items)
+	}
+	// The answers are the caller's: changing one changes no other.
+	again[0].Items.Items[0].ID = "changed"
+	if again[1].Items.Items[0].ID == "changed" || first[0].Items.Items[0].ID == "changed" {
+		t.Error("answers share their items")
+	}
+
+	e.Close()
+	counting.queries.Store(0)
+	e.RecommendBatch(ctx, reqs[:1])
+	if q := counting.queries.Load(); q != 2 {
+		t.Errorf("after Close: %d queries, want 2 (the caches answer nothing)", q)
+	}
+}

@@ -6,16 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/pipeline"
@@ -34,35 +39,49 @@ func (a *app) benchStreamCommand() *cobra.Command {
 		lakeURL    string
 		vectorsURL string
 		workDir    string
+		streamURL  string
+		cpuProfile string
+		maxBatch   int
 	)
 	cmd := &cobra.Command{
 		Use:   "stream",
-		Short: "Measure the streaming pipeline against the embedded broker alone, in the same run",
-		Long: `bench stream measures, in this one process and on a fresh embedded JetStream
-(nats-embedded, in a temporary directory), with lab-format shopper events
-from the simulator (the records recoflow produce publishes):
+		Short: "Measure the streaming pipeline against a plain consumer of the same broker, in the same run",
+		Long: `bench stream measures, in this one process, with lab-format shopper events
+from the simulator (the records recoflow produce publishes), on a fresh
+JetStream stream: the embedded broker (nats-embedded, in the working
+directory) by default, or the external NATS server given by --stream
+nats://host:4222 (the stream is created for the run and deleted after).
 
-  reference  the broker alone: --events events published with recoflow's
-             producer while recoflow's stream source reads them in batches and
-             acknowledges each batch, nothing else; events/s = events / (first
-             publish → last acknowledgement).
-  sustained  the same events published as fast as the broker takes them while
-             the pipeline (recommendations + the lake sink, --buffer-interval)
-             consumes them; events/s to the last recommendation computed, and
-             to the last acknowledgement (every output durable in the lake);
-             each as a ratio to the reference (target ≥ 0.5).
+  backlog    --events events are published first (recoflow's producer); the
+             phases below all read this same backlog, each with a durable
+             consumer of its own.
+  reference  a plain durable pull consumer of the same broker (nats.go's
+             jetstream Consume, explicit acks): it reads the backlog and
+             acknowledges each message, nothing else; events/s = events /
+             (first read → last ack sent). Run before and after the
+             pipeline; the ratios below are to the mean of the two runs.
+  pipeline   recoflow stream's pipeline (its NATS source, the
+             recommendations, the lake sink with --buffer-interval) reads the
+             same backlog; events/s to the last recommendation computed, and
+             to the last acknowledgement (every output durable in the lake,
+             each acknowledgement confirmed by the server); each as a ratio
+             to the reference (target ≥ 0.5).
   latency    for each of --rates, a paced producer for --duration while the
-             pipeline runs: the time from each event's broker timestamp to its
-             recommendations being computed (p50, p99; target p99 < 20 ms at
-             1,000/s) and to the acknowledgement of its batch, i.e. durable in
-             the lake (p50, p99; target p99 ≤ --buffer-interval + 1 s).
+             pipeline runs, on a fresh stream: the time from each event's
+             broker timestamp to its recommendations being computed (p50,
+             p99; target p99 < 20 ms at 1,000/s) and to the acknowledgement of
+             its batch, i.e. durable in the lake (p50, p99; target p99 ≤
+             --buffer-interval + 1 s).
   memory     the peak Go heap (sampled every 100 ms) and the peak resident
-             memory of the process during the measurements.
+             memory of the process during the measurements (the embedded
+             broker's included when it is used).
 
-Broker, pipeline and producer all run in this process and share the machine's
-cores. Without --lake and --vectors the demo's batch stages first build a
-model and vector store in the temporary directory (under a second); the
-outputs always go to a temporary lake.`,
+The pipeline, the producer and the reference consumer run in this process;
+the embedded broker too, unless --stream is given. The reference reaches the
+broker over loopback TCP; the pipeline reaches the embedded broker in-process
+and an external one over TCP. Without --lake and --vectors the demo's batch
+stages first build a model and vector store in the working directory (under
+a second); the outputs always go to a lake in the working directory.`,
 		Example: `  recoflow bench stream
   recoflow bench stream --events 20000 --rates 1000,5000,10000 --duration 5s`,
 		Args: cobra.NoArgs,
@@ -77,10 +96,16 @@ outputs always go to a temporary lake.`,
 				return usageError("--duration %s: want at least 100ms", duration)
 			case bufferInt < 100*time.Millisecond:
 				return usageError("--buffer-interval %s: want at least 100ms", bufferInt)
+			case maxBatch < 0:
+				return usageError("--max-batch %d: want a positive number", maxBatch)
 			case (lakeURL == "") != (vectorsURL == ""):
 				return usageError("--lake and --vectors: give both (an existing setup) or neither (the demo's, built first)")
 			}
-			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt}
+			server, err := benchNATSServer(streamURL)
+			if err != nil {
+				return usageError("--stream %q: %v", streamURL, err)
+			}
+			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt, server: server, cpuProfile: cpuProfile, maxBatch: maxBatch}
 			return b.run(cmd.Context(), workDir, lakeURL, vectorsURL)
 		},
 	}
@@ -92,6 +117,9 @@ outputs always go to a temporary lake.`,
 	f.StringVar(&lakeURL, "lake", "", "lake holding the model (with --vectors; default: run the demo's batch stages first)")
 	f.StringVar(&vectorsURL, "vectors", "", "vector store of that model (with --lake)")
 	f.StringVar(&workDir, "dir", "", "working directory (default: a temporary directory, removed after)")
+	f.IntVar(&maxBatch, "max-batch", 0, "most events the pipeline's source reads at once, as recoflow stream --max-batch (default 500)")
+	f.StringVar(&cpuProfile, "pipeline-cpu-profile", "", "write a Go CPU profile of the pipeline phase alone (the backlog read by the pipeline) to this file (read it with go tool pprof; --cpu-profile covers the whole command)")
+	f.StringVar(&streamURL, "stream", "", "an external NATS JetStream server to measure on, nats://host:4222 (default: the embedded broker, in the working directory)")
 	return cmd
 }
 
@@ -116,14 +144,19 @@ func parseRates(s string) ([]float64, error) {
 
 // streamBench is one run of bench stream.
 type streamBench struct {
-	a         *app
-	events    int
-	duration  time.Duration
-	rates     []float64
-	bufferInt time.Duration
+	a          *app
+	events     int
+	duration   time.Duration
+	rates      []float64
+	bufferInt  time.Duration
+	server     string // nats://host:port of an external server; "" for the embedded one
+	cpuProfile string
+	maxBatch   int
 
 	dir     string
 	natsDir string
+	tag     string   // makes stream names unique on a shared server
+	streams []string // created on the external server, deleted after
 	engine  *recommend.Engine
 	tr      *pipeline.Transformer
 	data    []shopper.Event
@@ -144,11 +177,13 @@ type rateResult struct {
 type streamBenchReport struct {
 	events                  int
 	avgSize                 float64
-	raw                     time.Duration // first publish → last ack, broker alone
-	pipeComputed, pipeAcked time.Duration // first publish → last computed / last ack
+	broker                  string
+	publish                 time.Duration    // the backlog's publication
+	refs                    [2]time.Duration // plain consumer: first read → last ack, before and after the pipeline
+	pipeComputed, pipeAcked time.Duration    // pipeline start → last computed / last ack
 	rates                   []rateResult
 	peakHeap, peakRSS       uint64
-	heapRaw, heapSustained  uint64 // peak Go heap during each phase
+	heapRef, heapPipeline   uint64 // peak Go heap during each phase
 	rssNote                 string
 	bufferInt               time.Duration
 	duration                time.Duration
@@ -170,6 +205,8 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 		return err
 	}
 	b.natsDir = filepath.Join(b.dir, "nats")
+	b.tag = strconv.FormatInt(time.Now().UnixNano()%1e12, 36) + strconv.Itoa(os.Getpid())
+	defer b.deleteStreams()
 
 	if lakeURL == "" {
 		demoDir := filepath.Join(b.dir, "demo")
@@ -203,25 +240,21 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 		b.data[i] = sim.Next()
 		total += len(b.data[i].Data)
 	}
-	rep := &streamBenchReport{events: b.events, avgSize: float64(total) / float64(b.events), bufferInt: b.bufferInt, duration: b.duration}
+	rep := &streamBenchReport{events: b.events, avgSize: float64(total) / float64(b.events), bufferInt: b.bufferInt, duration: b.duration,
+		broker: "embedded JetStream"}
+	if b.server != "" {
+		rep.broker = "NATS JetStream at " + b.server
+	}
 
 	// Memory: from here on (the setup's training is not counted).
 	runtime.GC()
 	rep.rssNote = resetPeakRSS()
 	mem := startMemSampler()
 
-	if rep.raw, err = b.rawBroker(ctx); err != nil {
+	if err := b.backlogPhases(ctx, rep, mem); err != nil {
 		mem.stop()
-		return fmt.Errorf("reference phase: %w", err)
+		return err
 	}
-	rep.heapRaw = mem.mark()
-	a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.raw.Seconds()))
-	if rep.pipeComputed, rep.pipeAcked, err = b.sustained(ctx); err != nil {
-		mem.stop()
-		return fmt.Errorf("sustained phase: %w", err)
-	}
-	rep.heapSustained = mem.mark()
-	a.log.Info("bench stream: sustained done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
 	for _, r := range b.rates {
 		res, err := b.latency(ctx, r)
 		if err != nil {
@@ -237,17 +270,81 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 	return printStreamBench(a.opts.Stdout, rep)
 }
 
-// nextURL is a fresh stream, subject and consumer on the embedded broker.
-func (b *streamBench) nextURL() string {
+// benchNATSServer checks --stream: "" (the embedded broker) or a nats://
+// URL of one server, returned without path or query.
+func benchNATSServer(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "nats":
+		return "", errors.New("want nats://host:port (other brokers are not measured by this benchmark)")
+	case u.Host == "" || strings.Contains(u.Host, ","):
+		return "", errors.New("want one server, nats://host:port")
+	}
+	return "nats://" + u.Host, nil
+}
+
+// nextURL is a fresh stream, subject and consumer on the broker; it
+// returns the stream URL and the stream's name and subject.
+func (b *streamBench) nextURL() (u, name, subject string) {
 	b.phase++
-	return fmt.Sprintf("nats-embedded://%s?stream=BENCH%d&subject=bench.%d&consumer=c%d", b.natsDir, b.phase, b.phase, b.phase)
+	name = fmt.Sprintf("RECOFLOW_BENCH_%s_%d", b.tag, b.phase)
+	subject = fmt.Sprintf("recoflow.bench.%s.%d", b.tag, b.phase)
+	base := "nats-embedded://" + b.natsDir
+	if b.server != "" {
+		base = b.server
+		b.streams = append(b.streams, name)
+	}
+	return fmt.Sprintf("%s?stream=%s&subject=%s&consumer=pipeline", base, name, subject), name, subject
+}
+
+// plainURL is the broker's client URL for the reference consumer: the
+// external server, or the one the embedded broker publishes in its
+// directory once it runs.
+func (b *streamBench) plainURL() (string, error) {
+	if b.server != "" {
+		return b.server, nil
+	}
+	data, err := os.ReadFile(filepath.Join(b.natsDir, "server.url"))
+	if err != nil {
+		return "", fmt.Errorf("embedded broker's client URL: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// deleteStreams deletes the streams the run created on an external server.
+func (b *streamBench) deleteStreams() {
+	if len(b.streams) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := natsgo.Connect(b.server, natsgo.Name("recoflow bench stream cleanup"))
+	if err != nil {
+		b.a.log.Warn("bench stream: cannot delete its streams", "server", b.server, "err", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	for _, name := range b.streams {
+		if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			b.a.log.Warn("bench stream: cannot delete its stream", "stream", name, "err", err)
+		}
+	}
 }
 
 // open opens a source (first, so that its consumer exists) and a producer
 // on a fresh stream.
 func (b *streamBench) open(ctx context.Context) (*ackTimingSource, stream.Producer, error) {
-	u := b.nextURL()
-	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "bench", Logger: b.a.log})
+	u, _, _ := b.nextURL()
+	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "bench", MaxBatch: b.maxBatch, Logger: b.a.log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,48 +367,144 @@ func (b *streamBench) publishAll(ctx context.Context, p stream.Producer) error {
 	return p.Flush(ctx)
 }
 
-// rawBroker is the reference: publish and consume + ack, no processing.
-func (b *streamBench) rawBroker(ctx context.Context) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, phaseTimeout(b.events))
+// backlogPhases publishes the backlog, then has the plain consumer, the
+// pipeline and the plain consumer again read it.
+func (b *streamBench) backlogPhases(ctx context.Context, rep *streamBenchReport, mem *memSampler) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*phaseTimeout(b.events))
 	defer cancel()
-	src, p, err := b.open(ctx)
+	u, name, subject := b.nextURL()
+	p, err := connect.Producer(ctx, u, connect.StreamOptions{Logger: b.a.log})
+	if err != nil {
+		return err
+	}
+	// The producer stays open to the end: an embedded broker runs while
+	// this process has a client of it.
+	defer p.Close(context.Background())
+	began := time.Now()
+	if err := b.publishAll(ctx, p); err != nil {
+		return fmt.Errorf("backlog: publish: %w", err)
+	}
+	rep.publish = time.Since(began)
+	plain, err := b.plainURL()
+	if err != nil {
+		return err
+	}
+	if rep.refs[0], err = plainConsume(ctx, plain, name, subject, "reference1", b.events); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	b.a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.refs[0].Seconds()))
+	rep.heapRef = mem.mark()
+
+	src, err := connect.Stream(ctx, u, connect.StreamOptions{Group: "pipeline", MaxBatch: b.maxBatch, Logger: b.a.log})
+	if err != nil {
+		return err
+	}
+	ts := &ackTimingSource{Source: src}
+	if b.cpuProfile != "" {
+		f, err := os.Create(b.cpuProfile)
+		if err != nil {
+			src.Close(ctx)
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			src.Close(ctx)
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile() // no-op once stopped
+			f.Close()
+		}()
+	}
+	start := time.Now()
+	run, err := b.startPipeline(ctx, ts, false)
+	if err != nil {
+		src.Close(ctx)
+		return err
+	}
+	werr := ts.waitAcked(ctx, int64(b.events), run.done)
+	computedAt := time.Unix(0, run.lastComp.Load())
+	ackedAt := time.Unix(0, ts.lastAck.Load())
+	if serr := run.stop(); werr == nil && serr != nil {
+		werr = serr
+	}
+	if werr != nil {
+		return fmt.Errorf("pipeline: %w", werr)
+	}
+	pprof.StopCPUProfile()
+	rep.pipeComputed, rep.pipeAcked = computedAt.Sub(start), ackedAt.Sub(start)
+	b.a.log.Info("bench stream: pipeline done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
+	rep.heapPipeline = mem.mark()
+
+	if rep.refs[1], err = plainConsume(ctx, plain, name, subject, "reference2", b.events); err != nil {
+		return fmt.Errorf("reference, second run: %w", err)
+	}
+	rep.heapRef = max(rep.heapRef, mem.mark())
+	return nil
+}
+
+// plainConsume is the reference: a durable pull consumer of its own on
+// the stream, with nats.go's jetstream Consume, that reads n messages
+// and acknowledges each (a plain ack, as a consumer that does nothing
+// else would); it returns the time from its start to the last ack sent
+// and flushed to the server.
+func plainConsume(ctx context.Context, serverURL, streamName, subject, durable string, n int) (time.Duration, error) {
+	nc, err := natsgo.Connect(serverURL, natsgo.Name("recoflow bench stream reference"))
 	if err != nil {
 		return 0, err
 	}
-	defer src.Close(context.Background())
-	defer p.Close(context.Background())
-
-	acks := make(chan stream.AckFunc, 1024)
-	ackErr := make(chan error, 1)
-	go func() { // acknowledge in order, beside the reads (the sink does too)
-		var first error
-		for ack := range acks {
-			if err := ack(ctx); err != nil && first == nil {
-				first = err
-			}
-		}
-		ackErr <- first
-	}()
-	pubErr := make(chan error, 1)
-	start := time.Now()
-	go func() { pubErr <- b.publishAll(ctx, p) }()
-	var read int
-	for read < b.events {
-		batch, ack, err := src.ReadBatch(ctx)
-		if err != nil {
-			close(acks)
-			return 0, err
-		}
-		read += len(batch)
-		acks <- ack
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
 	}
-	close(acks)
-	if err := <-ackErr; err != nil {
-		return 0, fmt.Errorf("ack: %w", err)
+	cons, err := js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{
+		Durable:       durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: subject,
+		MaxAckPending: 4 * stream.DefaultMaxInFlight, // as recoflow's source
+	})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var (
+		mu    sync.Mutex
+		count int
+		first error
+	)
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		err := m.Ack()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && first == nil {
+			first = err
+		}
+		if count++; count == n {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		return 0, fmt.Errorf("%d of %d events read: %w", count, n, ctx.Err())
+	}
+	if err := nc.FlushWithContext(ctx); err != nil {
+		return 0, err
 	}
 	wall := time.Since(start)
-	if err := <-pubErr; err != nil {
-		return 0, fmt.Errorf("publish: %w", err)
+	mu.Lock()
+	defer mu.Unlock()
+	if first != nil {
+		return 0, fmt.Errorf("ack: %w", first)
 	}
 	return wall, nil
 }
@@ -363,40 +556,6 @@ func (b *streamBench) startPipeline(ctx context.Context, src stream.Source, keep
 func (r *pipelineRun) stop() error {
 	r.cancel()
 	return <-r.done
-}
-
-// sustained publishes every event as fast as possible while the pipeline
-// consumes them; it returns the time from the first publish to the last
-// recommendation computed and to the last acknowledgement.
-func (b *streamBench) sustained(ctx context.Context) (computed, acked time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, phaseTimeout(b.events))
-	defer cancel()
-	src, p, err := b.open(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer p.Close(context.Background())
-	run, err := b.startPipeline(ctx, src, false)
-	if err != nil {
-		src.Close(ctx)
-		return 0, 0, err
-	}
-	start := time.Now()
-	pubErr := make(chan error, 1)
-	go func() { pubErr <- b.publishAll(ctx, p) }()
-	werr := src.waitAcked(ctx, int64(b.events), run.done)
-	computedAt := time.Unix(0, run.lastComp.Load())
-	ackedAt := time.Unix(0, src.lastAck.Load())
-	if serr := run.stop(); werr == nil && serr != nil {
-		werr = serr
-	}
-	if werr != nil {
-		return 0, 0, werr
-	}
-	if err := <-pubErr; err != nil {
-		return 0, 0, fmt.Errorf("publish: %w", err)
-	}
-	return computedAt.Sub(start), ackedAt.Sub(start), nil
 }
 
 // latency runs a paced producer at rate for b.duration while the pipeline
@@ -652,14 +811,16 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float
 
 func printStreamBench(w io.Writer, r *streamBenchReport) error {
 	n := float64(r.events)
-	raw := n / r.raw.Seconds()
+	ref1, ref2 := n/r.refs[0].Seconds(), n/r.refs[1].Seconds()
+	ref := (ref1 + ref2) / 2
 	comp := n / r.pipeComputed.Seconds()
 	acked := n / r.pipeAcked.Seconds()
-	fmt.Fprintf(w, "bench stream: embedded JetStream, broker + pipeline + producer in one process on %d CPUs; %d events of %.0f B on average; lake sink, buffer interval %s\n",
-		runtime.NumCPU(), r.events, r.avgSize, r.bufferInt)
-	fmt.Fprintf(w, "  reference  broker alone, publish + consume + ack        %9.0f events/s  (%d events in %.3f s)\n", raw, r.events, r.raw.Seconds())
-	fmt.Fprintf(w, "  sustained  pipeline, to recommendations computed        %9.0f events/s  ratio %.2f  (target ≥ 0.5)\n", comp, comp/raw)
-	fmt.Fprintf(w, "  sustained  pipeline, to durable in the lake and acked   %9.0f events/s  ratio %.2f  (includes the last flush, ≤ %s)\n", acked, acked/raw, r.bufferInt)
+	fmt.Fprintf(w, "bench stream: %s; pipeline, producer and reference consumer in one process on %d CPUs; a backlog of %d events of %.0f B on average; lake sink, buffer interval %s\n",
+		r.broker, runtime.NumCPU(), r.events, r.avgSize, r.bufferInt)
+	fmt.Fprintf(w, "  backlog    published with recoflow's producer             %9.0f events/s  (not a reference)\n", n/r.publish.Seconds())
+	fmt.Fprintf(w, "  reference  plain durable pull consumer, ack each message  %9.0f events/s  (before the pipeline %.0f, after %.0f)\n", ref, ref1, ref2)
+	fmt.Fprintf(w, "  pipeline   same backlog, to recommendations computed      %9.0f events/s  ratio %.2f  (target ≥ 0.5)\n", comp, comp/ref)
+	fmt.Fprintf(w, "  pipeline   same backlog, to durable in the lake and acked %9.0f events/s  ratio %.2f  (includes the last flush, ≤ %s)\n", acked, acked/ref, r.bufferInt)
 	for _, x := range r.rates {
 		target := ""
 		if x.rate <= 1000 {
@@ -679,7 +840,7 @@ func printStreamBench(w io.Writer, r *streamBenchReport) error {
 	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 	fmt.Fprintf(w, "  memory     peak Go heap %s (sampled every 100 ms), peak RSS %s%s\n", mib(r.peakHeap), mib(r.peakRSS), note)
 	var phases []string
-	phases = append(phases, "reference "+mib(r.heapRaw), "sustained "+mib(r.heapSustained))
+	phases = append(phases, "reference "+mib(r.heapRef), "pipeline "+mib(r.heapPipeline))
 	for _, x := range r.rates {
 		phases = append(phases, fmt.Sprintf("%.0f/s %s", x.rate, mib(x.peakHeap)))
 	}

@@ -40,9 +40,11 @@ func TestBenchStreamTiny(t *testing.T) {
 		}
 		return m
 	}
-	positive(`(?m)^  reference  broker alone, publish \+ consume \+ ack +(\d+) events/s  \(300 events in`)
-	positive(`(?m)^  sustained  pipeline, to recommendations computed +(\d+) events/s  ratio (\d+\.\d+)  \(target ≥ 0\.5\)`)
-	positive(`(?m)^  sustained  pipeline, to durable in the lake and acked +(\d+) events/s  ratio (\d+\.\d+)`)
+	positive(`(?m)^bench stream: embedded JetStream; .* a backlog of 300 events of (\d+) B on average`)
+	positive(`(?m)^  backlog    published with recoflow's producer +(\d+) events/s  \(not a reference\)`)
+	positive(`(?m)^  reference  plain durable pull consumer, ack each message +(\d+) events/s  \(before the pipeline (\d+), after (\d+)\)`)
+	positive(`(?m)^  pipeline   same backlog, to recommendations computed +(\d+) events/s  ratio (\d+\.\d+)  \(target ≥ 0\.5\)`)
+	positive(`(?m)^  pipeline   same backlog, to durable in the lake and acked +(\d+) events/s  ratio (\d+\.\d+)`)
 	for _, rate := range []string{"200", "500"} {
 		m := positive(`(?m)^  latency    broker → computed    at +` + rate + `/s \(achieved +(\d+)/s, (\d+) events\)  p50 +(\d+\.\d+) ms  p99 +(\d+\.\d+) ms`)
 		want, _ := strconv.Atoi(rate) // one second at the rate
@@ -65,6 +67,8 @@ func TestBenchStreamFlags(t *testing.T) {
 		{"--events", "0"},
 		{"--lake", "file:///nowhere"},
 		{"--buffer-interval", "10ms"},
+		{"--stream", "kafka://127.0.0.1:9092/events"},
+		{"--stream", "nats://"},
 	} {
 		var errb bytes.Buffer
 		err := cli.Run(context.Background(), append([]string{"bench", "stream"}, args...), cli.Options{Stderr: &errb})
