@@ -318,8 +318,9 @@ func (e *Engine) ItemsForUser(ctx context.Context, userEmbedding []float32, k in
 
 // SimilarItems returns the k items nearest to a product by cosine distance,
 // nearest first, the product itself excluded, as well as the ids in
-// exclude. It blocks on two store calls (the item's vector, then the
-// search). An unknown product gives an error wrapping ErrUnknownItem; a k
+// exclude. It blocks on one store call when the store finds neighbours by
+// id (vector.SimilarSearcher: one round trip to pgvector), else on two
+// (the item's vector, then the search). An unknown product gives an error wrapping ErrUnknownItem; a k
 // outside 1..MaxK or an empty code, ErrInvalid. When the store cannot
 // answer, the answer is the k most popular products other than the item,
 // with Fallback set (or an error wrapping ErrUnavailable).
@@ -333,6 +334,21 @@ func (e *Engine) SimilarItems(ctx context.Context, productCode string, k int, ex
 	excl := append([]string{productCode}, exclude...)
 	if r, err := e.guard.check(ctx, e); err != nil {
 		return e.storeFailed(ctx, k, excl, r, err)
+	}
+	if ss, ok := e.store.(vector.SimilarSearcher); ok {
+		sctx, cancel := e.searchContext(ctx)
+		hits, err := ss.SimilarItems(sctx, productCode, k, exclude...)
+		cancel()
+		switch {
+		case errors.Is(err, vector.ErrNotFound):
+			return Answer{}, &unknownItemError{code: productCode, version: versionName(e.model.Version()), err: err}
+		case err != nil:
+			if ctx.Err() != nil {
+				return Answer{}, ctx.Err()
+			}
+			return e.storeFailed(ctx, k, excl, "", err)
+		}
+		return Answer{Items: itemsOf(hits), ModelVersion: e.model.Version()}, nil
 	}
 	v, err := e.itemVector(ctx, productCode)
 	if err != nil {
