@@ -108,7 +108,8 @@ type RankScore struct {
 const metricsFormat = "recoflow.metrics/v2"
 
 // LossDefinition is the training objective, as recorded in metrics.json.
-const LossDefinition = "sampled softmax for cosine retrieval: for each training rating (a positive) (u, i), " +
+const LossDefinition = "sampled softmax for cosine retrieval, weighted mean over the training ratings (positives: those >= min_rating; " +
+	"weight 1, low_rating_weight below 4) (u, i) of " +
 	"-log softmax_j(cos(u, j)/temperature - logq*log q_j)[i] over i and the batch's first `negatives` distinct items " +
 	"(not the user's other positives of the batch), q_j = item j's share of the training positives; " +
 	"u = user tower(features) + user id vector, i = item tower(features) + item id vector, " +

@@ -59,6 +59,11 @@ type Config struct {
 	// on (but still count as seen). 0 (the default) means every rating is
 	// a positive; RatingWeight weighs them.
 	MinRating float64 `json:"min_rating,omitempty"`
+	// LowRatingWeight is the weight, as positives, of ratings below 4
+	// (those at or above MinRating): 1 (the default) weighs every rating
+	// alike; smaller values trust low ratings less as a sign of taste.
+	// Negative means 0.
+	LowRatingWeight float64 `json:"low_rating_weight"`
 	// ValidationFraction of the ratings choose the epochs (0.1).
 	ValidationFraction float64 `json:"validation_fraction"`
 	// HoldoutFraction of the ratings are kept out of training and model
@@ -87,6 +92,7 @@ func DefaultConfig() Config {
 		WeightDecay:        1e-4,
 		IDDropout:          0.2,
 		IDLearningRate:     1,
+		LowRatingWeight:    1,
 		Temperature:        0.2,
 		LogQ:               0.5,
 		Negatives:          128,
@@ -117,6 +123,10 @@ func (c Config) withDefaults() Config {
 	setF(&c.WeightDecay, d.WeightDecay)
 	setF(&c.IDDropout, d.IDDropout)
 	setF(&c.IDLearningRate, d.IDLearningRate)
+	setF(&c.LowRatingWeight, d.LowRatingWeight)
+	if c.LowRatingWeight < 0 {
+		c.LowRatingWeight = 0
+	}
 	setF(&c.Temperature, d.Temperature)
 	setF(&c.LogQ, d.LogQ)
 	setF(&c.ValidationFraction, d.ValidationFraction)
@@ -164,6 +174,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("temperature %v: want a positive number", c.Temperature)
 	case !isFinite(c.LogQ) || c.LogQ > 4:
 		return fmt.Errorf("logq %v: want 0 to 4", c.LogQ)
+	case !isFinite(c.LowRatingWeight) || c.LowRatingWeight > 1:
+		return fmt.Errorf("low rating weight %v: want 0 to 1", c.LowRatingWeight)
 	case !isFinite(c.MinRating) || c.MinRating < 0 || c.MinRating > 5:
 		return fmt.Errorf("minimum rating %v: want 0 to 5", c.MinRating)
 	case !(c.ValidationFraction > 0) || !(c.HoldoutFraction >= 0) || !(c.ValidationFraction+c.HoldoutFraction < 1):
@@ -455,11 +467,15 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	total := 0.0
 	for _, r := range train {
 		rt := d.ratings[r]
-		if rt.value < cfg.MinRating {
+		w := 1.0
+		if rt.value < 4 {
+			w = cfg.LowRatingWeight
+		}
+		if rt.value < cfg.MinRating || w == 0 {
 			continue
 		}
 		t.pos = append(t.pos, r)
-		t.weight[r] = 1
+		t.weight[r] = w
 		count[rt.item]++
 		total++
 	}
