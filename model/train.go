@@ -60,9 +60,9 @@ type Config struct {
 	// a positive; RatingWeight weighs them.
 	MinRating float64 `json:"min_rating,omitempty"`
 	// LowRatingWeight is the weight, as positives, of ratings below 4
-	// (those at or above MinRating): 1 (the default) weighs every rating
-	// alike; smaller values trust low ratings less as a sign of taste.
-	// Negative means 0.
+	// (those at or above MinRating), ratings of 4 and 5 weighing 1: 1
+	// weighs every rating alike, smaller values trust low ratings less as a
+	// sign of taste (0.5). Negative means 0.
 	LowRatingWeight float64 `json:"low_rating_weight"`
 	// ValidationFraction of the ratings choose the epochs (0.1).
 	ValidationFraction float64 `json:"validation_fraction"`
@@ -92,7 +92,7 @@ func DefaultConfig() Config {
 		WeightDecay:        1e-4,
 		IDDropout:          0.2,
 		IDLearningRate:     1,
-		LowRatingWeight:    1,
+		LowRatingWeight:    0.5,
 		Temperature:        0.2,
 		LogQ:               0.5,
 		Negatives:          128,

@@ -78,8 +78,9 @@ func batchLoss(t *trainer, idx []int32) float64 {
 				pos = e
 			}
 		}
-		sum += -math.Log(pos / z)
-		wsum++
+		w := t.weight[r]
+		sum += w * -math.Log(pos/z)
+		wsum += w
 	}
 	return sum / wsum
 }
@@ -618,7 +619,8 @@ func TestPositivesAndTheirWeights(t *testing.T) {
 		lowW     float64
 		wantLowW float64
 	}{
-		{Config{}, 0, 1, 1},
+		{Config{}, 0, 0.5, 0.5},
+		{Config{LowRatingWeight: 1}, 0, 1, 1},
 		{Config{MinRating: 4}, 4, 1, 0},
 		{Config{LowRatingWeight: 0.25}, 0, 0.25, 0.25},
 		{Config{LowRatingWeight: -1}, 0, 0, 0},

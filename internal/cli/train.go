@@ -47,7 +47,8 @@ chosen number of epochs, and the refit is what gets published. The same data
 and flags give the same model, bit for bit, on any number of cores.
 
 --tune N first tries N settings (a seeded random search over the learning
-rates, id dropout, temperature, popularity correction and weight decay, the
+rates, id dropout, temperature, popularity correction, weight decay and
+low-rating weight, the
 first being the flags' own) on the validation split, for at most --tune-time,
 and trains with the best by validation NDCG@10.
 
@@ -146,7 +147,8 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 					a.log.Info("tuning trial", "trial", tr.Trial, "validation_ndcg", round4(tr.ValidationNDCG), "epochs", tr.Epochs,
 						"learning_rate", round4(tr.Config.LearningRate), "id_learning_rate", round4(tr.Config.IDLearningRate),
 						"id_dropout", round4(tr.Config.IDDropout), "temperature", round4(tr.Config.Temperature),
-						"logq", round4(tr.Config.LogQ), "weight_decay", tr.Config.WeightDecay, "best", tr.Best,
+						"logq", round4(tr.Config.LogQ), "weight_decay", tr.Config.WeightDecay,
+						"low_rating_weight", round4(tr.Config.LowRatingWeight), "best", tr.Best,
 						"elapsed", fmt.Sprintf("%.1fs", tr.Seconds))
 				}})
 				if err != nil {
