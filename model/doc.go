@@ -47,7 +47,7 @@
 // optimizer is AdamW on mini-batches.
 //
 // The cosine is not a rating, but metrics.json still reports an RMSE: a
-// rating head, rating ≈ a + b·cos fitted by least squares on the training
+// rating head, rating ≈ a + b·cos fitted by least squares on the validation
 // ratings (PredictRating uses it). On the sample it is no better than the
 // per-user mean: the model is trained to rank, not to predict ratings.
 //

@@ -254,8 +254,17 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	met.Config = sel.t.cfg
 	met.Epochs = sel.epochs
 	met.BestEpoch = sel.best
+	// The rating head is fitted on ratings the model did not train on:
+	// the validation split's.
+	var val []int32
+	for r, s := range split {
+		if s == splitValidation {
+			val = append(val, int32(r))
+		}
+	}
+	headA, headB := sel.t.fitRatingHead(val)
 	if cfg.HoldoutFraction > 0 {
-		met.Holdout = sel.t.holdout(split)
+		met.Holdout = sel.t.holdout(split, headA, headB)
 	}
 	seen := sel.t.seen
 
@@ -272,7 +281,7 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	seen += refit.seen
 	m := refit.model()
-	m.ratingA, m.ratingB = refit.fitRatingHead()
+	m.ratingA, m.ratingB = headA, headB
 	met.Refit = RefitStats{Ratings: len(all), Epochs: sel.best, Users: len(m.userIDs), Items: len(m.itemIDs)}
 	met.TrainingSeconds = time.Since(start).Seconds()
 	if met.TrainingSeconds > 0 {
@@ -1030,14 +1039,15 @@ func idTable(ids []string, known []bool, vec []float64, D int) (map[string]int32
 	return index, out
 }
 
-// fitRatingHead fits rating ≈ a + b·cos by least squares on the trainer's
-// ratings, cosines of the embeddings as published: the optional rating head
-// that keeps an RMSE reported for a model trained to rank.
-func (t *trainer) fitRatingHead() (a, b float64) {
+// fitRatingHead fits rating ≈ a + b·cos by least squares on the ratings
+// idx, cosines of the embeddings as published: the rating head that keeps an
+// RMSE reported for a model trained to rank. Fitted on ratings the model
+// trained on it would learn the cosines of memorized pairs.
+func (t *trainer) fitRatingHead(idx []int32) (a, b float64) {
 	ue, ie := t.embedAll(true)
 	D := t.cfg.Dim
 	var n, sx, sy, sxx, sxy float64
-	for _, r := range t.train {
+	for _, r := range idx {
 		rt := t.d.ratings[r]
 		c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
 		n++
