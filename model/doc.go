@@ -27,8 +27,9 @@
 //
 // # The objective
 //
-// Every rating is a positive (Config.MinRating can drop low ones): the user
-// chose the item. Training is a sampled softmax over cosines: for each
+// Every rating is a positive — the user chose the item — weighted 1 when
+// it is 4 or 5 and Config.LowRatingWeight (0.5) below (Config.MinRating can
+// drop low ones altogether): low ratings say less about taste. Training is a sampled softmax over cosines: for each
 // positive (u, i) of a mini-batch, the loss is
 //
 //	−log softmax_j( cos(u, j)/τ − LogQ·log q_j )[i]
@@ -46,7 +47,7 @@
 // optimizer is AdamW on mini-batches.
 //
 // The cosine is not a rating, but metrics.json still reports an RMSE: a
-// rating head, rating ≈ a + b·cos fitted by least squares on the training
+// rating head, rating ≈ a + b·cos fitted by least squares on the validation
 // ratings (PredictRating uses it). On the sample it is no better than the
 // per-user mean: the model is trained to rank, not to predict ratings.
 //
@@ -72,7 +73,7 @@
 // figures. Then it refits a fresh model on every rating for the chosen
 // number of epochs: the refit is the returned, published model. Tune
 // searches settings (learning rates, id dropout, temperature, LogQ, weight
-// decay) on the same validation set.
+// decay, low-rating weight) on the same validation set.
 //
 // Every customer and product of the data gets an embedding: ReadDataset adds
 // the catalogue's customers and products without ratings (AddUser, AddItem),

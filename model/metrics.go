@@ -78,7 +78,7 @@ type Holdout struct {
 }
 
 // HoldoutRMSE compares the model's root-mean-square error on the 1–5 scale
-// (its rating head, a + b·cos fitted on the training ratings) with
+// (its rating head, a + b·cos fitted on the validation ratings) with
 // baselines fitted on the training split: the global mean rating, each
 // item's mean rating, and each user's mean rating (both falling back to the
 // global mean when there is none).
@@ -108,7 +108,8 @@ type RankScore struct {
 const metricsFormat = "recoflow.metrics/v2"
 
 // LossDefinition is the training objective, as recorded in metrics.json.
-const LossDefinition = "sampled softmax for cosine retrieval: for each training rating (a positive) (u, i), " +
+const LossDefinition = "sampled softmax for cosine retrieval, weighted mean over the training ratings (positives: those >= min_rating; " +
+	"weight 1, low_rating_weight below 4) (u, i) of " +
 	"-log softmax_j(cos(u, j)/temperature - logq*log q_j)[i] over i and the batch's first `negatives` distinct items " +
 	"(not the user's other positives of the batch), q_j = item j's share of the training positives; " +
 	"u = user tower(features) + user id vector, i = item tower(features) + item id vector, " +
@@ -152,10 +153,9 @@ func (t *trainer) metrics(split []uint8) *Metrics {
 
 // holdout computes the hold-out figures of the trainer's parameters,
 // using embeddings rounded to float32 as they are published.
-func (t *trainer) holdout(split []uint8) Holdout {
+func (t *trainer) holdout(split []uint8, a, b float64) Holdout {
 	d := t.d
 	ue, ie := t.embedAll(true)
-	a, b := t.fitRatingHead()
 	// Baselines from the training ratings.
 	global := 0.0
 	itemSum := make([]float64, len(d.items))

@@ -78,7 +78,8 @@ func lookup(index map[string]int32, vec []float64, id string, D int) []float64 {
 
 // PredictRating returns the model's rating of item i by user u, both from
 // features alone, by its rating head: a + b·cos(EmbedUser(u), EmbedItem(i)),
-// a and b fitted by least squares on the training ratings, clamped to 1–5.
+// a and b fitted by least squares on the validation ratings, clamped to
+// 1–5.
 func (m *Model) PredictRating(u UserFeatures, i ItemFeatures) float64 {
 	return m.rating(Cosine(m.EmbedUser(u), m.EmbedItem(i)))
 }

@@ -59,6 +59,11 @@ type Config struct {
 	// on (but still count as seen). 0 (the default) means every rating is
 	// a positive; RatingWeight weighs them.
 	MinRating float64 `json:"min_rating,omitempty"`
+	// LowRatingWeight is the weight, as positives, of ratings below 4
+	// (those at or above MinRating), ratings of 4 and 5 weighing 1: 1
+	// weighs every rating alike, smaller values trust low ratings less as a
+	// sign of taste (0.5). Negative means 0.
+	LowRatingWeight float64 `json:"low_rating_weight"`
 	// ValidationFraction of the ratings choose the epochs (0.1).
 	ValidationFraction float64 `json:"validation_fraction"`
 	// HoldoutFraction of the ratings are kept out of training and model
@@ -87,6 +92,7 @@ func DefaultConfig() Config {
 		WeightDecay:        1e-4,
 		IDDropout:          0.2,
 		IDLearningRate:     1,
+		LowRatingWeight:    0.5,
 		Temperature:        0.2,
 		LogQ:               0.5,
 		Negatives:          128,
@@ -117,6 +123,10 @@ func (c Config) withDefaults() Config {
 	setF(&c.WeightDecay, d.WeightDecay)
 	setF(&c.IDDropout, d.IDDropout)
 	setF(&c.IDLearningRate, d.IDLearningRate)
+	setF(&c.LowRatingWeight, d.LowRatingWeight)
+	if c.LowRatingWeight < 0 {
+		c.LowRatingWeight = 0
+	}
 	setF(&c.Temperature, d.Temperature)
 	setF(&c.LogQ, d.LogQ)
 	setF(&c.ValidationFraction, d.ValidationFraction)
@@ -164,6 +174,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("temperature %v: want a positive number", c.Temperature)
 	case !isFinite(c.LogQ) || c.LogQ > 4:
 		return fmt.Errorf("logq %v: want 0 to 4", c.LogQ)
+	case !isFinite(c.LowRatingWeight) || c.LowRatingWeight > 1:
+		return fmt.Errorf("low rating weight %v: want 0 to 1", c.LowRatingWeight)
 	case !isFinite(c.MinRating) || c.MinRating < 0 || c.MinRating > 5:
 		return fmt.Errorf("minimum rating %v: want 0 to 5", c.MinRating)
 	case !(c.ValidationFraction > 0) || !(c.HoldoutFraction >= 0) || !(c.ValidationFraction+c.HoldoutFraction < 1):
@@ -242,8 +254,17 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	met.Config = sel.t.cfg
 	met.Epochs = sel.epochs
 	met.BestEpoch = sel.best
+	// The rating head is fitted on ratings the model did not train on:
+	// the validation split's.
+	var val []int32
+	for r, s := range split {
+		if s == splitValidation {
+			val = append(val, int32(r))
+		}
+	}
+	headA, headB := sel.t.fitRatingHead(val)
 	if cfg.HoldoutFraction > 0 {
-		met.Holdout = sel.t.holdout(split)
+		met.Holdout = sel.t.holdout(split, headA, headB)
 	}
 	seen := sel.t.seen
 
@@ -260,7 +281,7 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	seen += refit.seen
 	m := refit.model()
-	m.ratingA, m.ratingB = refit.fitRatingHead()
+	m.ratingA, m.ratingB = headA, headB
 	met.Refit = RefitStats{Ratings: len(all), Epochs: sel.best, Users: len(m.userIDs), Items: len(m.itemIDs)}
 	met.TrainingSeconds = time.Since(start).Seconds()
 	if met.TrainingSeconds > 0 {
@@ -455,11 +476,15 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	total := 0.0
 	for _, r := range train {
 		rt := d.ratings[r]
-		if rt.value < cfg.MinRating {
+		w := 1.0
+		if rt.value < 4 {
+			w = cfg.LowRatingWeight
+		}
+		if rt.value < cfg.MinRating || w == 0 {
 			continue
 		}
 		t.pos = append(t.pos, r)
-		t.weight[r] = 1
+		t.weight[r] = w
 		count[rt.item]++
 		total++
 	}
@@ -1014,14 +1039,15 @@ func idTable(ids []string, known []bool, vec []float64, D int) (map[string]int32
 	return index, out
 }
 
-// fitRatingHead fits rating ≈ a + b·cos by least squares on the trainer's
-// ratings, cosines of the embeddings as published: the optional rating head
-// that keeps an RMSE reported for a model trained to rank.
-func (t *trainer) fitRatingHead() (a, b float64) {
+// fitRatingHead fits rating ≈ a + b·cos by least squares on the ratings
+// idx, cosines of the embeddings as published: the rating head that keeps an
+// RMSE reported for a model trained to rank. Fitted on ratings the model
+// trained on it would learn the cosines of memorized pairs.
+func (t *trainer) fitRatingHead(idx []int32) (a, b float64) {
 	ue, ie := t.embedAll(true)
 	D := t.cfg.Dim
 	var n, sx, sy, sxx, sxy float64
-	for _, r := range t.train {
+	for _, r := range idx {
 		rt := t.d.ratings[r]
 		c, _, _ := cosine(ue[int(rt.user)*D:][:D], ie[int(rt.item)*D:][:D])
 		n++

@@ -78,8 +78,9 @@ func batchLoss(t *trainer, idx []int32) float64 {
 				pos = e
 			}
 		}
-		sum += -math.Log(pos / z)
-		wsum++
+		w := t.weight[r]
+		sum += w * -math.Log(pos/z)
+		wsum += w
 	}
 	return sum / wsum
 }
@@ -549,7 +550,7 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		}
 	}
 
-	for _, cfg := range []Config{{Dim: -1}, {BatchSize: -5}, {LearningRate: math.NaN()}, {ValidationFraction: 0.6, HoldoutFraction: 0.5}, {IDDropout: 1}, {Temperature: -1}, {Negatives: -2}, {MinRating: 6}, {WeightDecay: inf}} {
+	for _, cfg := range []Config{{Dim: -1}, {BatchSize: -5}, {LearningRate: math.NaN()}, {ValidationFraction: 0.6, HoldoutFraction: 0.5}, {IDDropout: 1}, {Temperature: -1}, {Negatives: -2}, {MinRating: 6}, {LowRatingWeight: 2}, {WeightDecay: inf}} {
 		if _, err := Train(context.Background(), datasetOf(t, smallData(t, 1)), cfg); err == nil {
 			t.Errorf("Train accepted config %+v", cfg)
 		}
@@ -600,5 +601,52 @@ func TestAutomaticBatchSizeAndLearningRate(t *testing.T) {
 	}
 	if c := (Config{BatchSize: 64, LearningRate: 0.01}).resolve(800000); c.BatchSize != 64 || c.LearningRate != 0.01 {
 		t.Errorf("explicit values changed: %+v", c)
+	}
+}
+
+// TestPositivesAndTheirWeights: MinRating leaves low ratings out of the
+// positives, LowRatingWeight weighs ratings below 4.
+func TestPositivesAndTheirWeights(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4))
+	d.sort()
+	all := make([]int32, d.Len())
+	for i := range all {
+		all[i] = int32(i)
+	}
+	for _, tc := range []struct {
+		cfg      Config
+		min      float64
+		lowW     float64
+		wantLowW float64
+	}{
+		{Config{}, 0, 0.5, 0.5},
+		{Config{LowRatingWeight: 1}, 0, 1, 1},
+		{Config{MinRating: 4}, 4, 1, 0},
+		{Config{LowRatingWeight: 0.25}, 0, 0.25, 0.25},
+		{Config{LowRatingWeight: -1}, 0, 0, 0},
+	} {
+		tr := newTrainer(d, all, tc.cfg.withDefaults())
+		var low, high int
+		for _, r := range tr.pos {
+			v := d.ratings[r].value
+			if v < tc.min {
+				t.Errorf("%+v: rating %v is a positive", tc.cfg, v)
+			}
+			w := tr.weight[r]
+			if v < 4 {
+				low++
+				if w != tc.wantLowW {
+					t.Errorf("%+v: rating %v has weight %v, want %v", tc.cfg, v, w, tc.wantLowW)
+				}
+			} else {
+				high++
+				if w != 1 {
+					t.Errorf("%+v: rating %v has weight %v, want 1", tc.cfg, v, w)
+				}
+			}
+		}
+		if high == 0 || (tc.wantLowW > 0) != (low > 0) {
+			t.Errorf("%+v: %d low and %d high positives", tc.cfg, low, high)
+		}
 	}
 }

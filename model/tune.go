@@ -33,8 +33,8 @@ type Trial struct {
 // first trial is base itself, the others draw, with base.Seed, the learning
 // rate (base's times 2^U(−1.5, 1.5)), the id learning rate (0.1–1, log
 // scale), the id dropout (0.2–0.7), the temperature (0.05–0.3, log scale),
-// the popularity correction (0–1) and the weight decay (10⁻⁵–10⁻², log
-// scale). Each trial is the validation run of Train on the same split (the
+// the popularity correction (0–1), the weight decay (10⁻⁵–10⁻², log
+// scale) and the weight of low ratings (0–1). Each trial is the validation run of Train on the same split (the
 // hold-out is never looked at). It returns the best Config, to pass to
 // Train, and every trial; the search is deterministic, except that Time
 // may cut it short.
@@ -75,6 +75,10 @@ func Tune(ctx context.Context, d *Dataset, base Config, opt TuneOptions) (Config
 				c.LogQ = -1 // none, not the default
 			}
 			c.WeightDecay = logU(1e-5, 1e-2)
+			c.LowRatingWeight = r.float64()
+			if c.LowRatingWeight == 0 {
+				c.LowRatingWeight = -1
+			}
 		}
 		if opt.Time > 0 && n > 1 && time.Since(start) >= opt.Time {
 			break

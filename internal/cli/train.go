@@ -47,7 +47,8 @@ chosen number of epochs, and the refit is what gets published. The same data
 and flags give the same model, bit for bit, on any number of cores.
 
 --tune N first tries N settings (a seeded random search over the learning
-rates, id dropout, temperature, popularity correction and weight decay, the
+rates, id dropout, temperature, popularity correction, weight decay and
+low-rating weight, the
 first being the flags' own) on the validation split, for at most --tune-time,
 and trains with the best by validation NDCG@10.
 
@@ -102,7 +103,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 				cfg.HoldoutFraction = -1
 			}
 			// On the command line 0 means none, not the default.
-			for _, p := range []*float64{&cfg.IDDropout, &cfg.LogQ, &cfg.WeightDecay} {
+			for _, p := range []*float64{&cfg.IDDropout, &cfg.LogQ, &cfg.WeightDecay, &cfg.LowRatingWeight} {
 				if *p == 0 {
 					*p = -1
 				}
@@ -146,7 +147,8 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 					a.log.Info("tuning trial", "trial", tr.Trial, "validation_ndcg", round4(tr.ValidationNDCG), "epochs", tr.Epochs,
 						"learning_rate", round4(tr.Config.LearningRate), "id_learning_rate", round4(tr.Config.IDLearningRate),
 						"id_dropout", round4(tr.Config.IDDropout), "temperature", round4(tr.Config.Temperature),
-						"logq", round4(tr.Config.LogQ), "weight_decay", tr.Config.WeightDecay, "best", tr.Best,
+						"logq", round4(tr.Config.LogQ), "weight_decay", tr.Config.WeightDecay,
+						"low_rating_weight", round4(tr.Config.LowRatingWeight), "best", tr.Best,
 						"elapsed", fmt.Sprintf("%.1fs", tr.Seconds))
 				}})
 				if err != nil {
@@ -215,6 +217,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.Float64Var(&cfg.LogQ, "logq", def.LogQ, "strength of the popularity correction of the in-batch negatives (0: none, up to 4)")
 	f.IntVar(&cfg.Negatives, "negatives", def.Negatives, "most in-batch items each rating is contrasted with")
 	f.Float64Var(&cfg.MinRating, "min-rating", 0, "ratings below this are not trained on as positives (0: every rating is)")
+	f.Float64Var(&cfg.LowRatingWeight, "low-rating-weight", def.LowRatingWeight, "weight of ratings below 4 as positives (1: like any rating, 0: not trained on)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
 	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")
 	f.IntVar(&tune, "tune", 0, "try this many settings on the validation split first and train with the best (0: none)")
