@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,7 +227,7 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 			continue
 		}
 		user := model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit}
-		p := pending{ev: ev, msg: i, user: userKeyOf(user), req: -1}
+		p := pending{ev: ev, msg: i, user: userKeyOf(ev.CustomerNumber, user), req: -1}
 		if it, ok := event.Pick(ev); ok {
 			p.product = it.ProductCode
 		} else {
@@ -239,7 +240,7 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 			}
 		}
 		if p.rec == nil || p.sim == nil {
-			req := recommend.Request{User: user}
+			req := recommend.Request{User: user, UserID: strconv.FormatInt(ev.CustomerNumber, 10)}
 			if p.rec == nil {
 				req.K = t.k
 			}
@@ -331,12 +332,13 @@ const partCacheSize = 1 << 14
 // userKey is a shopper's features as a map key (the credit limit by its
 // bits, so that even a NaN finds itself).
 type userKey struct {
+	id            int64
 	city, country string
 	credit        uint64
 }
 
-func userKeyOf(f model.UserFeatures) userKey {
-	return userKey{city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+func userKeyOf(id int64, f model.UserFeatures) userKey {
+	return userKey{id: id, city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
 }
 
 // partCache is a map safe for concurrent use that holds at most

@@ -18,6 +18,11 @@ type Request struct {
 	// User are the shopper's features, embedded by the user tower unless
 	// Embedding is set.
 	User model.UserFeatures
+	// UserID, when the model knows it (a customerNumber it was trained
+	// on), adds the shopper's learned id vector to the features'
+	// embedding (model.EmbedKnownUser); any other id, or "", embeds from
+	// the features alone.
+	UserID string
 	// Embedding, when not nil, is the shopper's embedding, used as is.
 	Embedding []float32
 	// K is the number of items wanted for the shopper; 0 asks for none.
@@ -139,7 +144,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		emb := r.Embedding
 		given := emb != nil
 		if !given {
-			emb = e.embedUser(r.User)
+			emb = e.embedUser(r.UserID, r.User)
 			res.Embedding = slices.Clone(emb)
 		} else {
 			res.Embedding = emb
@@ -153,7 +158,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		case storeErr != nil:
 			res.Items, res.ItemsErr = failed(r.K, r.Exclude)
 		default:
-			queue(slot{req: i}, queryKey{user: userKeyOf(r.User), k: r.K}, !given && len(r.Exclude) == 0,
+			queue(slot{req: i}, queryKey{user: userKeyOf(e.knownUserID(r.UserID), r.User), k: r.K}, !given && len(r.Exclude) == 0,
 				vector.Query{Vector: emb, K: r.K, Exclude: r.Exclude})
 		}
 	}
@@ -344,12 +349,12 @@ type queryKey struct {
 // userKey is a shopper's features as a map key (the credit limit by its
 // bits, so that even a NaN finds itself).
 type userKey struct {
-	city, country string
-	credit        uint64
+	id, city, country string
+	credit            uint64
 }
 
-func userKeyOf(f model.UserFeatures) userKey {
-	return userKey{city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+func userKeyOf(id string, f model.UserFeatures) userKey {
+	return userKey{id: id, city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
 }
 
 // embeddingCacheSize bounds each of the engine's embedding caches: 65,536
@@ -360,15 +365,25 @@ const embeddingCacheSize = 1 << 16
 // an id and a distance each: about 0.5 KiB at k = 10).
 const answerCacheSize = 1 << 14
 
-// embedUser returns the user tower's embedding of f, from the cache when
-// the engine has embedded the same features before. The result is shared:
-// it must not be modified.
-func (e *Engine) embedUser(f model.UserFeatures) []float32 {
-	key := userKeyOf(f)
+// knownUserID returns id when the model has an id vector for it, else "".
+func (e *Engine) knownUserID(id string) string {
+	if id == "" || !e.model.KnowsUser(id) {
+		return ""
+	}
+	return id
+}
+
+// embedUser returns the shopper's embedding (features, plus the id vector
+// of a customer the model knows), from the cache when the engine has
+// embedded the same shopper before. The result is shared: it must not be
+// modified.
+func (e *Engine) embedUser(id string, f model.UserFeatures) []float32 {
+	id = e.knownUserID(id)
+	key := userKeyOf(id, f)
 	if v, ok := e.userEmb.get(key); ok {
 		return v
 	}
-	v := e.model.EmbedUser(f)
+	v := e.model.EmbedKnownUser(id, f)
 	e.userEmb.put(key, v)
 	return v
 }

@@ -625,3 +625,38 @@ func TestRecommendBatchAsksOnce(t *testing.T) {
 		t.Errorf("after Close: %d queries, want 2 (the caches answer nothing)", q)
 	}
 }
+
+// TestRecommendBatchKnownCustomer: a shopper whose customerNumber the
+// model was trained on is embedded with its learned id vector (what
+// user_embeddings.csv publishes for it); an id the model does not know
+// embeds from the features alone, like the API's /user_embeddings.
+func TestRecommendBatchKnownCustomer(t *testing.T) {
+	f := getFixture(t)
+	ctx := context.Background()
+	id := fmt.Sprint(f.recs[0].CustomerNumber)
+	if !f.model.KnowsUser(id) {
+		t.Fatalf("the fixture's model has no id vector for customer %s", id)
+	}
+	feats := model.UserFeatures{City: f.recs[0].City, Country: f.recs[0].Country, CreditLimit: float64(f.recs[0].CreditLimit) / 100}
+	e := newEngine(t, f.store, recommend.Options{})
+	res := e.RecommendBatch(ctx, []recommend.Request{
+		{User: feats, UserID: id, K: 3},
+		{User: feats, UserID: "999999999", K: 3},
+		{User: feats, K: 3},
+	})
+	for i, r := range res {
+		if r.ItemsErr != nil {
+			t.Fatalf("request %d: %v", i, r.ItemsErr)
+		}
+	}
+	if want := f.model.EmbedKnownUser(id, feats); !slices.Equal(res[0].Embedding, want) {
+		t.Errorf("known customer %s: embedding is not the model's id-aware one", id)
+	}
+	if slices.Equal(res[0].Embedding, f.model.EmbedUser(feats)) {
+		t.Errorf("known customer %s: embedded from features alone", id)
+	}
+	features := f.model.EmbedUser(feats)
+	if !slices.Equal(res[1].Embedding, features) || !slices.Equal(res[2].Embedding, features) {
+		t.Errorf("unknown or missing id: embedding is not the features' alone")
+	}
+}

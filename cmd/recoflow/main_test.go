@@ -185,7 +185,7 @@ func TestDemo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("demo run %d: %v\n%s", i+1, err, out)
 		}
-		for _, want := range []string{"etl committed run", "trained model", "loaded model version", "Where everything is"} {
+		for _, want := range []string{"etl committed run", "trained hybrid model", "loaded model version", "Where everything is"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("demo run %d output lacks %q:\n%s", i+1, want, out)
 			}
