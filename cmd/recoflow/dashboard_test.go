@@ -350,6 +350,7 @@ func TestDashboardBrowser(t *testing.T) {
 	  return txt('training-rows') === '2,532' && txt('training-partitions') !== '–' &&
 	    /^\d{8}T\d{6}Z$/.test(txt('model-version')) && /^\d+ items/.test(txt('vectors-loaded')) &&
 	    Number(document.getElementById('loss-chart').dataset.points) > 0 &&
+	    Number(document.getElementById('validation-chart').dataset.points) > 0 &&
 	    document.querySelectorAll('#quality tr').length >= 4 && !!document.getElementById('api-requests') &&
 	    Number(document.getElementById('throughput-chart').dataset.points) > 0 &&
 	    Number(txt('stream-total').replace(/,/g, '')) > 0 &&

@@ -18,6 +18,9 @@ function niceTicks(lo, hi, n, integer) {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
   if (integer) step = Math.max(1, Math.round(step));
+  // At least two ticks inside [lo, hi], or an axis reads as one number.
+  const inside = (s) => Math.floor(hi / s + 1e-9) - Math.ceil(lo / s - 1e-9) + 1;
+  while (inside(step) < 2 && (!integer || step > 1)) step = integer ? Math.max(1, Math.floor(step / 2)) : step / 2;
   const out = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
   return {ticks: out, step};
@@ -78,7 +81,7 @@ function chart(svg, xs, series, o) {
     });
     series.forEach((s) => {
       out += `<rect x="${lx}" y="5" width="10" height="10" fill="${s.color}"/><text x="${lx + 14}" y="14">${esc(s.name)}</text>`;
-      lx += 24 + 6.5 * s.name.length;
+      lx += 26 + 7.5 * s.name.length;
     });
     svg.innerHTML = out;
     svg.dataset.points = String(all.length);
@@ -190,11 +193,25 @@ async function refreshStages() {
   const m = d.model || {};
   if (m.data) {
     const ep = m.data.epochs || [];
-    chart($("loss-chart"), ep.map((x) => x.epoch), [
-      {name: "train loss", color: "#06c", values: ep.map((x) => x.train_loss)},
-      {name: "validation loss", color: "#d60", values: ep.map((x) => x.validation_loss)},
-    ], {xTitle: "epoch", yTitle: "loss", xInteger: true, yFromMin: true,
-      marker: m.data.best_epoch ? {x: m.data.best_epoch, text: "best"} : null});
+    const num = (v) => typeof v === "number" && isFinite(v);
+    const best = m.data.best_epoch ? {x: m.data.best_epoch, text: "best"} : null;
+    // The loss of every model; the validation loss of a rating model
+    // (metrics format 1), or the validation ranking that chose the epochs
+    // of a ranking model (format 2) in a chart of its own: another scale.
+    const losses = [{name: "train loss", color: "#06c", values: ep.map((x) => x.train_loss)}];
+    if (ep.some((x) => num(x.validation_loss))) {
+      losses.push({name: "validation loss", color: "#d60", values: ep.map((x) => x.validation_loss)});
+    }
+    chart($("loss-chart"), ep.map((x) => x.epoch), losses,
+      {xTitle: "epoch", yTitle: "loss", xInteger: true, yFromMin: true, marker: best});
+    const ranked = ep.some((x) => num(x.validation_ndcg_at_10));
+    $("validation-box").hidden = !ranked;
+    if (ranked) {
+      chart($("validation-chart"), ep.map((x) => x.epoch), [
+        {name: "NDCG@10", color: "#d60", values: ep.map((x) => x.validation_ndcg_at_10)},
+        {name: "P@10", color: "#080", values: ep.map((x) => x.validation_precision_at_10)},
+      ], {xTitle: "epoch", yTitle: "validation", xInteger: true, marker: best});
+    }
     renderQuality(m.data);
     $("model-error").textContent = "";
   } else if (m.error) $("model-error").innerHTML = "model: " + brk(m.error);
