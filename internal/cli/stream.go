@@ -167,7 +167,7 @@ Stream URLs:
 				}
 			}()
 			err = pipeline.Run(ctx, src, tr, snk, pipeline.Options{
-				Log: a.log, Registerer: reg, ShutdownGrace: grace,
+				Log: a.log, Registerer: reg, ShutdownGrace: grace, MaxInFlightBytes: inFlightBound(size),
 				OnComputed: func(n int, l []time.Duration) {
 					events.Add(int64(n))
 					latMu.Lock()
@@ -210,6 +210,15 @@ Stream URLs:
 }
 
 // parseByteSize parses "5MiB", "512KiB", "1GiB", "5MB" or a number of bytes.
+// inFlightBound is the pipeline's bound on unacknowledged input for a
+// sink that flushes at bufferSize bytes: the default, or three buffers
+// when they are larger (one filling, one being written, and the outputs'
+// growth over their inputs), so that reads never wait for the interval
+// flush of a full buffer.
+func inFlightBound(bufferSize int64) int64 {
+	return max(pipeline.DefaultMaxInFlightBytes, 3*bufferSize)
+}
+
 func parseByteSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	units := []struct {
