@@ -944,54 +944,64 @@ func (t *trainer) adamStep() {
 	c1 := 1 / (1 - t.b1t)
 	c2 := 1 / (1 - t.b2t)
 	wd := t.cfg.LearningRate * t.cfg.WeightDecay
-	update := func(p, m, v *float64, g float64, decay bool, lr, wd float64) {
-		mm := beta1**m + (1-beta1)*g
-		vv := beta2**v + (1-beta2)*float64(g*g)
-		*m, *v = mm, vv
-		x := *p
-		if decay {
-			x -= float64(wd * x)
-		}
-		*p = x - lr*(mm*c1)/(math.Sqrt(vv*c2)+eps)
-	}
 	D := t.cfg.Dim
 	ids := t.idU != nil
 	lrID := lr * t.cfg.IDLearningRate
 	wdID := lrID * t.cfg.WeightDecay
 	t.parallel(func(s int) {
 		lo, hi := span(len(t.params), s)
-		for j := lo; j < hi; j++ {
-			g := 0.0
-			for k := range shards {
-				g += t.grad[k][j]
-				t.grad[k][j] = 0
+		p, m, v, dec := t.params[lo:hi], t.m[lo:hi], t.v[lo:hi], t.decay[lo:hi]
+		g0, g1, g2, g3 := t.grad[0][lo:hi], t.grad[1][lo:hi], t.grad[2][lo:hi], t.grad[3][lo:hi]
+		m, v, dec = m[:len(p)], v[:len(p)], dec[:len(p)]
+		g0, g1, g2, g3 = g0[:len(p)], g1[:len(p)], g2[:len(p)], g3[:len(p)]
+		for j := range p {
+			g := ((g0[j] + g1[j]) + g2[j]) + g3[j] // the shards, in order
+			g0[j], g1[j], g2[j], g3[j] = 0, 0, 0, 0
+			mm := beta1*m[j] + (1-beta1)*g
+			vv := beta2*v[j] + (1-beta2)*float64(g*g)
+			m[j], v[j] = mm, vv
+			x := p[j]
+			if dec[j] {
+				x -= float64(wd * x)
 			}
-			update(&t.params[j], &t.m[j], &t.v[j], g, t.decay[j], lr, wd)
+			p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
 		}
 		if !ids {
 			return
 		}
 		lo, hi = span(t.nU, s)
 		for k := lo; k < hi; k++ {
-			if !t.keepU[k] {
-				continue
-			}
-			o := int(t.uniqU[k]) * D
-			for c := range D {
-				update(&t.idU[o+c], &t.idUm[o+c], &t.idUv[o+c], t.gIdU[k*D+c], true, lrID, wdID)
+			if t.keepU[k] {
+				o := int(t.uniqU[k]) * D
+				adamRow(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], lrID, wdID, c1, c2)
 			}
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
-			if !t.keepI[k] {
-				continue
-			}
-			o := int(t.uniqI[k]) * D
-			for c := range D {
-				update(&t.idI[o+c], &t.idIm[o+c], &t.idIv[o+c], t.gIdI[k*D+c], true, lrID, wdID)
+			if t.keepI[k] {
+				o := int(t.uniqI[k]) * D
+				adamRow(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], lrID, wdID, c1, c2)
 			}
 		}
 	})
+}
+
+// The shard sum in adamStep is written out for four shards.
+var _ = [1]struct{}{}[shards-4]
+
+// adamRow takes an AdamW step of the parameters p (all decayed) with
+// moments m and v and gradient g, c1 and c2 being the bias corrections.
+func adamRow(p, m, v, g []float64, lr, wd, c1, c2 float64) {
+	const beta1, beta2, eps = 0.9, 0.999, 1e-8
+	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
+	for j := range p {
+		gj := g[j]
+		mm := beta1*m[j] + (1-beta1)*gj
+		vv := beta2*v[j] + (1-beta2)*float64(gj*gj)
+		m[j], v[j] = mm, vv
+		x := p[j] - float64(wd*p[j])
+		p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
+	}
 }
 
 // group finds the distinct entities (key) of a batch. It fills uniq (slot →
