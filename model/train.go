@@ -25,7 +25,8 @@ type Config struct {
 	// chooses by the size of the validation set: 10 below 2,000 validation
 	// ratings, whose NDCG@10 is noisy enough to dip for several epochs
 	// before the best one, and 4 from 2,000 on, where each extra epoch is
-	// costly and the measure steady.
+	// costly and the measure steady — except with ContentOnly, whose
+	// towers alone improve in small steps many epochs apart: 10.
 	Patience int `json:"patience"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
@@ -310,7 +311,7 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 		}
 	}
 	if cfg.Patience == 0 {
-		cfg.Patience = autoPatience(countSplit(split, splitValidation))
+		cfg.Patience = autoPatience(countSplit(split, splitValidation), cfg.ContentOnly)
 	}
 	t := newTrainer(d, train, cfg)
 	t.valUsers = validationUsers(d, split, cfg.Seed, maxValidationUsers)
@@ -356,8 +357,8 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 
 // autoPatience is the patience for a validation set of n ratings (see
 // Config.Patience).
-func autoPatience(n int) int {
-	if n < 2000 {
+func autoPatience(n int, contentOnly bool) int {
+	if n < 2000 || contentOnly {
 		return 10
 	}
 	return 4
