@@ -69,8 +69,7 @@
 // training sets. It trains on the training set, measuring NDCG@10 on the
 // validation set after every epoch (over at most 5,000 of its users, drawn
 // with the seed), and keeps the best epoch, stopping after Config.Patience
-// epochs without improvement (10, or for the hybrid 4 on a validation set
-// of 2,000 ratings or more); the hold-out set, which
+// epochs without improvement; the hold-out set, which
 // neither training nor the choice of epoch saw, gives the reported
 // figures. Then it refits a fresh model on every rating for the chosen
 // number of epochs: the refit is the returned, published model. Tune

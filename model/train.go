@@ -21,12 +21,7 @@ type Config struct {
 	// all the data runs for the number of epochs validation chose.
 	Epochs int `json:"epochs"`
 	// Patience stops training after this many epochs without a better
-	// validation NDCG@10; negative means never stop early. 0 (the default)
-	// chooses by the size of the validation set: 10 below 2,000 validation
-	// ratings, whose NDCG@10 is noisy enough to dip for several epochs
-	// before the best one, and 4 from 2,000 on, where each extra epoch is
-	// costly and the measure steady — except with ContentOnly, whose
-	// towers alone improve in small steps many epochs apart: 10.
+	// validation NDCG@10 (10); negative means never stop early.
 	Patience int `json:"patience"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
@@ -93,6 +88,7 @@ func DefaultConfig() Config {
 		Dim:                32,
 		Hidden:             64,
 		Epochs:             50,
+		Patience:           10,
 		WeightDecay:        1e-4,
 		IDDropout:          0.2,
 		IDLearningRate:     1,
@@ -121,6 +117,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Dim, d.Dim)
 	set(&c.Hidden, d.Hidden)
 	set(&c.Epochs, d.Epochs)
+	set(&c.Patience, d.Patience)
 	set(&c.Workers, d.Workers)
 	set(&c.Negatives, d.Negatives)
 	setF(&c.WeightDecay, d.WeightDecay)
@@ -310,9 +307,6 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 			train = append(train, int32(r))
 		}
 	}
-	if cfg.Patience == 0 {
-		cfg.Patience = autoPatience(countSplit(split, splitValidation), cfg.ContentOnly)
-	}
 	t := newTrainer(d, train, cfg)
 	t.valUsers = validationUsers(d, split, cfg.Seed, maxValidationUsers)
 	snap := t.snapshot()
@@ -353,25 +347,6 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 	}
 	snap.restore(t)
 	return &selection{t: t, epochs: epochs, best: bestEpoch}, nil
-}
-
-// autoPatience is the patience for a validation set of n ratings (see
-// Config.Patience).
-func autoPatience(n int, contentOnly bool) int {
-	if n < 2000 || contentOnly {
-		return 10
-	}
-	return 4
-}
-
-func countSplit(split []uint8, which uint8) int {
-	n := 0
-	for _, s := range split {
-		if s == which {
-			n++
-		}
-	}
-	return n
 }
 
 // maxValidationUsers bounds the users whose validation NDCG@10 is measured

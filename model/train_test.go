@@ -691,28 +691,3 @@ func TestValidationMeasuresABoundedSampleOfUsers(t *testing.T) {
 		t.Error("another seed drew the same users")
 	}
 }
-
-// TestAutomaticPatience checks that the default patience follows the size
-// of the validation set (for the hybrid) and that a chosen one is kept.
-func TestAutomaticPatience(t *testing.T) {
-	for _, c := range []struct {
-		users    int
-		cfg      Config
-		patience int
-	}{
-		{150, Config{Seed: 1, Epochs: 1}, 10},                     // 150 validation ratings
-		{2400, Config{Seed: 1, Epochs: 1}, 4},                     // 2,400
-		{2400, Config{Seed: 1, Epochs: 1, Patience: 7}, 7},        // chosen
-		{2400, Config{Seed: 1, Epochs: 1, ContentOnly: true}, 10}, // the towers alone
-		{150, Config{Seed: 1, Epochs: 1, Patience: -1}, -1},       // never
-	} {
-		rs := generate(genConfig{users: c.users, items: 60, perUser: 10, cities: 20, countries: 5, seed: 2})
-		res, err := Train(context.Background(), datasetOf(t, rs), c.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := res.Metrics.Config.Patience; got != c.patience {
-			t.Errorf("%d ratings, patience %d: trained with patience %d, want %d", len(rs), c.cfg.Patience, got, c.patience)
-		}
-	}
-}

@@ -206,7 +206,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.IntVar(&cfg.Dim, "dim", def.Dim, "embedding dimension")
 	f.IntVar(&cfg.Hidden, "hidden", def.Hidden, "width of each tower's hidden ReLU layer")
 	f.IntVar(&cfg.Epochs, "epochs", def.Epochs, "most passes over the training ratings")
-	f.IntVar(&cfg.Patience, "patience", def.Patience, "stop after this many epochs without a better validation NDCG@10 (0: 10, or 4 for the hybrid from 2,000 validation ratings on; negative: never)")
+	f.IntVar(&cfg.Patience, "patience", def.Patience, "stop after this many epochs without a better validation loss (negative: never)")
 	f.IntVar(&cfg.BatchSize, "batch-size", 0, "ratings per optimizer step (0: 256, 512 or 1024 by dataset size)")
 	f.Float64Var(&cfg.LearningRate, "learning-rate", 0, "Adam learning rate (0: 0.02·√(batch size/256))")
 	f.Float64Var(&cfg.IDLearningRate, "id-learning-rate", def.IDLearningRate, "learning rate of the id vectors, relative to --learning-rate")
