@@ -67,8 +67,9 @@
 // Train shuffles the ratings with the seed into hold-out (10%,
 // Config.HoldoutFraction; negative for none), validation (10%) and
 // training sets. It trains on the training set, measuring NDCG@10 on the
-// validation set after every epoch, and keeps the best epoch, stopping
-// after Config.Patience epochs without improvement; the hold-out set, which
+// validation set after every epoch (over at most 5,000 of its users, drawn
+// with the seed), and keeps the best epoch, stopping after Config.Patience
+// epochs without improvement; the hold-out set, which
 // neither training nor the choice of epoch saw, gives the reported
 // figures. Then it refits a fresh model on every rating for the chosen
 // number of epochs: the refit is the returned, published model. Tune

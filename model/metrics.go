@@ -9,7 +9,8 @@ import (
 // with the parameters at its end. TrainLoss is the mean sampled-softmax
 // loss of the epoch's steps; ValidationNDCG and ValidationPrecision are
 // NDCG@10 and Precision@10 on the validation ratings, computed as
-// RankingDefinition says.
+// RankingDefinition says, over every user with a validation rating of 4 or
+// more, or over 5,000 of them drawn with the seed when there are more.
 type EpochStats struct {
 	Epoch               int     `json:"epoch"`
 	TrainLoss           float64 `json:"train_loss"`
@@ -265,6 +266,9 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 		topScore := make([]float64, 0, rankK)
 		lo, hi := span(len(d.users), s)
 		for u := lo; u < hi; u++ {
+			if target == splitValidation && t.valUsers != nil && !t.valUsers[u] {
+				continue
+			}
 			nRel := 0
 			for r := userStart[u]; r < userStart[u+1]; r++ {
 				rt := d.ratings[r]

@@ -308,6 +308,7 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 		}
 	}
 	t := newTrainer(d, train, cfg)
+	t.valUsers = validationUsers(d, split, cfg.Seed, maxValidationUsers)
 	snap := t.snapshot()
 	best := math.Inf(-1)
 	bestEpoch, since := 0, 0
@@ -348,6 +349,35 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 	return &selection{t: t, epochs: epochs, best: bestEpoch}, nil
 }
 
+// maxValidationUsers bounds the users whose validation NDCG@10 is measured
+// after every epoch: ranking every item for every user of a large dataset
+// would cost more than the epoch, and a few thousand users measure the
+// mean well enough to choose an epoch.
+const maxValidationUsers = 5000
+
+// validationUsers returns which users the validation ranking measures: nil
+// (all of them) when at most limit users have a validation
+// rating of 4 or more, else limit of them drawn with the seed.
+func validationUsers(d *Dataset, split []uint8, seed uint64, limit int) []bool {
+	mark := make([]bool, len(d.users))
+	var users []int32
+	for r, s := range split {
+		if u := d.ratings[r].user; s == splitValidation && d.ratings[r].value >= 4 && !mark[u] {
+			mark[u] = true
+			users = append(users, u)
+		}
+	}
+	if len(users) <= limit {
+		return nil
+	}
+	newRNG(seed, streamValidationUsers).shuffle(users)
+	clear(mark)
+	for _, u := range users[:limit] {
+		mark[u] = true
+	}
+	return mark
+}
+
 // splitRatings draws the validation and hold-out ratings with the seed.
 func splitRatings(n int, cfg Config) []uint8 {
 	perm := make([]int32, n)
@@ -381,6 +411,8 @@ const (
 	streamEpoch                  // + epoch number: the batch order
 	streamDropout = 1<<32 + iota // + epoch number: the id dropout
 	streamTune    = 1<<33 + iota // the settings Tune tries
+	// the validation users measured on large data
+	streamValidationUsers = 1<<34 + iota
 )
 
 // trainer holds everything one training run needs: the ratings it trains
@@ -430,9 +462,11 @@ type trainer struct {
 	skip              [shards][]int32 // per item slot: stamp of the position it is masked for
 	scratchH          [shards][]float64
 	scratchE          [shards][]float64
-	scratchS          [shards][]float64
+	rowsU, logit      [shards][]float64 // per shard: its users' embeddings, its logits
+	extra             [shards][]float64
 	shardLoss, shardW [shards]float64
 	batchNo           int32
+	valUsers          []bool // users the validation ranking measures (nil: all)
 	nU, nI            int
 	seen              int
 }
@@ -550,7 +584,6 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	for s := range shards {
 		t.gEIshard[s] = make([]float64, B*D)
 		t.skip[s] = fill(make([]int32, B), -1)
-		t.scratchS[s] = make([]float64, B+1)
 	}
 	return t
 }
@@ -568,6 +601,14 @@ func initIDs(r *rng, vec []float64, known []bool, D int) {
 			}
 		}
 	}
+}
+
+// growF returns (*s)[:n], reallocating *s when it is too short.
+func growF(s *[]float64, n int) []float64 {
+	if cap(*s) < n {
+		*s = make([]float64, n)
+	}
+	return (*s)[:n]
 }
 
 func fill(s []int32, v int32) []int32 {
@@ -709,17 +750,28 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	invTau := 1 / t.cfg.Temperature
 	t.parallel(func(s int) {
 		lo, hi := span(B, s)
+		R := hi - lo
 		gI := t.gEIshard[s][:t.nI*D]
-		clear(gI)
 		skip := t.skip[s]
-		logits := t.scratchS[s]
+		// The shard's users as rows U, its logits (then gradients) as G:
+		// the first M items are every row's candidates, so the scores
+		// and both gradients are matrix products.
+		U := growF(&t.rowsU[s], R*D)
+		G := growF(&t.logit[s], R*M)
+		extra := growF(&t.extra[s], R) // gradient of the positive item beyond the first M
+		for r := range R {
+			copy(U[r*D:(r+1)*D], t.eU[int(t.posU[lo+r])*D:][:D])
+		}
+		E := t.eI[:M*D]
+		mulABt(G, U, E, R, M, D)
 		sum, wsum := 0.0, 0.0
-		for p := lo; p < hi; p++ {
-			r := idx[p]
-			w := t.weight[r]
-			gu := t.gEU[p*D : (p+1)*D]
-			clear(gu)
+		for r := range R {
+			p := lo + r
+			w := t.weight[idx[p]]
+			row := G[r*M : (r+1)*M]
+			extra[r] = 0
 			if w == 0 {
+				clear(row)
 				continue
 			}
 			ku, ki := t.posU[p], t.posI[p]
@@ -729,56 +781,66 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 					skip[j] = int32(p)
 				}
 			}
-			u := t.eU[int(ku)*D:][:D]
-			n := M
-			if int(ki) >= M {
-				n = M + 1
-			}
-			slot := func(c int) int32 {
-				if c == M {
-					return ki
-				}
-				return int32(c)
-			}
 			mx := math.Inf(-1)
-			for c := range n {
-				j := slot(c)
-				if skip[j] == int32(p) {
-					logits[c] = math.Inf(-1)
+			for c := range row {
+				if skip[c] == int32(p) {
+					row[c] = math.Inf(-1)
 					continue
 				}
-				l := dot(u, t.eI[int(j)*D:][:D])*invTau - t.logQ[t.uniqI[j]]
-				logits[c] = l
+				l := row[c]*invTau - t.logQ[t.uniqI[c]]
+				row[c] = l
 				mx = max(mx, l)
 			}
+			beyond := int(ki) >= M
+			le := 0.0
+			if beyond {
+				le = dotSeq(U[r*D:(r+1)*D], t.eI[int(ki)*D:][:D])*invTau - t.logQ[t.uniqI[ki]]
+				mx = max(mx, le)
+			}
 			z := 0.0
-			for c := range n {
-				e := math.Exp(logits[c] - mx)
-				logits[c] = e
+			for c := range row {
+				e := math.Exp(row[c] - mx)
+				row[c] = e
 				z += e
 			}
-			pc := int(ki)
-			if int(ki) >= M {
-				pc = M
+			if beyond {
+				le = math.Exp(le - mx)
+				z += le
 			}
-			sum += w * -math.Log(logits[pc]/z)
+			pp := le
+			if !beyond {
+				pp = row[ki]
+			}
+			sum += w * -math.Log(pp/z)
 			wsum += w
-			for c := range n {
-				g := logits[c] / z
-				if c == pc {
+			a := w * invTau
+			for c := range row {
+				g := row[c] / z
+				if c == int(ki) {
 					g--
 				}
-				if g == 0 {
-					continue
-				}
-				g *= w * invTau
-				j := slot(c)
-				axpy(gu, g, t.eI[int(j)*D:][:D])
-				axpy(gI[int(j)*D:][:D], g, u)
+				row[c] = g * a
+			}
+			if beyond {
+				extra[r] = (le/z - 1) * a
 			}
 			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
 				skip[t.posI[q]] = -1
 			}
+		}
+		// gradients with respect to the unit user embeddings (per position)
+		// and item embeddings (per shard)
+		gU := t.gEU[lo*D : hi*D]
+		mulAB(gU, G, E, R, M, D)
+		mulAtB(gI[:M*D], G, U, R, M, D)
+		clear(gI[M*D:])
+		for r := range R {
+			if extra[r] == 0 {
+				continue
+			}
+			ki := int(t.posI[lo+r])
+			axpy(gU[r*D:(r+1)*D], extra[r], t.eI[ki*D:][:D])
+			axpy(gI[ki*D:(ki+1)*D], extra[r], U[r*D:(r+1)*D])
 		}
 		t.shardLoss[s], t.shardW[s] = sum, wsum
 	})
@@ -858,54 +920,64 @@ func (t *trainer) adamStep() {
 	c1 := 1 / (1 - t.b1t)
 	c2 := 1 / (1 - t.b2t)
 	wd := t.cfg.LearningRate * t.cfg.WeightDecay
-	update := func(p, m, v *float64, g float64, decay bool, lr, wd float64) {
-		mm := beta1**m + (1-beta1)*g
-		vv := beta2**v + (1-beta2)*float64(g*g)
-		*m, *v = mm, vv
-		x := *p
-		if decay {
-			x -= float64(wd * x)
-		}
-		*p = x - lr*(mm*c1)/(math.Sqrt(vv*c2)+eps)
-	}
 	D := t.cfg.Dim
 	ids := t.idU != nil
 	lrID := lr * t.cfg.IDLearningRate
 	wdID := lrID * t.cfg.WeightDecay
 	t.parallel(func(s int) {
 		lo, hi := span(len(t.params), s)
-		for j := lo; j < hi; j++ {
-			g := 0.0
-			for k := range shards {
-				g += t.grad[k][j]
-				t.grad[k][j] = 0
+		p, m, v, dec := t.params[lo:hi], t.m[lo:hi], t.v[lo:hi], t.decay[lo:hi]
+		g0, g1, g2, g3 := t.grad[0][lo:hi], t.grad[1][lo:hi], t.grad[2][lo:hi], t.grad[3][lo:hi]
+		m, v, dec = m[:len(p)], v[:len(p)], dec[:len(p)]
+		g0, g1, g2, g3 = g0[:len(p)], g1[:len(p)], g2[:len(p)], g3[:len(p)]
+		for j := range p {
+			g := ((g0[j] + g1[j]) + g2[j]) + g3[j] // the shards, in order
+			g0[j], g1[j], g2[j], g3[j] = 0, 0, 0, 0
+			mm := beta1*m[j] + (1-beta1)*g
+			vv := beta2*v[j] + (1-beta2)*float64(g*g)
+			m[j], v[j] = mm, vv
+			x := p[j]
+			if dec[j] {
+				x -= float64(wd * x)
 			}
-			update(&t.params[j], &t.m[j], &t.v[j], g, t.decay[j], lr, wd)
+			p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
 		}
 		if !ids {
 			return
 		}
 		lo, hi = span(t.nU, s)
 		for k := lo; k < hi; k++ {
-			if !t.keepU[k] {
-				continue
-			}
-			o := int(t.uniqU[k]) * D
-			for c := range D {
-				update(&t.idU[o+c], &t.idUm[o+c], &t.idUv[o+c], t.gIdU[k*D+c], true, lrID, wdID)
+			if t.keepU[k] {
+				o := int(t.uniqU[k]) * D
+				adamRow(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], lrID, wdID, c1, c2)
 			}
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
-			if !t.keepI[k] {
-				continue
-			}
-			o := int(t.uniqI[k]) * D
-			for c := range D {
-				update(&t.idI[o+c], &t.idIm[o+c], &t.idIv[o+c], t.gIdI[k*D+c], true, lrID, wdID)
+			if t.keepI[k] {
+				o := int(t.uniqI[k]) * D
+				adamRow(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], lrID, wdID, c1, c2)
 			}
 		}
 	})
+}
+
+// The shard sum in adamStep is written out for four shards.
+var _ = [1]struct{}{}[shards-4]
+
+// adamRow takes an AdamW step of the parameters p (all decayed) with
+// moments m and v and gradient g, c1 and c2 being the bias corrections.
+func adamRow(p, m, v, g []float64, lr, wd, c1, c2 float64) {
+	const beta1, beta2, eps = 0.9, 0.999, 1e-8
+	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
+	for j := range p {
+		gj := g[j]
+		mm := beta1*m[j] + (1-beta1)*gj
+		vv := beta2*v[j] + (1-beta2)*float64(gj*gj)
+		m[j], v[j] = mm, vv
+		x := p[j] - float64(wd*p[j])
+		p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
+	}
 }
 
 // group finds the distinct entities (key) of a batch. It fills uniq (slot →

@@ -650,3 +650,44 @@ func TestPositivesAndTheirWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestValidationMeasuresABoundedSampleOfUsers checks that on large data the
+// per-epoch validation ranking measures a fixed number of users, all with
+// a relevant validation rating, drawn with the seed, and every such user on
+// small data.
+func TestValidationMeasuresABoundedSampleOfUsers(t *testing.T) {
+	d := datasetOf(t, smallData(t, 5))
+	d.sort()
+	split := splitRatings(d.Len(), Config{Seed: 3}.withDefaults())
+	relevant := map[int32]bool{}
+	for r, s := range split {
+		if s == splitValidation && d.ratings[r].value >= 4 {
+			relevant[d.ratings[r].user] = true
+		}
+	}
+	if len(relevant) < 40 {
+		t.Fatalf("only %d users with a relevant validation rating: the test needs more", len(relevant))
+	}
+	if got := validationUsers(d, split, 3, len(relevant)); got != nil {
+		t.Errorf("%d users within the limit %d: want all measured (nil), got a sample", len(relevant), len(relevant))
+	}
+	a := validationUsers(d, split, 3, 20)
+	n := 0
+	for u, ok := range a {
+		if ok {
+			n++
+			if !relevant[int32(u)] {
+				t.Errorf("user %d measured without a relevant validation rating", u)
+			}
+		}
+	}
+	if n != 20 {
+		t.Errorf("%d users measured, want 20", n)
+	}
+	if b := validationUsers(d, split, 3, 20); !slices.Equal(a, b) {
+		t.Error("the same seed drew other users")
+	}
+	if c := validationUsers(d, split, 4, 20); slices.Equal(a, c) {
+		t.Error("another seed drew the same users")
+	}
+}
