@@ -99,8 +99,8 @@ func startDemoIn(t *testing.T, dir string) *demoProcess {
 	go func() { d.cmd.Wait(); pw.Close(); <-scanned; close(d.exited) }()
 	select {
 	case d.base = <-found:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("demo printed no dashboard URL within 90s:\n%s", d.output())
+	case <-time.After(10 * time.Minute): // the batch stages run first; generous: CI is loaded and -race
+		t.Fatalf("demo printed no dashboard URL within 10 minutes:\n%s", d.output())
 	}
 	return d
 }
@@ -120,8 +120,8 @@ func (d *demoProcess) stopWant(t *testing.T, want int) {
 	}
 	select {
 	case <-d.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("demo did not stop within 30s of SIGINT:\n%s", d.output())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("demo did not stop within 2 minutes of SIGINT:\n%s", d.output())
 	}
 	if code := d.cmd.ProcessState.ExitCode(); code != want {
 		t.Fatalf("demo exited with %d after SIGINT, want %d:\n%s", code, want, d.output())
@@ -183,7 +183,7 @@ func TestDemoLive(t *testing.T) {
 	}
 	start := time.Now()
 	d := startDemo(t)
-	obj := d.waitRecommendations(t, 90*time.Second)
+	obj := d.waitRecommendations(t, 5*time.Minute)
 	t.Logf("first recommendations after %s: %s", time.Since(start).Round(time.Millisecond), obj)
 
 	// The API answers from the model.
@@ -338,7 +338,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	chrome := chromiumPath(t)
 	d := startDemo(t)
-	d.waitRecommendations(t, 90*time.Second)
+	d.waitRecommendations(t, 5*time.Minute)
 
 	ctx, cancel := newBrowser(t, chrome)
 	defer cancel()
@@ -531,7 +531,7 @@ func newBrowser(t *testing.T, chrome string) (context.Context, context.CancelFun
 		chromedp.WindowSize(1400, 900), chromedp.Flag("user-data-dir", t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
 	return ctx, func() { cancelT(); cancel(); cancelAlloc() }
 }
 
@@ -596,8 +596,8 @@ func serveDashboard(t *testing.T, args ...string) (base string) {
 	case base = <-found:
 	case <-exited:
 		t.Fatalf("serve exited: %s", stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve printed no address within 60s")
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("serve printed no address within 5 minutes")
 	}
 	return base
 }
