@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -230,7 +231,7 @@ func (c configFile) validate(root *cobra.Command) error {
 func suggest(key string, valid map[string]bool) string {
 	best, bestD := "", -1
 	for v := range valid {
-		d := editDistance(key, v)
+		d := levenshtein.ComputeDistance(key, v)
 		if bestD < 0 || d < bestD || (d == bestD && v < best) {
 			best, bestD = v, d
 		}
@@ -239,26 +240,4 @@ func suggest(key string, valid map[string]bool) string {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes (flag
-// names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
