@@ -15,13 +15,23 @@ import (
 // configFile holds the values of a YAML config file. Top-level scalar keys
 // apply to every command; a top-level mapping named after a command applies
 // to that command (and to its subcommands) and wins over the top level.
+//
+// The top-level key dataset is the exception: it is the dataset spec (a
+// spec file's path, or the spec inline) that every command runs on, not
+// the value of the --dataset flags (see datasetflag.go). Inside a
+// section, dataset is that command's flag as usual.
 type configFile struct {
 	path     string
 	top      map[string]configValue
 	sections map[string]map[string]configValue
 	// sectionLines maps a section's name to the line that opens it.
 	sectionLines map[string]int
+	// dataset is the top-level dataset key, or nil.
+	dataset *configDataset
 }
+
+// configDatasetKey is the top-level key holding the dataset spec.
+const configDatasetKey = "dataset"
 
 // configValue is one scalar of the file and the line it is on.
 type configValue struct {
@@ -64,6 +74,21 @@ func loadConfigFile(path string) (configFile, error) {
 		}
 		if prev, dup := cf.top[k.Value]; dup {
 			return cf, fmt.Errorf("config file %s, line %d: key %q is already defined on line %d", path, k.Line, k.Value, prev.line)
+		}
+		if k.Value == configDatasetKey {
+			if cf.dataset != nil {
+				return cf, fmt.Errorf("config file %s, line %d: key %q is already defined on line %d", path, k.Line, k.Value, cf.dataset.line)
+			}
+			next := 0
+			if i+2 < len(root.Content) {
+				next = root.Content[i+2].Line
+			}
+			d, err := newConfigDataset(path, data, k, v, next)
+			if err != nil {
+				return cf, err
+			}
+			cf.dataset = d
+			continue
 		}
 		if v.Kind == yaml.MappingNode {
 			sec := map[string]configValue{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,20 @@ func (a *app) seedCommand() *cobra.Command {
                            product popularity (--popularity-skew) and
                            customers rating what they like
                            (--selection-bias), plus noise
+  --dataset FILE           generated data for the dataset spec FILE (.yaml or
+                           .yml, or a path with a slash): its users, items and
+                           interactions tables, with ids of its id types,
+                           feature values of its kinds, its feedback and
+                           timestamp, and the same latent tastes, popularity
+                           and selection bias; --customers, --products and
+                           --ratings count its users, items and interactions
+
+Without a FILE, the dataset spec is the config file's top-level dataset key
+(a spec file's path, relative to the config file, or the spec inline), else
+the built-in classicmodels spec. When that spec is not the built-in one,
+seed generates data for it (--dataset generated is implied, and
+--dataset classicmodels is an error: the lab's sample fits only its own
+spec). docs/DATASET_SPEC.md lists the column types seed gives each kind.
 
 The tables are those of the classicmodels dump (customers, employees, offices,
 orderdetails, orders, payments, productlines, products) plus ratings. A
@@ -69,12 +84,35 @@ that fails or is interrupted drops the tables it created.`,
   recoflow seed --source mysql://admin:secret@127.0.0.1:3306/classicmodels
 
   # ten million generated ratings (about 100,000 customers and 200 products)
-  recoflow seed --source mysql://admin:secret@db:3306/shop --dataset generated --ratings 10000000 --seed 7`,
+  recoflow seed --source mysql://admin:secret@db:3306/shop --dataset generated --ratings 10000000 --seed 7
+
+  # a shop of your own: 50,000 generated interactions for the spec shop.yaml
+  recoflow seed --source sqlite://shop.db --dataset shop.yaml --ratings 50000 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// --dataset names what to load: a keyword, or a spec file to
+			// generate data for.
+			file := ""
+			if dataset != datasetClassicmodels && dataset != datasetGenerated {
+				if !looksLikeSpecFile(dataset) {
+					return usageError("--dataset %q: want classicmodels, generated or a dataset spec file (.yaml or .yml)", dataset)
+				}
+				file = dataset
+			}
+			spec, from, err := a.resolveDataset(cmd, file)
+			if err != nil {
+				return err
+			}
+			classic := seed.IsClassic(spec)
 			sized := gen.Customers != 0 || gen.Products != 0 || gen.Ratings != 0 ||
 				cmd.Flags().Changed("latent-weight") || cmd.Flags().Changed("popularity-skew") || cmd.Flags().Changed("selection-bias")
-			if !cmd.Flags().Changed("dataset") && dataset == datasetClassicmodels && sized {
+			switch {
+			case file != "":
+				dataset = datasetGenerated
+			case dataset == datasetClassicmodels && !classic && cmd.Flags().Changed("dataset"):
+				return usageError("--dataset classicmodels loads the lab's sample, which fits only the built-in classicmodels spec, "+
+					"but the dataset spec is %s (%s); use --dataset generated to generate data for it", spec.Name, from)
+			case dataset == datasetClassicmodels && !cmd.Flags().Changed("dataset") && (sized || !classic):
 				dataset = datasetGenerated
 			}
 			switch dataset {
@@ -92,8 +130,11 @@ that fails or is interrupted drops the tables it created.`,
 					}
 					return err
 				}
-			default:
-				return usageError("--dataset %q: want classicmodels or generated", dataset)
+				if !classic {
+					if _, err := seed.SpecTables(spec); err != nil {
+						return usageError("%v (%s)", err, from)
+					}
+				}
 			}
 			if progressInterval <= 0 {
 				return usageError("--progress-interval %s: want a positive duration", progressInterval)
@@ -122,33 +163,45 @@ that fails or is interrupted drops the tables it created.`,
 			}}
 
 			var stats seed.Stats
-			if dataset == datasetClassicmodels {
+			switch {
+			case dataset == datasetClassicmodels:
 				a.log.Info("seeding", "source", shown, "dataset", dataset, "replace", replace)
 				stats, err = seed.Classicmodels(ctx, db, opts)
-			} else {
+			case classic:
 				a.log.Info("seeding", "source", shown, "dataset", dataset, "customers", gen.Customers,
 					"products", gen.Products, "ratings", gen.Ratings, "seed", gen.Seed, "replace", replace)
 				gen.Options = opts
 				stats, err = seed.Generated(ctx, db, gen)
+			default:
+				a.log.Info("seeding", "source", shown, "dataset", dataset, "spec", spec.Name, "spec_from", from.String(),
+					"users", gen.Customers, "items", gen.Products, "interactions", gen.Ratings, "seed", gen.Seed, "replace", replace)
+				stats, err = seed.GeneratedFor(ctx, db, spec, seed.SpecOptions{Users: gen.Customers, Items: gen.Products,
+					Interactions: gen.Ratings, Seed: gen.Seed, Shape: gen.Shape, Options: opts})
 			}
 			prog.done()
 			if err != nil {
 				return err
 			}
 			a.log.Info("seeded", "source", shown, "rows", stats.Rows, "elapsed", stats.Elapsed.Round(time.Millisecond).String())
-			what := "the classicmodels sample"
-			if dataset == datasetGenerated {
+			what, next := "the classicmodels sample", ""
+			switch {
+			case dataset == datasetGenerated && classic:
 				what = fmt.Sprintf("a generated dataset (seed %d)", gen.Seed)
+			case dataset == datasetGenerated:
+				what = fmt.Sprintf("a generated dataset for the spec %s (seed %d)", spec.Name, gen.Seed)
+				if from.file != "" {
+					next = " --dataset " + from.file
+				}
 			}
-			return printSeedSummary(a.opts.Stdout, what, db.String(), shown, stats)
+			return printSeedSummary(a.opts.Stdout, what, db.String(), shown+next, stats)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&sourceURL, "source", defaultSource, "source database URL: sqlite:///path/shop.db, sqlite://relative/shop.db or mysql://user:pass@host:3306/db")
-	f.StringVar(&dataset, "dataset", datasetClassicmodels, "what to load: classicmodels (the real sample) or generated")
-	f.IntVar(&gen.Customers, "customers", 0, "generated: number of customers (default ratings/100, at least 50)")
-	f.IntVar(&gen.Products, "products", 0, "generated: number of products (default: twice what the average customer rates, at least 110)")
-	f.IntVar(&gen.Ratings, "ratings", 0, "generated: number of ratings (default 100000)")
+	f.StringVar(&dataset, "dataset", datasetClassicmodels, "what to load: classicmodels (the real sample), generated, or a dataset spec `FILE` to generate data for (default: the config file's dataset spec, if any)")
+	f.IntVar(&gen.Customers, "customers", 0, "generated: number of customers, or of a spec's users (default ratings/100, at least 50)")
+	f.IntVar(&gen.Products, "products", 0, "generated: number of products, or of a spec's items (default: twice what the average customer rates, at least 110)")
+	f.IntVar(&gen.Ratings, "ratings", 0, "generated: number of ratings, or of a spec's interactions (default 100000)")
 	f.Uint64Var(&gen.Seed, "seed", 0, "generated: random seed; the same seed and sizes give the same rows")
 	f.Float64Var(&shape.LatentWeight, "latent-weight", shape.LatentWeight, "generated: strength of each customer's hidden taste for each product, which no feature explains (0: none)")
 	f.Float64Var(&shape.PopularitySkew, "popularity-skew", shape.PopularitySkew, "generated: Zipf exponent of product popularity (0: every product as likely to be rated)")
@@ -170,6 +223,13 @@ func printSeedSummary(w io.Writer, what, db, url string, s seed.Stats) error {
 	fmt.Fprintf(&b, "next: recoflow etl --source %s\n", url)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// looksLikeSpecFile reports whether a --dataset value names a spec file
+// rather than misspelling classicmodels or generated.
+func looksLikeSpecFile(v string) bool {
+	ext := strings.ToLower(filepath.Ext(v))
+	return ext == ".yaml" || ext == ".yml" || strings.ContainsAny(v, `/\`)
 }
 
 // groupDigits writes n with thousands separators: 2532 → "2,532".
