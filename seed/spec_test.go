@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -334,5 +335,57 @@ func TestGeneratedForFailureDropsTables(t *testing.T) {
 	}
 	if names, _ := db.TableNames(context.Background()); len(names) != 0 {
 		t.Errorf("refused seed created %v", names)
+	}
+}
+
+// TestGeneratedForFeedbackFollowsFeatures: the features explain a large
+// part of the feedback, so a model can learn from them: the mean rating of
+// a (user segment, item category) pair varies far more than noise would
+// make it.
+func TestGeneratedForFeedbackFollowsFeatures(t *testing.T) {
+	const spec = `version: 1
+interactions: {table: ratings, user_key: uid, item_key: iid, feedback: {kind: explicit, column: stars, scale: {min: 1, max: 5}}}
+users: {table: people, id: uid, id_type: string, features: [{column: segment, kind: categorical}]}
+items: {table: things, id: iid, id_type: integer, features: [{column: category, kind: categorical}]}
+`
+	s, err := dataset.Parse([]byte(spec), "features.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := seedtest.SQLite(t)
+	if _, err := seed.GeneratedFor(context.Background(), db, s, seed.SpecOptions{Interactions: 40_000, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.SQL.Query(`SELECT AVG(r.stars), COUNT(*) FROM ratings r JOIN people p ON p.uid = r.uid
+		JOIN things i ON i.iid = r.iid GROUP BY p.segment, i.category HAVING COUNT(*) >= 50`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var means []float64
+	for rows.Next() {
+		var m float64
+		var n int64
+		if err := rows.Scan(&m, &n); err != nil {
+			t.Fatal(err)
+		}
+		means = append(means, m)
+	}
+	if len(means) < 20 {
+		t.Fatalf("only %d (segment, category) pairs with 50 ratings", len(means))
+	}
+	var sum, sq float64
+	for _, m := range means {
+		sum += m
+	}
+	avg := sum / float64(len(means))
+	for _, m := range means {
+		sq += (m - avg) * (m - avg)
+	}
+	// Noise alone: a ~1.2 standard deviation over ≥ 50 ratings, < 0.2.
+	if sd := math.Sqrt(sq / float64(len(means)-1)); sd < 0.4 {
+		t.Errorf("mean ratings of (segment, category) pairs vary by %.2f, want ≥ 0.4: the features barely matter", sd)
+	} else {
+		t.Logf("mean ratings of %d (segment, category) pairs: sd %.2f around %.2f", len(means), sd, avg)
 	}
 }

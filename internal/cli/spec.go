@@ -144,14 +144,15 @@ multi_categorical and text features are text, the timestamp is a time. It
 finally selects the spec's columns with a query that returns no row, so names
 with spaces or reserved words are proven to work. No row is read.
 
-Without --dataset it checks the built-in classicmodels spec.
+Without --dataset it checks the config file's dataset spec (its top-level
+dataset key), else the built-in classicmodels spec.
 Exit status: 0 when the spec fits the source, 2 when the spec itself is
 invalid, 1 when it does not fit the source (or the source is unreachable).`,
 		Example: `  recoflow spec check --dataset shop.yaml --source mysql://reader:secret@db:3306/shop
   recoflow spec check      # the built-in spec against the embedded sample`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := loadSpec(file)
+			s, from, err := a.resolveDataset(cmd, file)
 			if err != nil {
 				return err
 			}
@@ -165,7 +166,10 @@ invalid, 1 when it does not fit the source (or the source is unreachable).`,
 				return err
 			}
 			name := file
-			if name == "" {
+			switch {
+			case from.config != "":
+				name = "(the config file's dataset key)"
+			case name == "":
 				name = "(built-in)"
 			}
 			writeSpecSummary(a.opts.Stdout, s, name, db.String())
