@@ -185,3 +185,21 @@ func (e *inlineSpecError) Error() string {
 
 // Unwrap returns the spec's *dataset.Error.
 func (e *inlineSpecError) Unwrap() error { return e.err }
+
+// flagGiven reports whether the user gave cmd's flag name a value: on the
+// command line, in its RECOFLOW_ environment variable, or in the config
+// file (configure applies the last two without marking the flag changed).
+func (a *app) flagGiven(cmd *cobra.Command, name string) bool {
+	if cmd.Flags().Changed(name) {
+		return true
+	}
+	if _, ok := a.opts.Getenv("RECOFLOW_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+		return true
+	}
+	cf, err := loadConfigFile(a.configFile)
+	if err != nil {
+		return false
+	}
+	_, ok := cf.lookup(cmd, name)
+	return ok
+}

@@ -106,13 +106,16 @@ that fails or is interrupted drops the tables it created.`,
 			classic := seed.IsClassic(spec)
 			sized := gen.Customers != 0 || gen.Products != 0 || gen.Ratings != 0 ||
 				cmd.Flags().Changed("latent-weight") || cmd.Flags().Changed("popularity-skew") || cmd.Flags().Changed("selection-bias")
+			given := a.flagGiven(cmd, "dataset")
 			switch {
 			case file != "":
 				dataset = datasetGenerated
-			case dataset == datasetClassicmodels && !classic && cmd.Flags().Changed("dataset"):
+			case dataset == datasetClassicmodels && !classic && given:
 				return usageError("--dataset classicmodels loads the lab's sample, which fits only the built-in classicmodels spec, "+
 					"but the dataset spec is %s (%s); use --dataset generated to generate data for it", spec.Name, from)
-			case dataset == datasetClassicmodels && !cmd.Flags().Changed("dataset") && (sized || !classic):
+			case dataset == datasetClassicmodels && !cmd.Flags().Changed("dataset") && !classic:
+				dataset = datasetGenerated
+			case dataset == datasetClassicmodels && !cmd.Flags().Changed("dataset") && sized:
 				dataset = datasetGenerated
 			}
 			switch dataset {

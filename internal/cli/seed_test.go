@@ -229,6 +229,10 @@ func TestSeedSpecUsageErrors(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("log-level: warn\ndataset: shop.yaml\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	cfgClassic := filepath.Join(dir, "classic-section.yaml")
+	if err := os.WriteFile(cfgClassic, []byte("dataset: shop.yaml\nseed:\n  dataset: classicmodels\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	inline := filepath.Join(dir, "inline.yaml")
 	bad := "dataset:\n" + "  version: 1\n  interactions: {table: r, user_key: u, item_key: i, feedback: {kind: count}}\n" +
 		"  users: {table: us, id: u, id_type: strng}\n  items: {table: it, id: i, id_type: integer}\n"
@@ -248,6 +252,7 @@ func TestSeedSpecUsageErrors(t *testing.T) {
 		{[]string{"--dataset", filepath.Join(dir, "none.yaml")}, []string{"--dataset", "none.yaml"}},
 		{[]string{"--config", cfg, "--dataset", "classicmodels"}, []string{"--dataset classicmodels", "movie-shop",
 			"config file " + cfg + " (line 2)", "use --dataset generated"}},
+		{[]string{"--config", cfgClassic}, []string{"--dataset classicmodels", "config file " + cfgClassic + " (line 1)"}},
 		{[]string{"--config", inline}, []string{"config file " + inline + ", line 4, key dataset.users.id_type", `did you mean "string"?`}},
 		{[]string{"--dataset", query}, []string{"interactions.query", "seed generates tables"}},
 		{[]string{"--dataset", specFile, "--ratings", "5", "--customers", "1", "--products", "1"}, []string{"--ratings 5 is more than"}},
