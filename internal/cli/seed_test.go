@@ -212,6 +212,11 @@ func TestSeedSpec(t *testing.T) {
 				strings.Contains(out, "--dataset") {
 				t.Errorf("summary:\n%s", out)
 			}
+			// spec check without --dataset checks the config's spec.
+			out, stderr, err = runCLI(t, "spec", "check", "--config", cfg, "--source", url)
+			if err != nil || !strings.Contains(out, "(the config file's dataset key) (movie-shop) fits") {
+				t.Errorf("spec check --config: %v\n%s%s", err, out, stderr)
+			}
 		})
 	}
 }
