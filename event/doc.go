@@ -43,4 +43,26 @@
 //
 // Decode keeps a reference to the bytes it was given (Event.Raw); the caller
 // must not modify them afterwards.
+//
+// # Any shop's events: Mapping
+//
+// A dataset spec's stream section (dataset.Stream) says which event fields
+// carry the session id, the user's id, the user features and the browsed
+// items of a shop that is not the lab's. NewMapping builds a Mapping from a
+// spec, and Mapping.Decode reads an event through it with the rules above,
+// applied to the mapped fields and typed by the spec (integer ids as
+// non-negative whole numbers, kept as their decimal text; string ids as
+// non-empty strings; numeric user features as non-negative numbers, others
+// as strings), into a Record: session id, user id, user features by name,
+// browsed items oldest first. A mapping without a quantity field reads each
+// item as one; one without an in-cart field reads none as in the cart.
+// LabMapping, the built-in spec's mapping, accepts and rejects exactly what
+// Decode does, with the same values and errors (a table test and a fuzz
+// target compare the two). The pipeline still calls Decode; to plug the
+// mapping in, it builds one Mapping from the run's spec at start (an error
+// there is a configuration error, before any message is read), calls
+// Mapping.Decode for each message where it calls Decode, Record.Pick where
+// it calls Pick (the item's id is already text, for string or integer
+// vector-store keys), and Record.AppendWith for the output, whose bytes are
+// the same as Event.AppendWith's; an *Error still marks a bad record.
 package event
