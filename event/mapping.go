@@ -182,7 +182,8 @@ type Record struct {
 	// Browsed is the list of browsed items, in the order sent: oldest first.
 	Browsed []Browsed
 
-	raw []byte
+	raw   []byte
+	feats [4]FeatureValue // UserFeatures' storage when they are few, saving an allocation
 }
 
 // FeatureValue is the value of one user feature in an event.
@@ -276,8 +277,11 @@ func (m *Mapping) Decode(data []byte) (*Record, error) {
 		return nil, &Error{Reason: describe(d.buf[start:d.pos]) + " is not a JSON object"}
 	}
 	r := &Record{raw: data}
-	if len(m.features) > 0 {
-		r.UserFeatures = make([]FeatureValue, len(m.features))
+	switch n := len(m.features); {
+	case n > len(r.feats):
+		r.UserFeatures = make([]FeatureValue, n)
+	case n > 0:
+		r.UserFeatures = r.feats[:n:n]
 	}
 	if err := m.record(&d, r); err != nil {
 		return nil, err
