@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -397,4 +398,59 @@ func BenchmarkLabDecoders(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzShopMapping checks the movie shop's mapping against encoding/json as
+// an oracle: whatever it accepts is valid JSON whose mapped fields
+// encoding/json reads to the same values, and every error is an
+// *event.Error.
+func FuzzShopMapping(f *testing.F) {
+	for _, s := range []string{
+		`{"session":"s","user":"u-17","country":"FR","age":31,"viewed":[{"movie":42,"copies":"2"}]}`,
+		`{"session":"s","user":"u\u00e9","country":"","age":0.5,"viewed":[],"x":[{"y":null}]}`,
+		`{"session":"s","user":"u","country":"FR","age":1e2,"viewed":[{"movie":1e3,"copies":1,"movie_id":"x"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	m := shopMapping(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := m.Decode(data)
+		if err != nil {
+			var fe *event.Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is a %T", err, err)
+			}
+			return
+		}
+		// Maps, not structs: encoding/json matches struct fields without
+		// regard to case, the mapping (like Decode) exactly.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(data, &top); err != nil {
+			t.Fatalf("encoding/json cannot read what the mapping accepted: %v", err)
+		}
+		country, _ := r.Feature("country")
+		age, _ := r.Feature("age")
+		checkString(t, top["session"], r.SessionID)
+		checkString(t, top["user"], r.UserID)
+		checkString(t, top["country"], country.Text)
+		var a float64
+		if err := json.Unmarshal(top["age"], &a); err != nil || a != age.Number || a < 0 || !age.Numeric || r.UserID == "" {
+			t.Fatalf("age %s decoded as %+v (%v)", top["age"], age, err)
+		}
+		var viewed []map[string]json.RawMessage
+		if err := json.Unmarshal(top["viewed"], &viewed); err != nil || len(viewed) != len(r.Browsed) {
+			t.Fatalf("viewed %s decoded as %+v (%v)", top["viewed"], r.Browsed, err)
+		}
+		for i, v := range viewed {
+			var movie float64
+			id, err := strconv.ParseFloat(r.Browsed[i].ItemID, 64)
+			if json.Unmarshal(v["movie"], &movie) != nil || err != nil || id != movie || id < 0 {
+				t.Fatalf("item %d: id %q, sent %s", i, r.Browsed[i].ItemID, v["movie"])
+			}
+			q := strings.Trim(string(v["copies"]), `"`)
+			if n, err := strconv.ParseFloat(q, 64); err != nil || n != float64(r.Browsed[i].Quantity) {
+				t.Fatalf("item %d: quantity %d, sent %s", i, r.Browsed[i].Quantity, v["copies"])
+			}
+		}
+	})
 }
