@@ -350,7 +350,8 @@ func (m *Mapping) record(d *decoder, r *Record) error {
 	return nil
 }
 
-// mappedItemPath is itemPath for the mapping's browsed-items field.
+// itemPath is the package function itemPath for the mapping's browsed-items
+// field.
 func (m *Mapping) itemPath(i int, name string) path {
 	return func() string {
 		p := m.browsed + "[" + strconv.Itoa(i) + "]"
