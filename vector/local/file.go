@@ -269,7 +269,13 @@ func readTable(secs map[string][]byte, name string, dim, n int) (*table, error) 
 			return nil, fmt.Errorf("table %s: bad id offset or order", name)
 		}
 	}
-	t := &table{dim: dim, ids: string(ids), off: off, order: order, vecs: vecs}
+	// The ids stay in the file's bytes too (no heap copy): search copies
+	// the ids it returns, which must outlive an unmapped version.
+	var idStr string
+	if len(ids) > 0 {
+		idStr = unsafe.String(unsafe.SliceData(ids), len(ids))
+	}
+	t := &table{dim: dim, ids: idStr, off: off, order: order, vecs: vecs}
 	for j := 1; j < n; j++ {
 		if t.id(order[j-1]) >= t.id(order[j]) {
 			return nil, fmt.Errorf("table %s: ids not sorted or not unique", name)

@@ -434,7 +434,8 @@ func (s *Store) search(snap *snapshot, query []float32, k int, exclude []string)
 		if slices.Contains(excl, c.id) {
 			continue
 		}
-		hits = append(hits, vector.Hit{ID: items.id(c.id), Distance: float64(clampDistance(c.d))})
+		// A copy: items.ids may be in the version file's mapping.
+		hits = append(hits, vector.Hit{ID: strings.Clone(items.id(c.id)), Distance: float64(clampDistance(c.d))})
 		if len(hits) == k {
 			break
 		}
