@@ -3,6 +3,7 @@ package api
 import (
 	_ "embed"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -156,12 +157,79 @@ func (s *Server) itemsFromUser(w http.ResponseWriter, r *http.Request) *apiError
 		return engineError(r.Context(), err, "embedding")
 	}
 	s.answered(w, "/items_from_user", a)
+	if data, ok := appendLabItems(make([]byte, 0, 64+40*len(a.Items)), a.Items, false); ok {
+		writeJSONBytes(w, http.StatusOK, data)
+		return nil
+	}
 	out := make([]labScored, len(a.Items))
 	for i, it := range a.Items {
 		out[i] = labScored{ID: it.ID, Score: it.Score}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// appendLabItems appends to b the lab's answer [{"id","score"}] (or
+// [{"id","distance"}]) and a newline, byte for byte what encoding/json
+// gives for []labScored ([]labDistance), without reflection. It reports
+// false, and the caller encodes with encoding/json, when an id needs
+// escaping or a number is not finite.
+func appendLabItems(b []byte, items []recommend.Item, distance bool) ([]byte, bool) {
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		for j := 0; j < len(it.ID); j++ {
+			c := it.ID[j]
+			if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return b, false
+			}
+		}
+		b = append(b, it.ID...)
+		x := it.Score
+		if distance {
+			b, x = append(b, `","distance":`...), it.Distance
+		} else {
+			b = append(b, `","score":`...)
+		}
+		var ok bool
+		if b, ok = appendJSONFloat(b, x); !ok {
+			return b, false
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']', '\n'), true
+}
+
+// appendJSONFloat formats a float64 as encoding/json does.
+func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, false
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
+}
+
+// writeJSONBytes is writeJSON for a body already encoded (newline included).
+func writeJSONBytes(w http.ResponseWriter, status int, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(data)
 }
 
 // GET /items_from_item?item_id=<code>&limit=k → [{"id","distance"}].
@@ -187,6 +255,10 @@ func (s *Server) itemsFromItem(w http.ResponseWriter, r *http.Request) *apiError
 		return engineError(r.Context(), err, "item_id")
 	}
 	s.answered(w, "/items_from_item", a)
+	if data, ok := appendLabItems(make([]byte, 0, 64+40*len(a.Items)), a.Items, true); ok {
+		writeJSONBytes(w, http.StatusOK, data)
+		return nil
+	}
 	out := make([]labDistance, len(a.Items))
 	for i, it := range a.Items {
 		out[i] = labDistance{ID: it.ID, Distance: it.Distance}

@@ -54,6 +54,18 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	return m, nil
 }
 
+// routeMetrics are the series of one route and status code.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// route returns the series of route and code, for a handler to keep.
+func (m *metrics) route(route string, code int) routeMetrics {
+	c := strconv.Itoa(code)
+	return routeMetrics{requests: m.requests.WithLabelValues(route, c), latency: m.latency.WithLabelValues(route, c)}
+}
+
 func (m *metrics) observe(route string, code int, elapsed time.Duration) {
 	c := strconv.Itoa(code)
 	m.requests.WithLabelValues(route, c).Inc()

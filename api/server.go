@@ -340,6 +340,9 @@ func (s *Server) routes() http.Handler {
 // wrap adds to a route's handler what every request gets: metrics,
 // logging, panic recovery, authentication and the request timeout.
 func (s *Server) wrap(rt route) http.Handler {
+	// The common case's series, looked up once (on the first 200, so that
+	// /metrics shows no series before its first request).
+	var okSeries atomic.Pointer[routeMetrics]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -361,20 +364,36 @@ func (s *Server) wrap(rt route) http.Handler {
 				code = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			s.metrics.observe(rt.name, code, elapsed)
+			if code == http.StatusOK {
+				ok := okSeries.Load()
+				if ok == nil {
+					m := s.metrics.route(rt.name, http.StatusOK)
+					ok = &m
+					okSeries.Store(ok)
+				}
+				ok.requests.Inc()
+				ok.latency.Observe(elapsed.Seconds())
+			} else {
+				s.metrics.observe(rt.name, code, elapsed)
+			}
 			lvl := slog.LevelDebug
-			attrs := []any{"method", r.Method, "route", rt.name, "path", r.URL.Path,
-				"code", code, "elapsed", elapsed.String(), "remote", r.RemoteAddr}
 			switch {
 			case code >= 500 && code != http.StatusServiceUnavailable:
 				// A server fault: the log says why (the client only sees "internal").
 				lvl = slog.LevelError
-				attrs = append(attrs, "error", cmp.Or(sw.cause, "unknown"))
 			case code >= 500:
 				lvl = slog.LevelWarn
-				if sw.cause != "" {
-					attrs = append(attrs, "error", sw.cause)
-				}
+			}
+			if !s.log.Enabled(r.Context(), lvl) {
+				return // the access log's fields cost allocations: only when logged
+			}
+			attrs := []any{"method", r.Method, "route", rt.name, "path", r.URL.Path,
+				"code", code, "elapsed", elapsed.String(), "remote", r.RemoteAddr}
+			switch {
+			case code >= 500 && code != http.StatusServiceUnavailable:
+				attrs = append(attrs, "error", cmp.Or(sw.cause, "unknown"))
+			case code >= 500 && sw.cause != "":
+				attrs = append(attrs, "error", sw.cause)
 			}
 			s.log.Log(r.Context(), lvl, "api: request", attrs...)
 		}()

@@ -54,9 +54,10 @@ func Parse(s string) ([]float32, error) {
 	if body == "" {
 		return nil, fmt.Errorf("vector %q: no components", s)
 	}
-	parts := strings.Split(body, ",")
-	v := make([]float32, len(parts))
-	for i, p := range parts {
+	v := make([]float32, strings.Count(body, ",")+1)
+	for i := range v {
+		var p string
+		p, body, _ = strings.Cut(body, ",")
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
 		if err != nil {
 			return nil, fmt.Errorf("vector component %d %q: not a number", i+1, abbreviate(strings.TrimSpace(p)))

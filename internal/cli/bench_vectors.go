@@ -1,13 +1,21 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +25,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/recoflow/recoflow/api"
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/recommend"
 	"github.com/recoflow/recoflow/vector"
 	"github.com/recoflow/recoflow/vector/local"
 	"github.com/recoflow/recoflow/vector/pgvector"
@@ -37,6 +48,10 @@ type vectorsBenchConfig struct {
 	pgPID                         int
 	keep                          bool
 	dir                           string
+	noHTTP                        bool
+	cpuProfile                    string
+	rss                           bool
+	openOnly                      string
 }
 
 func (a *app) benchVectorsCommand() *cobra.Command {
@@ -55,12 +70,18 @@ its defaults:
             defaults, the server's hnsw.ef_search), when given
 
 reporting recall@10, in-process queries per second (top 10, one goroutine
-and two; --rounds rounds, the systems alternated, medians), the CPU seconds
+and two; --rounds rounds, the systems alternated, medians), the same over
+HTTP — POST /items_from_user?limit=10 to recoflow serve's API (api.Server
+over a recommend.Engine, on a loopback port in this process, clients on
+keep-alive connections) — with the CPU microseconds per query of each
+(this process: client and server for HTTP), the CPU seconds
 of loading with the index build (this process's; for pgvector also the
 server's when --pgvector-pid names its postmaster or PGlite process on this
 machine), and the size on disk. PGlite (pgvector compiled to WebAssembly,
 see SERVICES.md) is labelled as such: its figures are a floor for pgvector,
-not pgvector's speed.
+not pgvector's speed. With --rss, a fresh process (this program, run
+again) opens the embedded store, searches it, and reports its resident
+memory against the store file's size.
 
   recoflow bench vectors --items 100000 \
     --pgvector 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'`,
@@ -82,6 +103,9 @@ not pgvector's speed.
 			case c.rounds < 1:
 				return usageError("--rounds %d: want at least 1", c.rounds)
 			}
+			if c.openOnly != "" {
+				return a.benchVectorsOpenOnly(cmd.Context(), c)
+			}
 			return a.benchVectors(cmd.Context(), c)
 		},
 	}
@@ -98,6 +122,11 @@ not pgvector's speed.
 	f.IntVar(&c.pgPID, "pgvector-pid", 0, "pid of the pgvector server on this machine (postmaster, or PGlite's node process), to count its CPU")
 	f.BoolVar(&c.keep, "keep", false, "keep the embedded store's directory and the pgvector schema")
 	f.StringVar(&c.dir, "dir", "", "directory for the embedded store (default: a temporary directory)")
+	f.BoolVar(&c.noHTTP, "no-http", false, "measure in-process searches only, not the HTTP API")
+	f.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the throughput measurements to this file")
+	f.BoolVar(&c.rss, "rss", false, "also measure the resident memory of a fresh process that opens the embedded store and searches it (this program run again with --open-only)")
+	f.StringVar(&c.openOnly, "open-only", "", "open the embedded store in this directory, search it, print the process's memory as JSON and exit (what --rss runs)")
+	f.MarkHidden("open-only")
 	return cmd
 }
 
@@ -113,6 +142,10 @@ type benchSystem struct {
 	wall    time.Duration
 	size    string
 	qps     map[int][]float64 // concurrency → one figure per round
+	cpuQ    map[int][]float64 // concurrency → CPU µs per query, per round
+	http    *httpTarget
+	httpQPS map[int][]float64 // the same over HTTP
+	httpCPU map[int][]float64
 }
 
 func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
@@ -139,7 +172,8 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 		return err
 	}
 	defer emb.Close()
-	es := &benchSystem{name: "embedded", store: emb, qps: map[int][]float64{},
+	es := &benchSystem{name: "embedded", store: emb, qps: map[int][]float64{}, cpuQ: map[int][]float64{},
+		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{},
 		label: fmt.Sprintf("embedded file store, HNSW m=%d ef_construction=%d ef_search %d", local.DefaultM, local.DefaultEfConstruction, local.DefaultEfSearch)}
 	if c.items < local.DefaultExactThreshold {
 		es.label = fmt.Sprintf("embedded file store, exact scan (fewer than %d items)", local.DefaultExactThreshold)
@@ -149,8 +183,16 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 		return err
 	}
 	es.cpu, es.wall = processCPU()-cpu0, time.Since(t0)
-	es.size = fmt.Sprintf("%.1f MiB", float64(dirBytes(filepath.Join(dir, "versions")))/(1<<20))
+	fileBytes := dirBytes(filepath.Join(dir, "versions"))
+	es.size = fmt.Sprintf("%.1f MiB", float64(fileBytes)/(1<<20))
 	systems = append(systems, es)
+	var rss *openRSS
+	if c.rss {
+		if rss, err = a.measureOpenRSS(ctx, c, dir); err != nil {
+			return err
+		}
+		rss.fileBytes = fileBytes
+	}
 
 	if c.pgURL != "" {
 		ps, closePG, err := a.loadPgvectorBench(ctx, c, items)
@@ -168,6 +210,51 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			return fmt.Errorf("recall of %s: %w", s.name, err)
 		}
 	}
+	if !c.noHTTP {
+		m, err := benchModel(ctx, c.dim)
+		if err != nil {
+			return err
+		}
+		for _, s := range systems {
+			if s.http, err = a.startHTTPTarget(ctx, m, s.store, queries); err != nil {
+				return fmt.Errorf("%s over HTTP: %w", s.name, err)
+			}
+			defer s.http.close()
+		}
+	}
+	measure := func(s *benchSystem, conc int, viaHTTP bool) error {
+		cpu0 := processCPU()
+		var tp vectorbench.Throughput
+		var err error
+		if viaHTTP {
+			tp, err = vectorbench.RunFunc(len(queries), conc, c.duration, s.http.search)
+		} else {
+			tp, err = vectorbench.Run(ctx, s.store, queries, conc, c.duration)
+		}
+		if err != nil {
+			return err
+		}
+		cpuQ := float64((processCPU() - cpu0).Microseconds()) / float64(tp.Queries)
+		if viaHTTP {
+			s.httpQPS[conc], s.httpCPU[conc] = append(s.httpQPS[conc], tp.QPS), append(s.httpCPU[conc], cpuQ)
+		} else {
+			s.qps[conc], s.cpuQ[conc] = append(s.qps[conc], tp.QPS), append(s.cpuQ[conc], cpuQ)
+		}
+		a.log.Info("bench vectors: throughput", "system", s.name, "http", viaHTTP, "concurrency", conc,
+			"qps", int(tp.QPS), "cpu_us_per_query", int(cpuQ))
+		return nil
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for r := range c.rounds {
 		for _, conc := range []int{1, 2} {
 			order := slices.Clone(systems)
@@ -175,16 +262,30 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 				slices.Reverse(order)
 			}
 			for _, s := range order {
-				tp, err := vectorbench.Run(ctx, s.store, queries, conc, c.duration)
-				if err != nil {
-					return fmt.Errorf("throughput of %s: %w", s.name, err)
+				// In-process and HTTP alternate too, so that both see the
+				// same machine load.
+				for _, viaHTTP := range []bool{r%2 == 1, r%2 == 0} {
+					if viaHTTP && s.http == nil {
+						continue
+					}
+					if err := measure(s, conc, viaHTTP); err != nil {
+						return fmt.Errorf("throughput of %s (round %d, concurrency %d, http %v): %w", s.name, r+1, conc, viaHTTP, err)
+					}
 				}
-				s.qps[conc] = append(s.qps[conc], tp.QPS)
-				a.log.Info("bench vectors: throughput", "system", s.name, "round", r+1, "concurrency", conc, "qps", int(tp.QPS))
 			}
 		}
 	}
-	return printVectorsBench(w, c, systems)
+	if err := printVectorsBench(w, c, systems); err != nil {
+		return err
+	}
+	if rss != nil {
+		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+		fmt.Fprintf(w, "  a fresh process opening the embedded store (%.1f MiB file) and answering %d searches:\n", mib(rss.fileBytes), rss.Searches)
+		fmt.Fprintf(w, "    RSS after open %.1f MiB (%.2f × the file), after the searches %.1f MiB (%.2f ×), peak %.1f MiB (%.2f ×); Go heap in use %.1f MiB\n",
+			mib(rss.AfterOpen), float64(rss.AfterOpen)/float64(rss.fileBytes), mib(rss.AfterSearch), float64(rss.AfterSearch)/float64(rss.fileBytes),
+			mib(rss.Peak), float64(rss.Peak)/float64(rss.fileBytes), mib(rss.HeapInUse))
+	}
+	return nil
 }
 
 // loadPgvectorBench opens the pgvector store in a fresh schema and loads
@@ -232,7 +333,8 @@ func (a *app) loadPgvectorBench(ctx context.Context, c vectorsBenchConfig, items
 	if strings.Contains(version, "PGlite") || strings.Contains(version, "emscripten") {
 		label += " — PGlite: pgvector compiled to WebAssembly, a floor for pgvector, not its speed"
 	}
-	ps := &benchSystem{name: "pgvector", label: label, store: st, qps: map[int][]float64{}}
+	ps := &benchSystem{name: "pgvector", label: label, store: st, qps: map[int][]float64{}, cpuQ: map[int][]float64{},
+		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{}}
 	cpu0, srv0, t0 := processCPU(), treeCPU(c.pgPID), time.Now()
 	if _, err := st.Load(ctx, "bench", vector.FromSlice(items), nil); err != nil {
 		return nil, cleanup, err
@@ -261,7 +363,7 @@ func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem
 		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.label)
 	}
 	row := func(metric string, cell func(*benchSystem) string) {
-		line := fmt.Sprintf("  %-28s", metric)
+		line := fmt.Sprintf("  %-32s", metric)
 		for _, s := range systems {
 			line += fmt.Sprintf(" %-18s", cell(s))
 		}
@@ -271,6 +373,22 @@ func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem
 	row("recall@10", func(s *benchSystem) string { return fmt.Sprintf("%.4f", s.recall) })
 	for _, conc := range []int{1, 2} {
 		row(fmt.Sprintf("in-process QPS, c = %d", conc), func(s *benchSystem) string { return fmt.Sprintf("%.0f", medianOf(s.qps[conc])) })
+	}
+	for _, conc := range []int{1, 2} {
+		row(fmt.Sprintf("in-process CPU-µs/query, c = %d", conc), func(s *benchSystem) string { return fmt.Sprintf("%.0f", medianOf(s.cpuQ[conc])) })
+	}
+	if !c.noHTTP {
+		for _, conc := range []int{1, 2} {
+			row(fmt.Sprintf("HTTP QPS, c = %d", conc), func(s *benchSystem) string { return fmt.Sprintf("%.0f", medianOf(s.httpQPS[conc])) })
+		}
+		for _, conc := range []int{1, 2} {
+			row(fmt.Sprintf("HTTP CPU-µs/request, c = %d", conc), func(s *benchSystem) string { return fmt.Sprintf("%.0f", medianOf(s.httpCPU[conc])) })
+		}
+		for _, conc := range []int{1, 2} {
+			row(fmt.Sprintf("HTTP / in-process QPS, c = %d", conc), func(s *benchSystem) string {
+				return fmt.Sprintf("%.2f", medianOf(s.httpQPS[conc])/medianOf(s.qps[conc]))
+			})
+		}
 	}
 	row("load + index build, CPU-s", func(s *benchSystem) string {
 		switch {
@@ -382,4 +500,258 @@ func dirBytes(dir string) int64 {
 		}
 	}
 	return total
+}
+
+// benchModel trains a small model embedding in dim dimensions: the API
+// needs one to answer, and POST /items_from_user only checks the
+// dimension of the embedding it is given, so its quality is irrelevant.
+func benchModel(ctx context.Context, dim int) (*model.Model, error) {
+	d := model.NewDataset()
+	for u := range 40 {
+		user := model.UserFeatures{City: fmt.Sprintf("city-%d", u%7), Country: fmt.Sprintf("country-%d", u%3), CreditLimit: float64(1000 * u)}
+		for j := range 5 {
+			it := (u*3 + j*7) % 25
+			err := d.Add(model.Rating{UserID: strconv.Itoa(u), User: user, ItemID: fmt.Sprintf("P%02d", it),
+				Item:  model.ItemFeatures{ProductLine: fmt.Sprintf("line-%d", it%4), ProductScale: "1:18", QuantityInStock: float64(it), BuyPrice: 10 + float64(it), MSRP: 20 + float64(it)},
+				Value: float64(1 + (u+j)%5)})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	res, err := model.Train(ctx, d, model.Config{Dim: dim, Seed: 1, Epochs: 1, Workers: 1})
+	if err != nil {
+		return nil, fmt.Errorf("bench vectors: the API's model: %w", err)
+	}
+	return res.Model, nil
+}
+
+// httpTarget is `recoflow serve`'s API (api.Server over a
+// recommend.Engine, as serve builds them) on a loopback port, and a
+// keep-alive client of it with every request body encoded beforehand.
+type httpTarget struct {
+	addr     string
+	url      string
+	requests [][]byte // whole HTTP requests
+	conns    chan *benchConn
+	client   *http.Client
+	bodies   [][]byte
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func (a *app) startHTTPTarget(ctx context.Context, m *model.Model, st vector.Reader, queries [][]float32) (*httpTarget, error) {
+	eng, err := recommend.New(m, st, nil, recommend.Options{Logger: a.log, AllowVersionMismatch: true})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(api.Options{Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	srv.SetEngine(eng)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	t := &httpTarget{
+		url:    "http://" + ln.Addr().String() + "/items_from_user?limit=" + strconv.Itoa(vectorbench.K),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}},
+		done:   make(chan error, 1),
+		addr:   ln.Addr().String(),
+		conns:  make(chan *benchConn, 64),
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t.cancel = cancel
+	go func() { t.done <- srv.Serve(sctx, ln) }()
+	for _, q := range queries {
+		body, err := json.Marshal(map[string][]float32{"embedding": q})
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		t.bodies = append(t.bodies, body)
+		t.requests = append(t.requests, fmt.Appendf(nil,
+			"POST /items_from_user?limit=%d HTTP/1.1\r\nHost: %s\r\nUser-Agent: recoflow-bench\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			vectorbench.K, t.addr, len(body), body))
+	}
+	// The API must give the store's answer.
+	resp, err := t.client.Post(t.url, "application/json", bytes.NewReader(t.bodies[0]))
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	var got []struct {
+		ID string `json:"id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	want, serr := st.SearchItems(ctx, queries[0], vectorbench.K)
+	switch {
+	case err != nil || resp.StatusCode != http.StatusOK:
+		err = fmt.Errorf("POST %s: status %d, %v", t.url, resp.StatusCode, err)
+	case serr != nil:
+		err = serr
+	case len(got) != len(want):
+		err = fmt.Errorf("POST %s: %d items, the store finds %d", t.url, len(got), len(want))
+	default:
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				err = fmt.Errorf("POST %s: item %d is %q, the store says %q", t.url, i, got[i].ID, want[i].ID)
+				break
+			}
+		}
+	}
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// search posts query i on a keep-alive connection of its own and reads
+// the whole answer. The request is written as prepared bytes and the
+// answer read with net/http's parser on the calling goroutine:
+// net/http.Client's reader and writer goroutines would add two goroutine
+// hand-offs per request to what is measured.
+func (t *httpTarget) search(i int) error {
+	var c *benchConn
+	select {
+	case c = <-t.conns:
+	default:
+		nc, err := net.Dial("tcp", t.addr)
+		if err != nil {
+			return err
+		}
+		c = &benchConn{Conn: nc, r: bufio.NewReader(nc)}
+	}
+	err := c.post(t.requests[i])
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("POST %s: %w", t.url, err)
+	}
+	select {
+	case t.conns <- c:
+	default:
+		c.Close()
+	}
+	return nil
+}
+
+// benchConn is one keep-alive connection to the API.
+type benchConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *benchConn) post(req []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && (resp.StatusCode != http.StatusOK || resp.Header.Get(api.HeaderFallback) != "") {
+		err = fmt.Errorf("status %d, fallback %q", resp.StatusCode, resp.Header.Get(api.HeaderFallback))
+	}
+	if err == nil && resp.Close {
+		err = errors.New("the server closed the connection")
+	}
+	return err
+}
+
+func (t *httpTarget) close() {
+	t.client.CloseIdleConnections()
+	for {
+		select {
+		case c := <-t.conns:
+			c.Close()
+			continue
+		default:
+		}
+		break
+	}
+	t.cancel()
+	<-t.done
+}
+
+// openRSS is what --open-only reports: the process's resident memory, in
+// bytes, after opening the store and after searching it.
+type openRSS struct {
+	Searches    int   `json:"searches"`
+	AfterOpen   int64 `json:"after_open"`
+	AfterSearch int64 `json:"after_search"`
+	Peak        int64 `json:"peak"`
+	HeapInUse   int64 `json:"heap_in_use"`
+	fileBytes   int64
+}
+
+// measureOpenRSS runs this program again with --open-only on dir, so that
+// the memory measured is that of a process holding the store alone, as
+// `recoflow serve` does, not this one's generated data.
+func (a *app) measureOpenRSS(ctx context.Context, c vectorsBenchConfig, dir string) (*openRSS, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", "vectors", "--open-only", dir, "--queries", strconv.Itoa(c.queries),
+		"--dim", strconv.Itoa(c.dim), "--log-level", "warn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench vectors --rss: %s --open-only: %v: %s", exe, err, strings.TrimSpace(stderr.String()))
+	}
+	var r openRSS
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("bench vectors --rss: %s --open-only printed %q: %v", exe, out, err)
+	}
+	return &r, nil
+}
+
+// benchVectorsOpenOnly opens the store in c.openOnly, searches it with
+// c.queries random vectors (10 each, so that the graph's and vectors'
+// pages a server touches are touched), and prints its memory as JSON.
+func (a *app) benchVectorsOpenOnly(ctx context.Context, c vectorsBenchConfig) error {
+	st, err := local.Open(ctx, c.openOnly, local.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r := openRSS{AfterOpen: procStatus("VmRSS")}
+	rng := rand.New(rand.NewPCG(c.seed, 7))
+	q := make([]float32, st.Dim())
+	for range c.queries * 10 {
+		for i := range q {
+			q[i] = float32(rng.NormFloat64())
+		}
+		if _, err := st.SearchItems(ctx, q, vectorbench.K); err != nil {
+			return err
+		}
+		r.Searches++
+	}
+	r.AfterSearch, r.Peak = procStatus("VmRSS"), procStatus("VmHWM")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapInUse = int64(ms.HeapInuse)
+	return json.NewEncoder(a.opts.Stdout).Encode(r)
+}
+
+// procStatus returns a "kB" field of /proc/self/status in bytes (0 when
+// unknown).
+func procStatus(field string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

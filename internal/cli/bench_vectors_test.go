@@ -60,7 +60,8 @@ func TestBenchVectorsTiny(t *testing.T) {
 			t.Errorf("system %d: recall@10 %v", i+1, r)
 		}
 	}
-	for _, metric := range []string{"in-process QPS, c = 1", "in-process QPS, c = 2", "load + index build, wall s"} {
+	for _, metric := range []string{"in-process QPS, c = 1", "in-process QPS, c = 2", "load + index build, wall s",
+		"HTTP QPS, c = 1", "HTTP QPS, c = 2", "HTTP / in-process QPS, c = 1", "HTTP / in-process QPS, c = 2"} {
 		for i, v := range figures(metric, "") {
 			if v <= 0 {
 				t.Errorf("system %d: %s %v", i+1, metric, v)

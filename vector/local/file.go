@@ -24,7 +24,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"time"
 	"unsafe"
 )
@@ -72,6 +71,9 @@ type snapshotData struct {
 	users  *table
 	graph  *graph
 	efCons int
+	// release unmaps the file the arrays point into (nil: they are on
+	// the heap). The snapshot made of this data calls it once unreachable.
+	release func()
 }
 
 // fileWriter writes sections, keeping offsets and checksums.
@@ -180,13 +182,21 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
 }
 
-// readSnapshot reads and checks a version file.
+// readSnapshot maps and checks a version file. Its arrays stay in the
+// mapping (the page cache, shared with other processes), not on the Go
+// heap.
 func readSnapshot(path string) (*snapshotData, error) {
-	b, err := os.ReadFile(path)
+	b, release, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseSnapshot(b, path)
+	d, err := parseSnapshot(b, path)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	d.release = release
+	return d, nil
 }
 
 // parseSnapshot checks the contents b of the version file path and uses
@@ -259,7 +269,13 @@ func readTable(secs map[string][]byte, name string, dim, n int) (*table, error) 
 			return nil, fmt.Errorf("table %s: bad id offset or order", name)
 		}
 	}
-	t := &table{dim: dim, ids: string(ids), off: off, order: order, vecs: vecs}
+	// The ids stay in the file's bytes too (no heap copy): search copies
+	// the ids it returns, which must outlive an unmapped version.
+	var idStr string
+	if len(ids) > 0 {
+		idStr = unsafe.String(unsafe.SliceData(ids), len(ids))
+	}
+	t := &table{dim: dim, ids: idStr, off: off, order: order, vecs: vecs}
 	for j := 1; j < n; j++ {
 		if t.id(order[j-1]) >= t.id(order[j]) {
 			return nil, fmt.Errorf("table %s: ids not sorted or not unique", name)

@@ -177,6 +177,10 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 		users: d.users,
 		graph: d.graph,
 	}
+	if d.release != nil {
+		// Every use of the arrays holds s (see KeepAlive in the readers).
+		runtime.AddCleanup(s, func(release func()) { release() }, d.release)
+	}
 	if s.graph != nil {
 		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
 		quant := quantize(s.items)
@@ -337,6 +341,7 @@ func (s *Store) ItemVector(ctx context.Context, id string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer runtime.KeepAlive(snap) // the arrays may be in its mapping
 	row, ok := snap.items.lookup(id)
 	if !ok {
 		return nil, fmt.Errorf("item %q: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
@@ -350,6 +355,7 @@ func (s *Store) UserVector(ctx context.Context, id int64) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer runtime.KeepAlive(snap) // the arrays may be in its mapping
 	row, ok := snap.users.lookup(strconv.FormatInt(id, 10))
 	if !ok {
 		return nil, fmt.Errorf("user %d: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
@@ -397,6 +403,7 @@ func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([
 }
 
 func (s *Store) search(snap *snapshot, query []float32, k int, exclude []string) ([]vector.Hit, error) {
+	defer runtime.KeepAlive(snap) // the arrays may be in its mapping: keep it mapped until the search ends
 	if err := vector.CheckVector(query, snap.info.Dim); err != nil {
 		return nil, fmt.Errorf("search %s: query: %w", s, err)
 	}
@@ -427,7 +434,8 @@ func (s *Store) search(snap *snapshot, query []float32, k int, exclude []string)
 		if slices.Contains(excl, c.id) {
 			continue
 		}
-		hits = append(hits, vector.Hit{ID: items.id(c.id), Distance: float64(clampDistance(c.d))})
+		// A copy: items.ids may be in the version file's mapping.
+		hits = append(hits, vector.Hit{ID: strings.Clone(items.id(c.id)), Distance: float64(clampDistance(c.d))})
 		if len(hits) == k {
 			break
 		}

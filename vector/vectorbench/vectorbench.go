@@ -76,6 +76,17 @@ type Throughput struct {
 // Run searches with concurrency goroutines, cycling through queries, for
 // about d (and at least one query each), and measures every search.
 func Run(ctx context.Context, st vector.Reader, queries [][]float32, concurrency int, d time.Duration) (Throughput, error) {
+	return RunFunc(len(queries), concurrency, d, func(i int) error {
+		_, err := st.SearchItems(ctx, queries[i], K)
+		return err
+	})
+}
+
+// RunFunc calls search with concurrency goroutines, cycling through the
+// query numbers 0..n-1, for about d (and at least once each), and measures
+// every call: Run for searches that are not a vector.Reader's (an HTTP
+// API's, say).
+func RunFunc(n, concurrency int, d time.Duration, search func(i int) error) (Throughput, error) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, concurrency)
 	errs := make([]error, concurrency)
@@ -84,10 +95,10 @@ func Run(ctx context.Context, st vector.Reader, queries [][]float32, concurrency
 	var wg sync.WaitGroup
 	for g := range concurrency {
 		wg.Go(func() {
-			for n := 0; n == 0 || time.Now().Before(deadline); n++ {
-				q := queries[int(next.Add(1)-1)%len(queries)]
+			for done := 0; done == 0 || time.Now().Before(deadline); done++ {
+				i := int(next.Add(1)-1) % n
 				t := time.Now()
-				if _, err := st.SearchItems(ctx, q, K); err != nil {
+				if err := search(i); err != nil {
 					errs[g] = err
 					return
 				}

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package local
+
+import "os"
+
+// mapFile reads the file at path into memory (no mmap on this system).
+func mapFile(path string) (b []byte, release func(), err error) {
+	b, err = os.ReadFile(path)
+	return b, func() {}, err
+}
