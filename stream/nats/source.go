@@ -148,10 +148,10 @@ func (s *Source) batch(hb *heldBatch) stream.Batch {
 	return batch
 }
 
-// aheadDepth is how many batches the read-ahead fetches before they are
-// taken: one being processed by the caller and this many fetched keep the
-// server sending while the caller transforms.
-const aheadDepth = 2
+// aheadDepth is how many batches the read-ahead holds at most: it fetches
+// again (up to this many, in one pull request, so a backlog takes a
+// quarter of the round trips) once at most one is left to take.
+const aheadDepth = 4
 
 // takeAhead returns the oldest batch read ahead, waiting for one while the
 // read-ahead fetches; nil, nil when there is none and none coming (the
@@ -234,7 +234,7 @@ func (s *Source) giveBack(batches []*heldBatch) {
 // consumer on the server would share out the messages between them, and
 // the batches would no longer follow the stream's order). s.mu is held.
 func (s *Source) startAheadLocked() {
-	if s.fetching || s.closed || s.waiting != nil || len(s.ready) >= aheadDepth {
+	if s.fetching || s.closed || s.waiting != nil || len(s.ready) > 1 {
 		return
 	}
 	s.fetching = true
@@ -255,22 +255,31 @@ func (s *Source) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
-// readAhead fetches batches one after another, each a pull request that
-// does not wait (one request on the server at a time, so batches keep the
-// stream's order), while the previous one came full and fewer than
-// aheadDepth wait to be taken; it stops at the first short or failed fetch
-// (an error shows again on the caller's own next fetch) or when the
-// in-flight bound has no room. Its batches count as held from their
-// arrival: the heartbeat extends their AckWait and Close gives them back.
+// readAhead fetches batches ahead, each pull request (one that does not
+// wait) for as many batches as there is room for up to aheadDepth; there is
+// one request on the server at a time, so batches keep the stream's order.
+// It goes on while its fetches come full and at most one batch waits to be
+// taken; it stops at the first short or failed fetch (an error shows again
+// on the caller's own next fetch) or when the in-flight bound has no room
+// for a batch. Its batches count as held from their arrival: the heartbeat
+// extends their AckWait and Close gives them back.
 func (s *Source) readAhead(done chan struct{}) {
 	defer close(done)
 	max := s.cfg.Source.MaxBatch
 	for {
+		s.mu.Lock()
+		want := (aheadDepth - len(s.ready)) * max
+		s.mu.Unlock()
+		if mp := s.cfg.MaxAckPending; mp > 0 {
+			// No more than the server may hand out: a request it cannot
+			// fill would wait there, holding back the caller's own.
+			want = min(want, mp-s.limiter.InUse())
+		}
 		n := 0
-		if s.limiter.InUse()+max <= s.cfg.Source.MaxInFlight {
+		if want >= max && s.limiter.InUse()+max <= s.cfg.Source.MaxInFlight {
 			// Never waits: with a context already ended, Acquire takes
 			// only room there is.
-			n, _ = s.limiter.Acquire(ended, max)
+			n, _ = s.limiter.Acquire(ended, want)
 		}
 		var msgs []jetstream.Msg
 		reconnects := s.c.nc.Stats().Reconnects
@@ -289,12 +298,14 @@ func (s *Source) readAhead(done chan struct{}) {
 			s.limiter.Release(len(msgs))
 			return
 		}
-		if len(msgs) > 0 {
-			hb := &heldBatch{msgs: msgs, touched: time.Now(), reconnects: reconnects}
+		for rest := msgs; len(rest) > 0; {
+			k := min(len(rest), max)
+			hb := &heldBatch{msgs: rest[:k:k], touched: time.Now(), reconnects: reconnects}
+			rest = rest[k:]
 			s.held[hb] = struct{}{}
 			s.ready = append(s.ready, hb)
 		}
-		more := n > 0 && len(msgs) == max && len(s.ready) < aheadDepth
+		more := n >= max && len(msgs) == n && len(s.ready) <= 1
 		if !more {
 			s.fetching = false
 		}
