@@ -229,12 +229,14 @@ func (s *Source) giveBack(batches []*heldBatch) {
 	}
 }
 
-// startAheadLocked starts the read-ahead goroutine unless it runs already
-// or a pull request still waits on the server (two requests of one
+// startAheadLocked starts the read-ahead goroutine unless it runs already,
+// the server is the embedded one (its clients in the serving process fetch
+// without a network round trip to hide, and the read-ahead measured slower
+// there: BENCHMARKS.md), or a pull request still waits on the server (two requests of one
 // consumer on the server would share out the messages between them, and
 // the batches would no longer follow the stream's order). s.mu is held.
 func (s *Source) startAheadLocked() {
-	if s.fetching || s.closed || s.waiting != nil || len(s.ready) > 1 {
+	if s.cfg.EmbeddedDir != "" || s.fetching || s.closed || s.waiting != nil || len(s.ready) > 1 {
 		return
 	}
 	s.fetching = true
