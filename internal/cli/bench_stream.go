@@ -21,6 +21,8 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/pipeline"
@@ -50,7 +52,11 @@ func (a *app) benchStreamCommand() *cobra.Command {
 from the simulator (the records recoflow produce publishes), on a fresh
 JetStream stream: the embedded broker (nats-embedded, in the working
 directory) by default, or the external NATS server given by --stream
-nats://host:4222 (the stream is created for the run and deleted after).
+nats://host:4222 (the stream is created for the run and deleted after), or
+with --stream kfake Kafka: franz-go's in-process kfake cluster, a topic of
+4 partitions per phase (the reference is then a plain franz-go consumer
+group that commits its offsets at the end, the pipeline reads through
+recoflow's Kafka source).
 
   backlog    --events events are published first (recoflow's producer); the
              phases below all read this same backlog, each with a durable
@@ -83,7 +89,8 @@ and an external one over TCP. Without --lake and --vectors the demo's batch
 stages first build a model and vector store in the working directory (under
 a second); the outputs always go to a lake in the working directory.`,
 		Example: `  recoflow bench stream
-  recoflow bench stream --events 20000 --rates 1000,5000,10000 --duration 5s`,
+  recoflow bench stream --events 20000 --rates 1000,5000,10000 --duration 5s
+  recoflow bench stream --stream kfake`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rates, err := parseRates(ratesFlag)
@@ -106,6 +113,9 @@ a second); the outputs always go to a lake in the working directory.`,
 				return usageError("--stream %q: %v", streamURL, err)
 			}
 			b := &streamBench{a: a, events: events, duration: duration, rates: rates, bufferInt: bufferInt, server: server, cpuProfile: cpuProfile, maxBatch: maxBatch}
+			if server == kfakeBroker {
+				b.server, b.kafka = "", true
+			}
 			return b.run(cmd.Context(), workDir, lakeURL, vectorsURL)
 		},
 	}
@@ -119,7 +129,7 @@ a second); the outputs always go to a lake in the working directory.`,
 	f.StringVar(&workDir, "dir", "", "working directory (default: a temporary directory, removed after)")
 	f.IntVar(&maxBatch, "max-batch", 0, "most events the pipeline's source reads at once, as recoflow stream --max-batch (default 500)")
 	f.StringVar(&cpuProfile, "pipeline-cpu-profile", "", "write a Go CPU profile of the pipeline phase alone (the backlog read by the pipeline) to this file (read it with go tool pprof; --cpu-profile covers the whole command)")
-	f.StringVar(&streamURL, "stream", "", "an external NATS JetStream server to measure on, nats://host:4222 (default: the embedded broker, in the working directory)")
+	f.StringVar(&streamURL, "stream", "", "an external NATS JetStream server to measure on, nats://host:4222, or kfake: Kafka, franz-go's in-process kfake cluster (default: the embedded NATS broker, in the working directory)")
 	return cmd
 }
 
@@ -150,8 +160,12 @@ type streamBench struct {
 	rates      []float64
 	bufferInt  time.Duration
 	server     string // nats://host:port of an external server; "" for the embedded one
+	kafka      bool   // Kafka on an in-process kfake cluster instead of NATS
 	cpuProfile string
 	maxBatch   int
+
+	kfake   *kfake.Cluster
+	brokers []string // the kfake cluster's listen addresses
 
 	dir     string
 	natsDir string
@@ -178,6 +192,7 @@ type streamBenchReport struct {
 	events                  int
 	avgSize                 float64
 	broker                  string
+	reference               string           // what the reference is
 	publish                 time.Duration    // the backlog's publication
 	refs                    [2]time.Duration // plain consumer: first read → last ack, before and after the pipeline
 	pipeComputed, pipeAcked time.Duration    // pipeline start → last computed / last ack
@@ -241,8 +256,22 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 		total += len(b.data[i].Data)
 	}
 	rep := &streamBenchReport{events: b.events, avgSize: float64(total) / float64(b.events), bufferInt: b.bufferInt, duration: b.duration,
-		broker: "embedded JetStream"}
-	if b.server != "" {
+		broker: "embedded JetStream", reference: "plain durable pull consumer, ack each message"}
+	switch {
+	case b.kafka:
+		// One topic per phase, seeded: the backlog's, then one per rate.
+		var topics []string
+		for i := 1; i <= 1+len(b.rates); i++ {
+			topics = append(topics, b.kafkaTopic(i))
+		}
+		if b.kfake, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kfakePartitions, topics...)); err != nil {
+			return fmt.Errorf("bench stream: kfake cluster: %w", err)
+		}
+		defer b.kfake.Close()
+		b.brokers = b.kfake.ListenAddrs()
+		rep.broker = fmt.Sprintf("Kafka on kfake (franz-go's in-process cluster, %d partitions)", kfakePartitions)
+		rep.reference = "plain consumer group (franz-go), commit at end"
+	case b.server != "":
 		rep.broker = "NATS JetStream at " + b.server
 	}
 
@@ -270,18 +299,25 @@ func (b *streamBench) run(ctx context.Context, workDir, lakeURL, vectorsURL stri
 	return printStreamBench(a.opts.Stdout, rep)
 }
 
-// benchNATSServer checks --stream: "" (the embedded broker) or a nats://
-// URL of one server, returned without path or query.
+// kfakeBroker is the --stream value that measures Kafka on an in-process
+// kfake cluster.
+const kfakeBroker = "kfake"
+
+// kfakePartitions is how many partitions each topic of the kfake cluster has.
+const kfakePartitions = 4
+
+// benchNATSServer checks --stream: "" (the embedded broker), kfake, or a
+// nats:// URL of one server, returned without path or query.
 func benchNATSServer(raw string) (string, error) {
-	if raw == "" {
-		return "", nil
+	if raw == "" || raw == kfakeBroker {
+		return raw, nil
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		return "", err
 	case u.Scheme != "nats":
-		return "", errors.New("want nats://host:port (other brokers are not measured by this benchmark)")
+		return "", errors.New("want nats://host:port or kfake (other brokers are not measured by this benchmark)")
 	case u.Host == "" || strings.Contains(u.Host, ","):
 		return "", errors.New("want one server, nats://host:port")
 	}
@@ -292,6 +328,10 @@ func benchNATSServer(raw string) (string, error) {
 // returns the stream URL and the stream's name and subject.
 func (b *streamBench) nextURL() (u, name, subject string) {
 	b.phase++
+	if b.kafka {
+		name = b.kafkaTopic(b.phase)
+		return "kafka://" + strings.Join(b.brokers, ",") + "/" + name, name, name
+	}
 	name = fmt.Sprintf("RECOFLOW_BENCH_%s_%d", b.tag, b.phase)
 	subject = fmt.Sprintf("recoflow.bench.%s.%d", b.tag, b.phase)
 	base := "nats-embedded://" + b.natsDir
@@ -302,10 +342,18 @@ func (b *streamBench) nextURL() (u, name, subject string) {
 	return fmt.Sprintf("%s?stream=%s&subject=%s&consumer=pipeline", base, name, subject), name, subject
 }
 
+// kafkaTopic names the kfake topic of a phase.
+func (b *streamBench) kafkaTopic(phase int) string {
+	return fmt.Sprintf("recoflow-bench-%s-%d", b.tag, phase)
+}
+
 // plainURL is the broker's client URL for the reference consumer: the
 // external server, or the one the embedded broker publishes in its
 // directory once it runs.
 func (b *streamBench) plainURL() (string, error) {
+	if b.kafka {
+		return strings.Join(b.brokers, ","), nil
+	}
 	if b.server != "" {
 		return b.server, nil
 	}
@@ -389,7 +437,7 @@ func (b *streamBench) backlogPhases(ctx context.Context, rep *streamBenchReport,
 	if err != nil {
 		return err
 	}
-	if rep.refs[0], err = plainConsume(ctx, plain, name, subject, "reference1", b.events); err != nil {
+	if rep.refs[0], err = b.reference(ctx, plain, name, subject, "reference1"); err != nil {
 		return fmt.Errorf("reference: %w", err)
 	}
 	b.a.log.Info("bench stream: reference done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.refs[0].Seconds()))
@@ -436,11 +484,61 @@ func (b *streamBench) backlogPhases(ctx context.Context, rep *streamBenchReport,
 	b.a.log.Info("bench stream: pipeline done", "events_per_s", fmt.Sprintf("%.0f", float64(b.events)/rep.pipeComputed.Seconds()))
 	rep.heapPipeline = mem.mark()
 
-	if rep.refs[1], err = plainConsume(ctx, plain, name, subject, "reference2", b.events); err != nil {
+	if rep.refs[1], err = b.reference(ctx, plain, name, subject, "reference2"); err != nil {
 		return fmt.Errorf("reference, second run: %w", err)
 	}
 	rep.heapRef = max(rep.heapRef, mem.mark())
 	return nil
+}
+
+// reference runs the plain consumer of the broker on the backlog.
+func (b *streamBench) reference(ctx context.Context, plain, name, subject, group string) (time.Duration, error) {
+	if b.kafka {
+		return plainKafkaConsume(ctx, strings.Split(plain, ","), name, group, b.events)
+	}
+	return plainConsume(ctx, plain, name, subject, group, b.events)
+}
+
+// plainKafkaConsume is the Kafka reference: a franz-go consumer group of
+// its own on the topic, from the start, that polls until it has n records
+// and then commits their offsets (a plain consumer with franz-go's
+// defaults, which also commit in the background while it reads); it
+// returns the time from its start (joining the group included, as the
+// pipeline's source joins its own) to the final commit's return.
+func plainKafkaConsume(ctx context.Context, brokers []string, topic, group string, n int) (time.Duration, error) {
+	start := time.Now()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID("recoflow bench stream reference"),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	count := 0
+	for count < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("%d of %d records read: %w", count, n, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if ferr == nil {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return 0, ferr
+		}
+		count += fs.NumRecords()
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return time.Since(start), nil
 }
 
 // plainConsume is the reference: a durable pull consumer of its own on
@@ -818,7 +916,7 @@ func printStreamBench(w io.Writer, r *streamBenchReport) error {
 	fmt.Fprintf(w, "bench stream: %s; pipeline, producer and reference consumer in one process on %d CPUs; a backlog of %d events of %.0f B on average; lake sink, buffer interval %s\n",
 		r.broker, runtime.NumCPU(), r.events, r.avgSize, r.bufferInt)
 	fmt.Fprintf(w, "  backlog    published with recoflow's producer             %9.0f events/s  (not a reference)\n", n/r.publish.Seconds())
-	fmt.Fprintf(w, "  reference  plain durable pull consumer, ack each message  %9.0f events/s  (before the pipeline %.0f, after %.0f)\n", ref, ref1, ref2)
+	fmt.Fprintf(w, "  reference  %-46s %9.0f events/s  (before the pipeline %.0f, after %.0f)\n", r.reference, ref, ref1, ref2)
 	fmt.Fprintf(w, "  pipeline   same backlog, to recommendations computed      %9.0f events/s  ratio %.2f  (target ≥ 0.5)\n", comp, comp/ref)
 	fmt.Fprintf(w, "  pipeline   same backlog, to durable in the lake and acked %9.0f events/s  ratio %.2f  (includes the last flush, ≤ %s)\n", acked, acked/ref, r.bufferInt)
 	for _, x := range r.rates {

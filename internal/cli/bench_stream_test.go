@@ -61,13 +61,45 @@ func TestBenchStreamTiny(t *testing.T) {
 	positive(`(?m)^  memory     peak Go heap (\d+\.\d) MiB \(sampled every 100 ms\), peak RSS (\d+\.\d) MiB`)
 }
 
+// TestBenchStreamKfake runs the benchmark on Kafka (franz-go's in-process
+// kfake cluster): the reference is a plain consumer group, the pipeline
+// reads through recoflow's Kafka source, and every event is acknowledged.
+func TestBenchStreamKfake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo's batch stages and a kfake cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // the setup trains: slow under -race on a loaded machine
+	defer cancel()
+	var out, errb bytes.Buffer
+	err := cli.Run(ctx, []string{"bench", "stream", "--stream", "kfake", "--dir", t.TempDir(), "--events", "300",
+		"--duration", "1s", "--rates", "200", "--buffer-interval", "200ms", "--log-level", "warn"},
+		cli.Options{Stdout: &out, Stderr: &errb, Getenv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	report := out.String()
+	t.Log("\n" + report)
+	for _, re := range []string{
+		`(?m)^bench stream: Kafka on kfake \(franz-go's in-process cluster, 4 partitions\); .* a backlog of 300 events`,
+		`(?m)^  reference  plain consumer group \(franz-go\), commit at end +[1-9]\d* events/s  \(before the pipeline [1-9]\d*, after [1-9]\d*\)`,
+		`(?m)^  pipeline   same backlog, to recommendations computed +[1-9]\d* events/s  ratio \d+\.\d+`,
+		`(?m)^  pipeline   same backlog, to durable in the lake and acked +[1-9]\d* events/s`,
+		`(?m)^  latency    broker → computed    at +200/s \(achieved +[1-9]\d*/s, [1-9]\d* events\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(report) {
+			t.Errorf("no line matching %q in:\n%s", re, report)
+		}
+	}
+}
+
 func TestBenchStreamFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--rates", "fast"},
 		{"--events", "0"},
 		{"--lake", "file:///nowhere"},
 		{"--buffer-interval", "10ms"},
-		{"--stream", "kafka://127.0.0.1:9092/events"},
+		{"--stream", "kafka://127.0.0.1:9092/events"}, // Kafka is measured on kfake only
+		{"--stream", "kfake://x"},
 		{"--stream", "nats://"},
 	} {
 		var errb bytes.Buffer

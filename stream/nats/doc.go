@@ -39,7 +39,12 @@
 // renewed every MaxWait) and then takes what arrived with it, so a lone
 // event is handed out as soon as it is stored. A waiting pull ends on the
 // server's side only: when the ctx of ReadBatch ends first, the pull stays
-// live and the next ReadBatch takes what it brings. An ack acks each message
+// live and the next ReadBatch takes what it brings. After a full batch (a
+// backlog), a Source on a server given by URL fetches the next batches
+// ahead while the caller works (up to four batches in one pull request
+// that does not wait, one request on the server at a time so that batches
+// keep the stream's order); batches read ahead are held like those handed
+// out, and those read before a lost connection are given back. An ack acks each message
 // with a reply subject and waits for the server to confirm them all (one
 // round trip per batch): when it returns, the server has applied the acks.
 //

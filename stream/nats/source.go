@@ -25,18 +25,29 @@ type Source struct {
 	limiter *inflight.Limiter
 
 	mu      sync.Mutex
-	held    map[*heldBatch]struct{} // handed out, not yet acked
+	held    map[*heldBatch]struct{} // handed out or read ahead, not yet acked
 	waiting *waitingPull            // a pull request still waiting on the server
 	closed  bool
-	stopHB  chan struct{}
-	hbDone  chan struct{}
-	closeMu sync.Mutex // serializes Close
+	// Read-ahead (see readAhead): batches fetched after a full batch, in
+	// stream order, not yet handed out; whether the goroutine that fetches
+	// them runs; a channel closed (and replaced) whenever either changes.
+	ready     []*heldBatch
+	fetching  bool
+	aheadDone chan struct{} // closed when the read-ahead goroutine returns
+	changed   chan struct{}
+	stopHB    chan struct{}
+	hbDone    chan struct{}
+	closeMu   sync.Mutex // serializes Close
 }
 
 // heldBatch is a batch handed out and not yet acked.
 type heldBatch struct {
 	msgs    []jetstream.Msg
 	touched time.Time // when AckWait last restarted for its messages
+	// reconnects is the connection's reconnect count before a read-ahead
+	// batch was fetched: a batch fetched before a reconnect is not handed
+	// out (see takeAhead).
+	reconnects uint64
 }
 
 // NewSource connects, creates the stream if missing, and creates or updates
@@ -71,6 +82,7 @@ func NewSource(ctx context.Context, cfg Config) (*Source, error) {
 		cons:    cons,
 		limiter: inflight.New(cfg.Source.MaxInFlight),
 		held:    map[*heldBatch]struct{}{},
+		changed: make(chan struct{}),
 		stopHB:  make(chan struct{}),
 		hbDone:  make(chan struct{}),
 	}
@@ -86,10 +98,16 @@ func (s *Source) String() string {
 
 // ReadBatch implements stream.Source. It takes the messages available at
 // once; when there are none it waits (in pulls of MaxWait) for one and then
-// takes what arrived with it.
+// takes what arrived with it. After a full batch (a backlog), the next
+// batches are fetched ahead while this one is processed (see readAhead).
 func (s *Source) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, error) {
 	if s.isClosed() {
 		return nil, nil, stream.ErrClosed
+	}
+	if hb, err := s.takeAhead(ctx); err != nil {
+		return nil, nil, err
+	} else if hb != nil {
+		return s.batch(hb), s.ackFunc(hb), nil
 	}
 	n, err := s.limiter.Acquire(ctx, s.cfg.Source.MaxBatch)
 	if err != nil {
@@ -104,10 +122,6 @@ func (s *Source) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, e
 		return nil, nil, err
 	}
 
-	batch := make(stream.Batch, 0, len(msgs))
-	for _, m := range msgs {
-		batch = append(batch, s.message(m))
-	}
 	hb := &heldBatch{msgs: msgs, touched: time.Now()}
 	s.mu.Lock()
 	if s.closed { // closed while we fetched: give them back
@@ -119,8 +133,190 @@ func (s *Source) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, e
 		return nil, nil, stream.ErrClosed
 	}
 	s.held[hb] = struct{}{}
+	if len(msgs) == s.cfg.Source.MaxBatch {
+		s.startAheadLocked()
+	}
 	s.mu.Unlock()
-	return batch, s.ackFunc(hb), nil
+	return s.batch(hb), s.ackFunc(hb), nil
+}
+
+func (s *Source) batch(hb *heldBatch) stream.Batch {
+	batch := make(stream.Batch, 0, len(hb.msgs))
+	for _, m := range hb.msgs {
+		batch = append(batch, s.message(m))
+	}
+	return batch
+}
+
+// aheadDepth is how many batches the read-ahead holds at most: it fetches
+// again (up to this many, in one pull request, so a backlog takes a
+// quarter of the round trips) once at most one is left to take.
+const aheadDepth = 4
+
+// takeAhead returns the oldest batch read ahead, waiting for one while the
+// read-ahead fetches; nil, nil when there is none and none coming (the
+// caller then fetches itself). Taking a batch restarts the read-ahead.
+func (s *Source) takeAhead(ctx context.Context) (*heldBatch, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, stream.ErrClosed
+		}
+		if stale := s.staleLocked(); len(stale) > 0 {
+			s.mu.Unlock()
+			s.giveBack(stale)
+			continue
+		}
+		if len(s.ready) > 0 {
+			hb := s.ready[0]
+			s.ready[0] = nil
+			s.ready = s.ready[1:]
+			if len(hb.msgs) == s.cfg.Source.MaxBatch {
+				s.startAheadLocked()
+			}
+			s.mu.Unlock()
+			return hb, nil
+		}
+		if !s.fetching {
+			s.mu.Unlock()
+			return nil, nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			// What the read-ahead brings stays for the next ReadBatch.
+			return nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// staleLocked takes out of ready (and held) the batches read ahead before
+// the connection was lost: the server that delivered them may be gone (a
+// restarted embedded server delivers them again), so they are given back
+// rather than handed out. s.mu is held.
+func (s *Source) staleLocked() []*heldBatch {
+	if len(s.ready) == 0 {
+		return nil
+	}
+	now := s.c.nc.Stats().Reconnects
+	connected := s.c.nc.IsConnected()
+	var stale []*heldBatch
+	keep := s.ready[:0]
+	for _, hb := range s.ready {
+		if connected && hb.reconnects == now {
+			keep = append(keep, hb)
+			continue
+		}
+		delete(s.held, hb)
+		stale = append(stale, hb)
+	}
+	clear(s.ready[len(keep):])
+	s.ready = keep
+	return stale
+}
+
+// giveBack negatively acks the messages of batches that are not handed out
+// (sent once the connection is back, if it is not) and frees their room.
+func (s *Source) giveBack(batches []*heldBatch) {
+	for _, hb := range batches {
+		for _, m := range hb.msgs {
+			_ = m.Nak()
+		}
+		s.limiter.Release(len(hb.msgs))
+	}
+}
+
+// startAheadLocked starts the read-ahead goroutine unless it runs already,
+// the server is the embedded one (its clients in the serving process fetch
+// without a network round trip to hide, and the read-ahead measured slower
+// there: BENCHMARKS.md), or a pull request still waits on the server (two requests of one
+// consumer on the server would share out the messages between them, and
+// the batches would no longer follow the stream's order). s.mu is held.
+func (s *Source) startAheadLocked() {
+	if s.cfg.EmbeddedDir != "" || s.fetching || s.closed || s.waiting != nil || len(s.ready) > 1 {
+		return
+	}
+	s.fetching = true
+	s.aheadDone = make(chan struct{})
+	go s.readAhead(s.aheadDone)
+}
+
+// ended is a context that has ended.
+var ended = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// notifyLocked wakes the ReadBatch waiting on the read-ahead. s.mu is held.
+func (s *Source) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// readAhead fetches batches ahead, each pull request (one that does not
+// wait) for as many batches as there is room for up to aheadDepth; there is
+// one request on the server at a time, so batches keep the stream's order.
+// It goes on while its fetches come full and at most one batch waits to be
+// taken; it stops at the first short or failed fetch (an error shows again
+// on the caller's own next fetch) or when the in-flight bound has no room
+// for a batch. Its batches count as held from their arrival: the heartbeat
+// extends their AckWait and Close gives them back.
+func (s *Source) readAhead(done chan struct{}) {
+	defer close(done)
+	max := s.cfg.Source.MaxBatch
+	for {
+		s.mu.Lock()
+		want := (aheadDepth - len(s.ready)) * max
+		s.mu.Unlock()
+		if mp := s.cfg.MaxAckPending; mp > 0 {
+			// No more than the server may hand out: a request it cannot
+			// fill would wait there, holding back the caller's own.
+			want = min(want, mp-s.limiter.InUse())
+		}
+		n := 0
+		if want >= max && s.limiter.InUse()+max <= s.cfg.Source.MaxInFlight {
+			// Never waits: with a context already ended, Acquire takes
+			// only room there is.
+			n, _ = s.limiter.Acquire(ended, want)
+		}
+		var msgs []jetstream.Msg
+		reconnects := s.c.nc.Stats().Reconnects
+		if n > 0 {
+			msgs, _ = take(s.cons.FetchNoWait(n))
+			s.limiter.Release(n - len(msgs))
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.fetching = false
+			s.notifyLocked()
+			s.mu.Unlock()
+			for _, m := range msgs {
+				_ = m.Nak()
+			}
+			s.limiter.Release(len(msgs))
+			return
+		}
+		for rest := msgs; len(rest) > 0; {
+			k := min(len(rest), max)
+			hb := &heldBatch{msgs: rest[:k:k], touched: time.Now(), reconnects: reconnects}
+			rest = rest[k:]
+			s.held[hb] = struct{}{}
+			s.ready = append(s.ready, hb)
+		}
+		more := n >= max && len(msgs) == n && len(s.ready) <= 1
+		if !more {
+			s.fetching = false
+		}
+		s.notifyLocked()
+		s.mu.Unlock()
+		if !more {
+			return
+		}
+	}
 }
 
 func (s *Source) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
@@ -297,9 +493,21 @@ func (s *Source) Close(ctx context.Context) error {
 	s.closed = true
 	held := s.held
 	s.held = map[*heldBatch]struct{}{}
+	s.ready = nil
 	w := s.waiting
 	s.waiting = nil
+	var ahead chan struct{}
+	if s.fetching {
+		ahead = s.aheadDone
+	}
+	s.notifyLocked()
 	s.mu.Unlock()
+	if ahead != nil { // its fetch does not wait on the server; it gives back what it brings
+		select {
+		case <-ahead:
+		case <-ctx.Done():
+		}
+	}
 	var late []jetstream.Msg
 	if w != nil { // a pull that got a message after its ReadBatch gave up
 		select {
