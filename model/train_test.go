@@ -287,8 +287,8 @@ func TestTrainKeepsBestEpochRefitsAndReportsProgress(t *testing.T) {
 	if len(m.Epochs) < 12 && len(m.Epochs)-m.BestEpoch != 3 {
 		t.Errorf("stopped after epoch %d with best %d: want patience 3", len(m.Epochs), m.BestEpoch)
 	}
-	if m.Refit.Epochs != m.BestEpoch || m.Refit.Ratings != d.Len() {
-		t.Errorf("refit %+v: want %d epochs on all %d ratings", m.Refit, m.BestEpoch, d.Len())
+	if want := refitEpochs(m.Config, m.BestEpoch); m.Refit.Epochs != want || m.Refit.Ratings != d.Len() {
+		t.Errorf("refit %+v: want %d epochs on all %d ratings", m.Refit, want, d.Len())
 	}
 	if m.Split.Train+m.Split.Validation+m.Split.Holdout != d.Len() || m.Split.Holdout == 0 {
 		t.Errorf("split %+v of %d ratings", m.Split, d.Len())
@@ -689,5 +689,53 @@ func TestValidationMeasuresABoundedSampleOfUsers(t *testing.T) {
 	}
 	if c := validationUsers(d, split, 4, 20); slices.Equal(a, c) {
 		t.Error("another seed drew the same users")
+	}
+}
+
+// TestWarmStartKeepsTheFunction: the refit continues from the validation
+// run's towers although its encoders, fitted on more ratings, know more
+// categories and scale the numbers differently: every user the first
+// encoder could encode gets the same tower output after the transfer, and
+// the category only the second encoder knows starts with no weight.
+func TestWarmStartKeepsTheFunction(t *testing.T) {
+	users := []UserFeatures{
+		{City: "Nantes", Country: "France", CreditLimit: 20000},
+		{City: "Lyon", Country: "France", CreditLimit: 90000},
+		{City: "Madrid", Country: "Spain", CreditLimit: 50000},
+		{City: "Oslo", Country: "Norway", CreditLimit: 10000},
+	}
+	cats := make([][]string, len(users))
+	nums := make([][]float64, len(users))
+	for k, f := range users {
+		cats[k], nums[k] = f.categorical(), f.numeric()
+	}
+	from := fitEncoder("user", userCategorical, userNumeric, cats, nums, []int{3, 1, 2, 0}) // no Oslo
+	to := fitEncoder("user", userCategorical, userNumeric, cats, nums, []int{4, 2, 2, 5})
+	const H, D = 8, 4
+	src := make([]float64, towerSize(from.width, H, D))
+	r := newRNG(3, 3)
+	for i := range src {
+		src[i] = 2*r.float64() - 1
+	}
+	dst := make([]float64, towerSize(to.width, H, D))
+	transferTower(dst, src, to, from, H, D, true)
+	ts, td := newTower(from.width, H, D, src), newTower(to.width, H, D, dst)
+	h := make([]float64, H)
+	for k := range 3 {
+		want, got := make([]float64, D), make([]float64, D)
+		xs, xd := from.encode(cats[k], nums[k]), to.encode(cats[k], nums[k])
+		ts.forward(&xs, h, want)
+		td.forward(&xd, h, got)
+		for c := range want {
+			if math.Abs(got[c]-want[c]) > 1e-9 {
+				t.Fatalf("user %d: embedding %v after the transfer, want %v", k, got, want)
+			}
+		}
+	}
+	oslo := to.OneHot[0].index["oslo"]
+	for _, w := range td.w1[int(to.offsets[0]+oslo)*H:][:H] {
+		if w != 0 {
+			t.Fatalf("a category the validation run never saw starts with weights %v", td.w1[int(to.offsets[0]+oslo)*H:][:H])
+		}
 	}
 }
