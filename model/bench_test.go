@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +92,11 @@ func benchTrain(b *testing.B, rs []Rating, cfg Config) {
 			m.Holdout.RMSE.Model, m.Holdout.RMSE.GlobalMean, m.Holdout.RMSE.ItemMean,
 			m.Holdout.Ranking.Model.Precision, m.Holdout.Ranking.Popularity.Precision,
 			m.Holdout.Ranking.Model.NDCG, m.Holdout.Ranking.Popularity.NDCG)
+		curve := make([]string, len(m.Epochs))
+		for k, e := range m.Epochs {
+			curve[k] = fmt.Sprintf("%.4f", e.ValidationNDCG)
+		}
+		b.Logf("validation NDCG@10 per epoch: %s; refit %d epochs", strings.Join(curve, " "), m.Refit.Epochs)
 	}
 }
 

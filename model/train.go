@@ -24,7 +24,7 @@ type Config struct {
 	// validation NDCG@10 (10); negative means never stop early. When the
 	// validation split has enough relevant ratings (preciseValidation) to
 	// measure NDCG@10 precisely, training stops sooner: after
-	// max(3, best epoch/4) epochs (at most Patience) without a gain of more
+	// max(4, best epoch/3) epochs (at most Patience) without a gain of more
 	// than 1 % over the best, and never before epoch 8, so that an early
 	// peak is not trusted.
 	Patience int `json:"patience"`
@@ -365,7 +365,7 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 		if cfg.Patience > 0 && since >= cfg.Patience {
 			break
 		}
-		if cfg.Patience > 0 && precise && epoch >= minEpochs && epoch-gainEpoch >= max(3, bestEpoch/4) {
+		if cfg.Patience > 0 && precise && epoch >= minEpochs && epoch-gainEpoch >= max(4, bestEpoch/3) {
 			break
 		}
 	}
