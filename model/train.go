@@ -29,10 +29,11 @@ type Config struct {
 	// peak is not trusted.
 	Patience int `json:"patience"`
 	// RefitEpochs is how many epochs the refit on all the data runs,
-	// continuing from the validation run's best parameters (a warm start):
-	// 0 chooses automatically (see refitEpochs). Negative refits from
-	// scratch for as many epochs as validation chose (slower; the former
-	// behaviour).
+	// continuing from the validation run's best parameters (a warm start).
+	// 0 chooses automatically: half the best epoch, rounded up, when the
+	// validation split is precise (see Patience), else (small data, where
+	// epochs are cheap) a refit from scratch. Negative always refits from
+	// scratch for as many epochs as validation chose.
 	RefitEpochs int `json:"refit_epochs,omitempty"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
@@ -286,7 +287,7 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	refit := newTrainer(d, all, cfg)
 	first, last := 1, sel.best
-	if cfg.RefitEpochs >= 0 {
+	if cfg.RefitEpochs > 0 || cfg.RefitEpochs == 0 && sel.precise {
 		refit.warmStart(sel.t)
 		first, last = sel.best+1, sel.best+refitEpochs(cfg, sel.best)
 	}
@@ -308,9 +309,10 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 
 // selection is the outcome of the validation run.
 type selection struct {
-	t      *trainer // holding the best epoch's parameters
-	epochs []EpochStats
-	best   int
+	t       *trainer // holding the best epoch's parameters
+	epochs  []EpochStats
+	best    int
+	precise bool // see preciseValidation
 }
 
 // selectEpochs trains on the training split, measuring NDCG@10 on the
@@ -326,10 +328,8 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 	t := newTrainer(d, train, cfg)
 	t.valUsers = validationUsers(d, split, cfg.Seed, maxValidationUsers)
 	snap := t.snapshot()
-	best := math.Inf(-1)
-	bestEpoch, since := 0, 0
 	precise := preciseValidation(d, split)
-	gainBest, gainEpoch := 0.0, 0 // the last epoch that gained more than minGain
+	var stop stopper
 	var epochs []EpochStats
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
@@ -346,31 +346,52 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 			ValidationPrecision: rk.Model.Precision,
 			Seconds:             time.Since(start).Seconds(),
 		}
-		if st.ValidationNDCG > best || bestEpoch == 0 {
-			best = st.ValidationNDCG
-			bestEpoch = epoch
+		if stop.add(st.ValidationNDCG) {
 			snap.save(t)
 			st.Best = true
-			since = 0
-		} else {
-			since++
-		}
-		if gainEpoch == 0 || st.ValidationNDCG > gainBest*(1+minGain) {
-			gainBest, gainEpoch = st.ValidationNDCG, epoch
 		}
 		epochs = append(epochs, st)
 		if cfg.Progress != nil {
 			cfg.Progress(st)
 		}
-		if cfg.Patience > 0 && since >= cfg.Patience {
-			break
-		}
-		if cfg.Patience > 0 && precise && epoch >= minEpochs && epoch-gainEpoch >= max(4, bestEpoch/3) {
+		if stop.done(cfg.Patience, precise) {
 			break
 		}
 	}
 	snap.restore(t)
-	return &selection{t: t, epochs: epochs, best: bestEpoch}, nil
+	return &selection{t: t, epochs: epochs, best: stop.bestEpoch, precise: precise}, nil
+}
+
+// stopper follows the validation NDCG@10 of successive epochs and tells
+// when to stop (see Config.Patience).
+type stopper struct {
+	epoch, bestEpoch, gainEpoch int
+	best, gainBest              float64
+}
+
+// add records the next epoch's validation NDCG@10 and reports whether it
+// is the best so far.
+func (s *stopper) add(ndcg float64) bool {
+	s.epoch++
+	if s.gainEpoch == 0 || ndcg > s.gainBest*(1+minGain) {
+		s.gainBest, s.gainEpoch = ndcg, s.epoch
+	}
+	if s.bestEpoch == 0 || ndcg > s.best {
+		s.best, s.bestEpoch = ndcg, s.epoch
+		return true
+	}
+	return false
+}
+
+// done reports whether training should stop after the epochs added.
+func (s *stopper) done(patience int, precise bool) bool {
+	if patience <= 0 {
+		return false
+	}
+	if s.epoch-s.bestEpoch >= patience {
+		return true
+	}
+	return precise && s.epoch >= minEpochs && s.epoch-s.gainEpoch >= max(4, s.bestEpoch/3)
 }
 
 // Early stopping on a precise validation split (see Config.Patience): the
