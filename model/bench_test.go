@@ -3,8 +3,13 @@ package model
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/recoflow/recoflow/eval"
+	"github.com/recoflow/recoflow/eval/baseline"
 )
 
 // cpuSeconds returns the user and system CPU time of the process so far.
@@ -87,5 +92,56 @@ func benchTrain(b *testing.B, rs []Rating, cfg Config) {
 			m.Holdout.RMSE.Model, m.Holdout.RMSE.GlobalMean, m.Holdout.RMSE.ItemMean,
 			m.Holdout.Ranking.Model.Precision, m.Holdout.Ranking.Popularity.Precision,
 			m.Holdout.Ranking.Model.NDCG, m.Holdout.Ranking.Popularity.NDCG)
+		curve := make([]string, len(m.Epochs))
+		for k, e := range m.Epochs {
+			curve[k] = fmt.Sprintf("%.4f", e.ValidationNDCG)
+		}
+		b.Logf("validation NDCG@10 per epoch: %s; refit %d epochs", strings.Join(curve, " "), m.Refit.Epochs)
+	}
+}
+
+// benchGenerated100k mirrors the shape of `recoflow seed --dataset
+// generated --ratings 100000`: 1,000 customers rating 100 of 200 products,
+// with latent tastes.
+var benchGenerated100k = genConfig{users: 1000, items: 200, perUser: 100, cities: 100, countries: 20, latent: 1, seed: 1}
+
+// BenchmarkFit100kHybridVsBPR fits the default hybrid (its validation run
+// and refit, as `recoflow evaluate` fits it) and the BPR-MF baseline
+// (Gorse v0.5's defaults, re-implemented in eval/baseline: Gorse itself is
+// not available to this module) on the same 80 % training split of 100,000
+// generated ratings, one after the other, and scores both on the held-out
+// 20 % with package eval's protocol. It reports each fit's CPU and wall
+// seconds, their ratios (hybrid/BPR) and both NDCG@10s.
+//
+//	go test ./model -run '^$' -bench Fit100kHybridVsBPR -benchtime 1x
+func BenchmarkFit100kHybridVsBPR(b *testing.B) {
+	d := datasetOf(b, generate(benchGenerated100k))
+	data, _, _ := d.EvalData()
+	train, test, err := eval.RandomSplit(data, eval.DefaultTestFraction, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Seed = 1
+	methods := []eval.Method{Method(d, cfg), baseline.BPR{Seed: 1}}
+	for b.Loop() {
+		var cpu, wall, ndcg [2]float64
+		for k, m := range methods {
+			cpu0, wall0 := cpuSeconds(), time.Now()
+			s, err := m.Fit(context.Background(), train)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu[k], wall[k] = cpuSeconds()-cpu0, time.Since(wall0).Seconds()
+			ndcg[k] = eval.Evaluate(context.Background(), train, test, s, eval.Options{}).NDCGAtK
+		}
+		b.ReportMetric(cpu[0], "hybrid-cpu-s")
+		b.ReportMetric(cpu[1], "bpr-cpu-s")
+		b.ReportMetric(wall[0], "hybrid-wall-s")
+		b.ReportMetric(wall[1], "bpr-wall-s")
+		b.ReportMetric(cpu[0]/cpu[1], "cpu-ratio")
+		b.ReportMetric(wall[0]/wall[1], "wall-ratio")
+		b.ReportMetric(ndcg[0], "hybrid-ndcg@10")
+		b.ReportMetric(ndcg[1], "bpr-ndcg@10")
 	}
 }

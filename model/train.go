@@ -21,8 +21,20 @@ type Config struct {
 	// all the data runs for the number of epochs validation chose.
 	Epochs int `json:"epochs"`
 	// Patience stops training after this many epochs without a better
-	// validation NDCG@10 (10); negative means never stop early.
+	// validation NDCG@10 (10); negative means never stop early. When the
+	// validation split has enough relevant ratings (preciseValidation) to
+	// measure NDCG@10 precisely, training stops sooner: after
+	// max(4, best epoch/3) epochs (at most Patience) without a gain of more
+	// than 1 % over the best, and never before epoch 8, so that an early
+	// peak is not trusted.
 	Patience int `json:"patience"`
+	// RefitEpochs is how many epochs the refit on all the data runs,
+	// continuing from the validation run's best parameters (a warm start).
+	// 0 chooses automatically: half the best epoch, rounded up, when the
+	// validation split is precise (see Patience), else (small data, where
+	// epochs are cheap) a refit from scratch. Negative always refits from
+	// scratch for as many epochs as validation chose.
+	RefitEpochs int `json:"refit_epochs,omitempty"`
 	// BatchSize is the number of ratings per Adam step. 0 chooses by the
 	// size of the training set: the largest of 256, 512 and 1024 that still
 	// makes at least 700 steps per epoch (256 for fewer than 358,400
@@ -274,7 +286,12 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 		all[i] = int32(i)
 	}
 	refit := newTrainer(d, all, cfg)
-	for epoch := 1; epoch <= sel.best; epoch++ {
+	first, last := 1, sel.best
+	if cfg.RefitEpochs > 0 || cfg.RefitEpochs == 0 && sel.precise {
+		refit.warmStart(sel.t)
+		first, last = sel.best+1, sel.best+refitEpochs(cfg, sel.best)
+	}
+	for epoch := first; epoch <= last; epoch++ {
 		if _, err := refit.epoch(ctx, epoch); err != nil {
 			return nil, err
 		}
@@ -282,7 +299,7 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	seen += refit.seen
 	m := refit.model()
 	m.ratingA, m.ratingB = headA, headB
-	met.Refit = RefitStats{Ratings: len(all), Epochs: sel.best, Users: len(m.userIDs), Items: len(m.itemIDs)}
+	met.Refit = RefitStats{Ratings: len(all), Epochs: last - first + 1, Users: len(m.userIDs), Items: len(m.itemIDs)}
 	met.TrainingSeconds = time.Since(start).Seconds()
 	if met.TrainingSeconds > 0 {
 		met.RatingsPerSecond = float64(seen) / met.TrainingSeconds
@@ -292,9 +309,10 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 
 // selection is the outcome of the validation run.
 type selection struct {
-	t      *trainer // holding the best epoch's parameters
-	epochs []EpochStats
-	best   int
+	t       *trainer // holding the best epoch's parameters
+	epochs  []EpochStats
+	best    int
+	precise bool // see preciseValidation
 }
 
 // selectEpochs trains on the training split, measuring NDCG@10 on the
@@ -310,8 +328,8 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 	t := newTrainer(d, train, cfg)
 	t.valUsers = validationUsers(d, split, cfg.Seed, maxValidationUsers)
 	snap := t.snapshot()
-	best := math.Inf(-1)
-	bestEpoch, since := 0, 0
+	precise := preciseValidation(d, split)
+	var stop stopper
 	var epochs []EpochStats
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
@@ -328,25 +346,75 @@ func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*
 			ValidationPrecision: rk.Model.Precision,
 			Seconds:             time.Since(start).Seconds(),
 		}
-		if st.ValidationNDCG > best || bestEpoch == 0 {
-			best = st.ValidationNDCG
-			bestEpoch = epoch
+		if stop.add(st.ValidationNDCG) {
 			snap.save(t)
 			st.Best = true
-			since = 0
-		} else {
-			since++
 		}
 		epochs = append(epochs, st)
 		if cfg.Progress != nil {
 			cfg.Progress(st)
 		}
-		if cfg.Patience > 0 && since >= cfg.Patience {
+		if stop.done(cfg.Patience, precise) {
 			break
 		}
 	}
 	snap.restore(t)
-	return &selection{t: t, epochs: epochs, best: bestEpoch}, nil
+	return &selection{t: t, epochs: epochs, best: stop.bestEpoch, precise: precise}, nil
+}
+
+// stopper follows the validation NDCG@10 of successive epochs and tells
+// when to stop (see Config.Patience).
+type stopper struct {
+	epoch, bestEpoch, gainEpoch int
+	best, gainBest              float64
+}
+
+// add records the next epoch's validation NDCG@10 and reports whether it
+// is the best so far.
+func (s *stopper) add(ndcg float64) bool {
+	s.epoch++
+	if s.gainEpoch == 0 || ndcg > s.gainBest*(1+minGain) {
+		s.gainBest, s.gainEpoch = ndcg, s.epoch
+	}
+	if s.bestEpoch == 0 || ndcg > s.best {
+		s.best, s.bestEpoch = ndcg, s.epoch
+		return true
+	}
+	return false
+}
+
+// done reports whether training should stop after the epochs added.
+func (s *stopper) done(patience int, precise bool) bool {
+	if patience <= 0 {
+		return false
+	}
+	if s.epoch-s.bestEpoch >= patience {
+		return true
+	}
+	return precise && s.epoch >= minEpochs && s.epoch-s.gainEpoch >= max(4, s.bestEpoch/3)
+}
+
+// Early stopping on a precise validation split (see Config.Patience): the
+// least relative gain of validation NDCG@10 that counts as progress, the
+// first epoch after which training may stop, and the number of relevant
+// validation ratings (rating ≥ 4) from which the split is precise.
+const (
+	minGain          = 0.01
+	minEpochs        = 8
+	preciseRelevants = 2000
+)
+
+// preciseValidation reports whether the validation split has at least
+// preciseRelevants relevant ratings: enough for the NDCG@10 of successive
+// epochs to differ by more than noise.
+func preciseValidation(d *Dataset, split []uint8) bool {
+	n := 0
+	for r, s := range split {
+		if s == splitValidation && d.ratings[r].value >= 4 {
+			n++
+		}
+	}
+	return n >= preciseRelevants
 }
 
 // maxValidationUsers bounds the users whose validation NDCG@10 is measured
@@ -1142,4 +1210,87 @@ func (t *trainer) fitRatingHead(idx []int32) (a, b float64) {
 // clone returns a tower with its own copy of t's parameters.
 func (t *tower) clone() *tower {
 	return newTower(t.in, t.hidden, t.out, append([]float64(nil), t.p...))
+}
+
+// refitEpochs is the length of a warm-started refit after a validation run
+// whose best epoch was best: cfg.RefitEpochs if set, else half of best,
+// rounded up. Measured on generated 100k ratings (best epoch 9), the
+// published model's NDCG@10 under package eval's protocol was 0.575 after
+// 1 warm epoch, 0.590 after 2, 0.604 after 5, and 0.607 after a 9-epoch
+// refit from scratch: the ratings the validation run did not train on need
+// a few passes.
+func refitEpochs(cfg Config, best int) int {
+	if cfg.RefitEpochs > 0 {
+		return cfg.RefitEpochs
+	}
+	return max(1, (best+1)/2)
+}
+
+// warmStart sets t's parameters and Adam state to those of t0, a run on
+// part of the same data: tower weights mapped through the two runs'
+// encoders (a category t0 did not know starts at 0; a numeric input's
+// weights are rescaled and the hidden bias shifted so that the tower
+// computes the same function of the raw features), the id vectors of the
+// users and items t0 trained (the others keep their fresh start), the
+// moments and the step count.
+func (t *trainer) warmStart(t0 *trainer) {
+	H, D := t.cfg.Hidden, t.cfg.Dim
+	nu, nu0 := towerSize(t.userEnc.width, H, D), towerSize(t0.userEnc.width, H, D)
+	for _, x := range []struct {
+		dst, src []float64
+		affine   bool
+	}{{t.params, t0.params, true}, {t.m, t0.m, false}, {t.v, t0.v, false}} {
+		transferTower(x.dst[:nu], x.src[:nu0], t.userEnc, t0.userEnc, H, D, x.affine)
+		transferTower(x.dst[nu:], x.src[nu0:], t.itemEnc, t0.itemEnc, H, D, x.affine)
+	}
+	t.b1t, t.b2t = t0.b1t, t0.b2t
+	if t.idU == nil || t0.idU == nil {
+		return
+	}
+	copyKnown := func(dst, src []float64, known []bool) {
+		for k, ok := range known {
+			if ok {
+				copy(dst[k*D:(k+1)*D], src[k*D:(k+1)*D])
+			}
+		}
+	}
+	copyKnown(t.idU, t0.idU, t0.knownU)
+	copyKnown(t.idUm, t0.idUm, t0.knownU)
+	copyKnown(t.idUv, t0.idUv, t0.knownU)
+	copyKnown(t.idI, t0.idI, t0.knownI)
+	copyKnown(t.idIm, t0.idIm, t0.knownI)
+	copyKnown(t.idIv, t0.idIv, t0.knownI)
+}
+
+// transferTower copies the tower laid over src (inputs encoded by from)
+// into the one laid over dst (inputs encoded by to): rows of the one-hot
+// categories by name (0 for categories from does not know), rows of the
+// numeric inputs as they are or, with affine, rescaled from from's scaler
+// to to's with the hidden bias compensating the shift of the mean.
+func transferTower(dst, src []float64, to, from *encoder, H, D int, affine bool) {
+	td := newTower(to.width, H, D, dst)
+	ts := newTower(from.width, H, D, src)
+	clear(td.w1)
+	copy(td.b1, ts.b1)
+	copy(td.w2, ts.w2)
+	copy(td.b2, ts.b2)
+	for c, oh := range to.OneHot {
+		for i, v := range oh.Categories {
+			if j, ok := from.OneHot[c].index[v]; ok {
+				copy(td.w1[int(to.offsets[c]+int32(i))*H:][:H], ts.w1[int(from.offsets[c]+j)*H:][:H])
+			}
+		}
+	}
+	baseTo, baseFrom := to.width-len(to.Scalers), from.width-len(from.Scalers)
+	for j, sc := range to.Scalers {
+		rowTo, rowFrom := td.w1[(baseTo+j)*H:][:H], ts.w1[(baseFrom+j)*H:][:H]
+		if !affine {
+			copy(rowTo, rowFrom)
+			continue
+		}
+		// w·(x−m₀)/s₀ = (w·s/s₀)·(x−m)/s + w·(m−m₀)/s₀
+		f := from.Scalers[j]
+		axpy(rowTo, sc.Scale/f.Scale, rowFrom)
+		axpy(td.b1, (sc.Mean-f.Mean)/f.Scale, rowFrom)
+	}
 }
