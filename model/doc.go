@@ -54,6 +54,22 @@
 // Defaults were picked by measurement, on the classicmodels sample under
 // the evaluation protocol of package eval (NDCG@10): see BENCHMARKS.md.
 //
+// # History
+//
+// After training, each known user's published vector is turned towards its
+// history: in direction unit(e) + w·h, e the user's embedding above and h
+// the unit sum, over the items it rated (weighted as positives), of each
+// item's row: with Config.HistorySource HistoryNeighbours, the
+// least-squares image in the embedding space of the item's item-kNN
+// neighbourhood (co-rating cosine, 20 neighbours), so that the cosine adds
+// an item-kNN score ("bought with what you bought"); with HistoryItems, the
+// item's unit embedding. The term is folded into the user's id vector, so
+// EmbedKnownUser, user_embeddings.csv, the API, the stream and the
+// evaluation all serve the same vector; items, and users the model does not
+// know, are unchanged. Source and weight w are set by Config.HistorySource
+// and Config.HistoryWeight (see their defaults), and recorded in
+// metrics.json ("history").
+//
 // # Training
 //
 // Read the committed training dataset (and the catalogue committed with it)

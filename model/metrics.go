@@ -50,6 +50,10 @@ type Metrics struct {
 	Holdout Holdout `json:"holdout"`
 	// Refit describes the published model, trained on every rating.
 	Refit RefitStats `json:"refit"`
+	// History is how much of each known user's history (the mean of the
+	// item vectors it rated) its published vector holds, and how the
+	// validation split chose it; nil for a content-only model.
+	History *HistoryStats `json:"history,omitempty"`
 	// Evaluation is the full evaluation report (package eval), when the
 	// caller adds one.
 	Evaluation any `json:"evaluation,omitempty"`
@@ -155,8 +159,14 @@ func (t *trainer) metrics(split []uint8) *Metrics {
 // holdout computes the hold-out figures of the trainer's parameters,
 // using embeddings rounded to float32 as they are published.
 func (t *trainer) holdout(split []uint8, a, b float64) Holdout {
-	d := t.d
 	ue, ie := t.embedAll(true)
+	return t.holdoutWith(ue, ie, split, a, b)
+}
+
+// holdoutWith is holdout with the embeddings given (rows of Dim values, as
+// published).
+func (t *trainer) holdoutWith(ue, ie []float64, split []uint8, a, b float64) Holdout {
+	d := t.d
 	// Baselines from the training ratings.
 	global := 0.0
 	itemSum := make([]float64, len(d.items))

@@ -92,6 +92,18 @@ type Config struct {
 	// Progress, if set, is called after each epoch of the validation run
 	// (not of the refit).
 	Progress func(EpochStats) `json:"-"`
+	// HistoryWeight turns each known user's published vector towards its
+	// history, the mean of the unit vectors of the items it rated: in
+	// direction unit(user) + HistoryWeight·unit(history), so that cosine
+	// ranking adds the items most like those it rated. 0 (the default)
+	// lets the validation split choose it among 0 to 5; negative means
+	// none. Content-only models have none.
+	HistoryWeight float64 `json:"history_weight,omitempty"`
+	// HistorySource is what the history sums: HistoryItems (the item
+	// embeddings) or HistoryNeighbours (their item-kNN neighbourhoods,
+	// mapped into the embedding space). "" (the default) lets the
+	// validation split choose.
+	HistorySource string `json:"history_source,omitempty"`
 }
 
 // DefaultConfig returns the defaults every zero field of a Config takes.
@@ -299,6 +311,7 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	seen += refit.seen
 	m := refit.model()
 	m.ratingA, m.ratingB = headA, headB
+	applyHistory(sel.t, refit, m, met, split)
 	met.Refit = RefitStats{Ratings: len(all), Epochs: last - first + 1, Users: len(m.userIDs), Items: len(m.itemIDs)}
 	met.TrainingSeconds = time.Since(start).Seconds()
 	if met.TrainingSeconds > 0 {

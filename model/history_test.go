@@ -1,0 +1,160 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+)
+
+// coBought is a shop where item C is bought with A by many shoppers and with
+// B by some, D with B by some, and the others in pairs of their own; shopper
+// "x" has bought A and B.
+func coBought(t *testing.T) *Dataset {
+	var rs []Rating
+	add := func(user string, items ...string) {
+		for _, it := range items {
+			rs = append(rs, Rating{UserID: user, User: UserFeatures{City: "Lyon", Country: "France", CreditLimit: 1000},
+				ItemID: it, Item: ItemFeatures{ProductLine: "Cars", ProductScale: "1:10", QuantityInStock: 10, BuyPrice: 10, MSRP: 20}, Value: 5})
+		}
+	}
+	for k := range 10 {
+		add(fmt.Sprint("ac", k), "A", "C")
+		add(fmt.Sprint("ef", k), "E", "F")
+		add(fmt.Sprint("gh", k), "G", "H")
+	}
+	for k := range 5 {
+		add(fmt.Sprint("bc", k), "B", "C")
+		add(fmt.Sprint("bd", k), "B", "D")
+	}
+	add("x", "A", "B")
+	return datasetOf(t, rs)
+}
+
+// unrated returns the items x has not rated, best first by cosine.
+func rankFor(d *Dataset, u []float64, items []float64, D int, rated map[string]bool) []string {
+	var ids []string
+	var scores []float64
+	for k, id := range d.itemIDs {
+		if rated[id] {
+			continue
+		}
+		c, _, _ := cosine(u, items[k*D:(k+1)*D])
+		ids = append(ids, id)
+		scores = append(scores, c)
+	}
+	order := topKeys(nil, scores, len(scores))
+	out := make([]string, len(order))
+	for r, k := range order {
+		out[r] = ids[k]
+	}
+	return out
+}
+
+func TestNeighbourHistoryRanksTheCoBoughtItemFirst(t *testing.T) {
+	d := coBought(t)
+	d.sort()
+	all := make([]int32, len(d.ratings))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	tr := newTrainer(d, all, Config{Dim: 32, Seed: 1}.withDefaults())
+	// Item embeddings orthogonal to each other: the history term alone is
+	// then the item-kNN score, centred.
+	D := 32
+	ie := make([]float64, len(d.items)*D)
+	for k := range d.items {
+		ie[k*D+k] = 2
+	}
+	for _, src := range []string{HistoryNeighbours, HistoryItems} {
+		h := tr.history(tr.itemRows(ie, src))
+		x := d.userIndex["x"]
+		got := rankFor(d, h[int(x)*D:(int(x)+1)*D], ie, D, map[string]bool{"A": true, "B": true})
+		switch src {
+		case HistoryNeighbours:
+			// C: neighbour of A (cosine 10/√(11·15)) and of B; D of B only.
+			if got[0] != "C" || got[1] != "D" {
+				t.Errorf("neighbours: x (bought A, B) is offered %v, want C then D first", got)
+			}
+		case HistoryItems:
+			// Orthogonal items: nothing unrated is like A or B.
+			if c, _, _ := cosine(h[int(x)*D:(int(x)+1)*D], ie[int(d.itemIndex["C"])*D:][:D]); c != 0 {
+				t.Errorf("items: cosine of x's history with C = %v, want 0 (orthogonal items)", c)
+			}
+		}
+	}
+}
+
+func TestHistoryIsFoldedIntoThePublishedUserVectors(t *testing.T) {
+	d := datasetOf(t, smallData(t, 3))
+	ctx := context.Background()
+	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Metrics.History != nil {
+		t.Errorf("history weight -1: metrics record a history blend %+v", off.Metrics.History)
+	}
+	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: 1, HistorySource: HistoryNeighbours})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := on.Metrics.History; h == nil || h.Weight != 1 || h.Source != HistoryNeighbours || h.Chosen {
+		t.Fatalf("metrics record the history blend %+v, want weight 1 of neighbours, not chosen", h)
+	}
+	changed := 0
+	for k, id := range d.userIDs {
+		a := off.Model.EmbedKnownUser(id, d.users[k])
+		b := on.Model.EmbedKnownUser(id, d.users[k])
+		if !on.Model.KnowsUser(id) {
+			for c := range a {
+				if a[c] != b[c] {
+					t.Fatalf("user %s without ratings: embedding changed by the history", id)
+				}
+			}
+			continue
+		}
+		// b = a + ‖a‖·h with ‖h‖ = 1: the history's share is ‖b − a‖/‖a‖ = 1.
+		var na, nd float64
+		for c := range a {
+			na += float64(a[c]) * float64(a[c])
+			nd += (float64(b[c]) - float64(a[c])) * (float64(b[c]) - float64(a[c]))
+		}
+		if r := math.Sqrt(nd / na); math.Abs(r-1) > 1e-3 {
+			t.Errorf("user %s: ‖history term‖/‖embedding‖ = %v, want 1", id, r)
+		}
+		changed++
+	}
+	if changed == 0 {
+		t.Fatal("no known user")
+	}
+	for k, id := range d.itemIDs {
+		a, b := off.Model.EmbedKnownItem(id, d.items[k]), on.Model.EmbedKnownItem(id, d.items[k])
+		for c := range a {
+			if a[c] != b[c] {
+				t.Fatalf("item %s: embedding changed by the users' history", id)
+			}
+		}
+	}
+}
+
+func TestValidationChoosesTheHistoryBlend(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4))
+	res, err := Train(context.Background(), d, Config{Seed: 5, Epochs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Metrics.History
+	if h == nil || !h.Chosen || len(h.Candidates) != 2*len(historyWeights) {
+		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, 2*len(historyWeights))
+	}
+	best := h.Candidates[0]
+	for _, c := range h.Candidates {
+		if c.ValidationNDCG > best.ValidationNDCG {
+			best = c
+		}
+	}
+	if best.Weight != h.Weight || (h.Weight != 0 && best.Source != h.Source) {
+		t.Errorf("chose %s %v, but the best validation NDCG@10 is %s %v's", h.Source, h.Weight, best.Source, best.Weight)
+	}
+}
