@@ -405,7 +405,6 @@ type state struct {
 	spec    *dataset.Spec // with defaults
 	plan    *specPlan     // nil on the built-in spec's own path
 
-
 	rowsRead atomic.Int64
 	rejected atomic.Int64
 	total    atomic.Int64
@@ -637,18 +636,18 @@ func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest 
 		Spec:            st.spec.Name,
 		SpecHash:        dataset.Hash(st.spec),
 		PartitionColumn: partCol,
-		RunID:      st.runID,
-		Source:     db.String(),
-		StartedAt:  st.start.UTC(),
-		FinishedAt: finished.UTC(),
-		Rows:       st.rows,
-		Rejected:   st.rejected.Load(),
-		Bytes:      st.bytes,
-		Schema:     schema,
-		Partitions: st.partitions,
-		Timings:    st.timings,
-		Rejects:    st.rejectsKey,
-		Catalog:    st.catalog,
+		RunID:           st.runID,
+		Source:          db.String(),
+		StartedAt:       st.start.UTC(),
+		FinishedAt:      finished.UTC(),
+		Rows:            st.rows,
+		Rejected:        st.rejected.Load(),
+		Bytes:           st.bytes,
+		Schema:          schema,
+		Partitions:      st.partitions,
+		Timings:         st.timings,
+		Rejects:         st.rejectsKey,
+		Catalog:         st.catalog,
 	}
 }
 

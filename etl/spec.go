@@ -85,8 +85,8 @@ type specPlan struct {
 	cols []planCol
 	// Indexes into cols.
 	userID, itemID, feedback, timestamp, partition int
-	schema                                        *parquet.Schema
-	weights                                       map[string]float64
+	schema                                         *parquet.Schema
+	weights                                        map[string]float64
 }
 
 // SpecRun documents what Run does with a spec other than the built-in one.
@@ -204,7 +204,7 @@ func newSpecPlan(ctx context.Context, db *source.DB, s *dataset.Spec) (*specPlan
 		// Features and passthrough columns in the table's column order.
 		type entry struct {
 			name, column, path string
-			pos             int
+			pos                int
 		}
 		var es []entry
 		pos := func(col string) int {

@@ -353,4 +353,3 @@ func decoder(t parquet.Type) (func(parquet.Value) Value, error) {
 	}
 	return nil, fmt.Errorf("type %s is not read", t)
 }
-
