@@ -84,7 +84,8 @@ func (r *GenericRow) Value(name string) (Value, bool) {
 }
 
 // Columns returns the training data's column names, in order, the
-// partition column included (at its place in the rule of etl.SpecRun).
+// partition column included, in the order package etl documents (ids,
+// features and passthrough columns in table order, feedback, timestamp).
 func (r *GenericRow) Columns() []string { return r.cols.names }
 
 // ReadTable calls fn for every row of the committed dataset of spec s (its

@@ -4,6 +4,15 @@
 //
 // The ETL writes it (package etl); training reads it (Open). Keeping both
 // sides on one definition is what keeps them compatible.
+//
+// A dataset written from any dataset spec — the built-in one included — is
+// read with ReadTable, which hands the model a GenericRow per interaction:
+// the user and item ids as text, the feedback as a float64, the optional
+// time, and every feature and passthrough column by name as text, a
+// number or null. That is the contract the model reads for any shop; the
+// columns' order and Parquet types are set out in package etl's
+// documentation and in docs/DATASET_SPEC.md. Row, Record and Read are the
+// built-in dataset's typed view of the same files.
 package training
 
 import "time"
