@@ -78,7 +78,7 @@
 // Each column's Parquet type comes from the source column's type:
 // text → STRING; TINYINT, SMALLINT, MEDIUMINT, INT (signed) and BOOLEAN →
 // INT32; BIGINT, unsigned INT and SQLite's INTEGER (64-bit) → INT64;
-// DECIMAL(p,s) with p ≤ 18 → DECIMAL(p,s) on INT64 (larger precisions are
+// DECIMAL(p,s) with p ≤ 18 → DECIMAL(p,s) on INT32 (p ≤ 9) or INT64 (more digits are
 // refused); FLOAT, DOUBLE, REAL and a DECIMAL without precision → DOUBLE;
 // DATE → DATE; DATETIME and TIMESTAMP → TIMESTAMP(MICROS, UTC); TIME → STRING;
 // YEAR → INT32; binary → BYTE_ARRAY; a column of no declared type → STRING.

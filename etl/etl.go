@@ -302,7 +302,10 @@ func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
 		RunID: runID, Rows: man.Rows, Rejected: man.Rejected, Rejects: st.rejects,
 		Partitions: len(man.Partitions), Files: st.files, Bytes: man.Bytes,
 		Duration: opts.Now().Sub(start), ManifestKey: manifestKey, RejectsKey: man.Rejects,
-		Customers: man.Catalog.CustomerRows, Products: man.Catalog.ProductRows, CatalogRejected: st.catalogRejected,
+		CatalogRejected: st.catalogRejected,
+	}
+	if c := man.Catalog; c != nil {
+		sum.Customers, sum.Products = c.CustomerRows, c.ProductRows
 	}
 	log.Info("etl committed", "run_id", runID, "rows", sum.Rows, "rejected", sum.Rejected,
 		"partitions", sum.Partitions, "files", sum.Files, "bytes", sum.Bytes, "duration", sum.Duration.Round(time.Millisecond).String(),

@@ -33,7 +33,7 @@ const (
 	kString    lakeKind = iota // BYTE_ARRAY, STRING
 	kInt32                     // INT32
 	kInt64                     // INT64
-	kDecimal                   // INT64, DECIMAL(p,s), p <= 18
+	kDecimal                   // DECIMAL(p,s) on INT32 (p <= 9) or INT64 (p <= 18)
 	kDouble                    // DOUBLE
 	kDate                      // INT32, DATE
 	kTimestamp                 // INT64, TIMESTAMP(MICROS, UTC)
@@ -315,7 +315,13 @@ func (p *specPlan) parquetSchema() (*parquet.Schema, error) {
 		case kInt64:
 			typ = reflect.TypeFor[int64]()
 		case kDecimal:
+			// INT32 up to 9 digits, INT64 up to 18, as the Parquet format
+			// says (readers such as Arrow warn about a small decimal on
+			// INT64).
 			typ = reflect.TypeFor[int64]()
+			if c.prec <= 9 {
+				typ = reflect.TypeFor[int32]()
+			}
 			tag += fmt.Sprintf(",decimal(%d:%d)", c.scale, c.prec)
 		case kDouble:
 			typ = reflect.TypeFor[float64]()

@@ -297,6 +297,9 @@ func (c *planCol) value(v any) (parquet.Value, error) {
 		if err != nil {
 			return parquet.Value{}, err
 		}
+		if c.prec <= 9 {
+			return parquet.Int32Value(int32(n)), nil
+		}
 		return parquet.Int64Value(n), nil
 	case kDouble:
 		f, err := toFloat(v)
