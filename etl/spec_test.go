@@ -355,3 +355,47 @@ func TestSpecBuiltInIsTheLabsPath(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecRunsAndRollback: a spec's dataset keeps its own run history, and
+// Rollback with the spec commits an earlier run again.
+func TestSpecRunsAndRollback(t *testing.T) {
+	ctx := context.Background()
+	db := shopSource(t, sqliteSource)
+	spec := shopSpec(t, nil)
+	b := fileLake(t)
+	first, err := etl.Run(ctx, db, b, etl.Options{Spec: spec, KeepRuns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL.Exec("DELETE FROM " + db.Quote("order") + " WHERE " + db.Quote("quantity") + " = 3"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := etl.Run(ctx, db, b, etl.Options{Spec: spec, KeepRuns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Rows != 3 {
+		t.Fatalf("second run: %d rows, want 3", second.Rows)
+	}
+	runs, err := etl.RunsOf(ctx, b, "movie_orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].RunID != second.RunID || !runs[0].Current || runs[1].RunID != first.RunID {
+		t.Fatalf("RunsOf lists %+v, want %s (current) then %s", runs, second.RunID, first.RunID)
+	}
+	if classic, err := etl.Runs(ctx, b); err != nil || len(classic) != 0 {
+		t.Errorf("the built-in dataset's runs: %v, %v; want none", classic, err)
+	}
+	sum, err := etl.Rollback(ctx, b, "", etl.Options{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RunID != first.RunID || sum.Rows != 4 {
+		t.Fatalf("rollback committed %s with %d rows, want %s with 4", sum.RunID, sum.Rows, first.RunID)
+	}
+	n := 0
+	if _, err := training.ReadTable(ctx, b, spec, func(*training.GenericRow) error { n++; return nil }); err != nil || n != 4 {
+		t.Fatalf("after the rollback ReadTable reads %d rows (%v), want 4", n, err)
+	}
+}
