@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/source"
 	"github.com/recoflow/recoflow/training"
@@ -94,6 +95,19 @@ type Options struct {
 	// staged and before the run is published. Tests use it to fail or stop
 	// a run at that point.
 	AfterStage func(ctx context.Context) error
+	// Spec is the dataset spec the run follows; nil means the built-in
+	// classicmodels spec (dataset.Classic). See SpecRun for what a spec
+	// other than the built-in one writes.
+	Spec *dataset.Spec
+}
+
+// layout returns where the run's dataset lives in the lake.
+func (o Options) layout() layout {
+	if o.Spec == nil {
+		return classicLayout
+	}
+	s := o.Spec.WithDefaults()
+	return layout{s.Lake.Dataset}
 }
 
 // Summary describes a finished run.
@@ -118,9 +132,18 @@ type Summary struct {
 }
 
 // BadRowError is returned under the Fail policy for the first bad row.
-type BadRowError struct{ Reject Reject }
+type BadRowError struct {
+	Reject Reject
+	// Spec is the bad row of a spec other than the built-in one; Reject is
+	// then empty.
+	Spec *SpecReject
+}
 
 func (e *BadRowError) Error() string {
+	if r := e.Spec; r != nil {
+		return fmt.Sprintf("bad row (user %s, item %s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
+			deref(r.User), deref(r.Item), r.Reason)
+	}
 	if e.Reject.Table == source.Customers {
 		return fmt.Sprintf("bad customers row (customerNumber=%s): %s (--on-bad-rows=fail stops at the first bad row; quarantine keeps going)",
 			deref(e.Reject.CustomerNumber), e.Reject.Reason)
@@ -139,9 +162,6 @@ func deref(s *string) string {
 	}
 	return *s
 }
-
-// stagingRoot holds one directory per run before it is published.
-const stagingRoot = training.RunsPrefix
 
 // RejectsPrefix is where rejected rows are written, one file per run.
 const RejectsPrefix = "rejects/" + training.Dataset
@@ -168,12 +188,28 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 	}
 	log.Info("etl starting", "run_id", runID, "source", db.String(), "lake", b.String(), "on_bad_rows", string(opts.OnBadRows))
 
-	if err := Preflight(ctx, db); err != nil {
-		return nil, err
+	spec := dataset.Classic()
+	if opts.Spec != nil {
+		spec = opts.Spec.WithDefaults()
 	}
+	var plan *specPlan
+	if isClassic(&spec) {
+		if err := Preflight(ctx, db); err != nil {
+			return nil, err
+		}
+	} else {
+		// The spec against the source, before the lake is touched or a row
+		// read: tables, columns, types.
+		p, err := newSpecPlan(ctx, db, &spec)
+		if err != nil {
+			return nil, err
+		}
+		plan = p
+	}
+	lay := layout{spec.Lake.Dataset}
 	// One writer per lake and dataset: the lease is held until the run has
 	// committed (or failed) and stops the run if it is lost.
-	lease, err := takeLease(ctx, b, "recoflow etl run "+runID, opts.LeaseTTL, log)
+	lease, err := takeLease(ctx, b, lay, "recoflow etl run "+runID, opts.LeaseTTL, log)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +222,10 @@ func Run(ctx context.Context, db *source.DB, b lake.Bucket, opts Options) (*Summ
 		bucket:  b,
 		lease:   lease,
 		runID:   runID,
-		staging: training.RunDir(runID),
+		staging: lay.runDir(runID),
+		lay:     lay,
+		spec:    &spec,
+		plan:    plan,
 		start:   start,
 		rejects: map[string]int64{},
 	}
@@ -242,11 +281,11 @@ func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
 			return nil, err
 		}
 	}
-	manifestKey, err := publish(ctx, b, st.staging, runID, man, opts, st.lease.check)
+	manifestKey, err := publish(ctx, b, st.lay, st.staging, runID, man, opts, st.lease.check)
 	if err != nil {
 		return nil, fmt.Errorf("publish run %s: %w", runID, err)
 	}
-	if err := recordCommit(ctx, b, man, "etl", opts.Now()); err != nil {
+	if err := recordCommit(ctx, b, st.lay, man, "etl", opts.Now()); err != nil {
 		log.Warn("etl committed but could not record the run for rollback", "run_id", runID, "err", err)
 	}
 	// Old runs are usually gone by now; on a slow disk give the removal a
@@ -263,7 +302,10 @@ func (st *state) run(ctx context.Context, db *source.DB) (*Summary, error) {
 		RunID: runID, Rows: man.Rows, Rejected: man.Rejected, Rejects: st.rejects,
 		Partitions: len(man.Partitions), Files: st.files, Bytes: man.Bytes,
 		Duration: opts.Now().Sub(start), ManifestKey: manifestKey, RejectsKey: man.Rejects,
-		Customers: man.Catalog.CustomerRows, Products: man.Catalog.ProductRows, CatalogRejected: st.catalogRejected,
+		CatalogRejected: st.catalogRejected,
+	}
+	if c := man.Catalog; c != nil {
+		sum.Customers, sum.Products = c.CustomerRows, c.ProductRows
 	}
 	log.Info("etl committed", "run_id", runID, "rows", sum.Rows, "rejected", sum.Rejected,
 		"partitions", sum.Partitions, "files", sum.Files, "bytes", sum.Bytes, "duration", sum.Duration.Round(time.Millisecond).String(),
@@ -338,6 +380,22 @@ func Preflight(ctx context.Context, db *source.DB) error {
 	return nil
 }
 
+// CheckSource checks that the source holds what a run of spec s reads,
+// before any row is read: Preflight for the built-in spec (nil or
+// equivalent to dataset.Classic), dataset.Check for any other, whose
+// errors name the spec's keys. Run does the same; callers use it to fail
+// before they open (and so create) a lake.
+func CheckSource(ctx context.Context, db *source.DB, s *dataset.Spec) error {
+	if s == nil {
+		return Preflight(ctx, db)
+	}
+	d := s.WithDefaults()
+	if isClassic(&d) {
+		return Preflight(ctx, db)
+	}
+	return dataset.Check(ctx, db, &d)
+}
+
 // state is one run in progress.
 type state struct {
 	opts    Options
@@ -346,6 +404,9 @@ type state struct {
 	runID   string
 	staging string
 	start   time.Time
+	lay     layout
+	spec    *dataset.Spec // with defaults
+	plan    *specPlan     // nil on the built-in spec's own path
 
 	rowsRead atomic.Int64
 	rejected atomic.Int64
@@ -367,11 +428,11 @@ type state struct {
 const startedName = "_STARTED"
 
 func (st *state) removeOldRuns(ctx context.Context) error {
-	keep, err := keepSet(ctx, st.bucket, st.runID, st.opts.KeepRuns)
+	keep, err := keepSet(ctx, st.bucket, st.lay, st.runID, st.opts.KeepRuns)
 	if err != nil {
 		return err
 	}
-	return gcRuns(ctx, st.bucket, keep, st.opts, st.lease.check)
+	return gcRuns(ctx, st.bucket, st.lay, keep, st.opts, st.lease.check)
 }
 
 // startedMarker is the content of a run's _STARTED marker: which process
@@ -401,11 +462,15 @@ func (st *state) startProgress(ctx context.Context, db *source.DB) (stop func())
 	// when there are some (free, approximate), else a count beside the
 	// main query (SQLite counts fast; on MySQL it would compete with the
 	// join for the server).
+	table := st.spec.Interactions.Table
 	go func() {
+		if table == "" {
+			return // a query: its size is not known in advance
+		}
 		var n int64
-		err := db.SQL.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", "ratings").Scan(&n)
+		err := db.SQL.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table).Scan(&n)
 		if err != nil || n <= 0 {
-			err = db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM ratings").Scan(&n)
+			err = db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+db.Quote(table)).Scan(&n)
 		}
 		if err == nil {
 			st.total.Store(n)
@@ -440,7 +505,10 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []training.Record, 4)
 	files := make(chan stagedFile, st.opts.Uploaders)
-	rej := newRejectsWriter(ctx, st.bucket, path.Join(RejectsPrefix, st.runID+".ndjson"))
+	rej := newRejectsWriter(ctx, st.bucket, path.Join(st.lay.rejectsPrefix(), st.runID+".ndjson"))
+	if st.plan != nil {
+		return st.extractSpec(ctx, db, rej)
+	}
 
 	put := putFunc(st.bucket.Put)
 	if bp, ok := st.bucket.(lake.BatchPutter); ok {
@@ -559,20 +627,30 @@ func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.
 }
 
 func (st *state) manifest(db *source.DB, finished time.Time) *training.Manifest {
-	sort.Slice(st.partitions, func(i, j int) bool { return st.partitions[i].CustomerNumber < st.partitions[j].CustomerNumber })
+	schema, partCol := training.Schema, ""
+	if st.plan != nil {
+		sort.Slice(st.partitions, func(i, j int) bool { return st.partitions[i].Dir < st.partitions[j].Dir })
+		schema, partCol = st.plan.manifestSchema(), st.spec.Lake.Partition
+	} else {
+		sort.Slice(st.partitions, func(i, j int) bool { return st.partitions[i].CustomerNumber < st.partitions[j].CustomerNumber })
+	}
 	return &training.Manifest{
-		RunID:      st.runID,
-		Source:     db.String(),
-		StartedAt:  st.start.UTC(),
-		FinishedAt: finished.UTC(),
-		Rows:       st.rows,
-		Rejected:   st.rejected.Load(),
-		Bytes:      st.bytes,
-		Schema:     training.Schema,
-		Partitions: st.partitions,
-		Timings:    st.timings,
-		Rejects:    st.rejectsKey,
-		Catalog:    st.catalog,
+		Dataset:         st.lay.dataset,
+		Spec:            st.spec.Name,
+		SpecHash:        dataset.Hash(st.spec),
+		PartitionColumn: partCol,
+		RunID:           st.runID,
+		Source:          db.String(),
+		StartedAt:       st.start.UTC(),
+		FinishedAt:      finished.UTC(),
+		Rows:            st.rows,
+		Rejected:        st.rejected.Load(),
+		Bytes:           st.bytes,
+		Schema:          schema,
+		Partitions:      st.partitions,
+		Timings:         st.timings,
+		Rejects:         st.rejectsKey,
+		Catalog:         st.catalog,
 	}
 }
 
@@ -589,7 +667,7 @@ var ErrRefused = errors.New("run refused")
 // guard refuses a run that would commit zero rows, or lose more than
 // MaxShrink of the committed dataset's rows, unless the options allow it.
 func (st *state) guard(ctx context.Context) error {
-	prev, err := currentManifest(ctx, st.bucket)
+	prev, err := currentManifest(ctx, st.bucket, st.lay)
 	if err != nil {
 		return fmt.Errorf("read the committed dataset to compare: %w", err)
 	}

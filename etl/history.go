@@ -14,10 +14,6 @@ import (
 	"github.com/recoflow/recoflow/training"
 )
 
-// historyRoot holds one small record per committed run that is still
-// staged (and so can be committed again): <run id>.json.
-const historyRoot = ".recoflow/history/" + training.Dataset
-
 // RunInfo describes a committed run whose files are still in the lake.
 type RunInfo struct {
 	RunID string `json:"run_id"`
@@ -36,23 +32,21 @@ type RunInfo struct {
 	Current bool `json:"-"`
 }
 
-func historyKey(runID string) string { return path.Join(historyRoot, runID+".json") }
-
 // recordCommit writes the history record of a run just committed.
-func recordCommit(ctx context.Context, b lake.Bucket, man *training.Manifest, via string, at time.Time) error {
+func recordCommit(ctx context.Context, b lake.Bucket, lay layout, man *training.Manifest, via string, at time.Time) error {
 	files := 0
 	for _, p := range man.Partitions {
 		files += len(p.Files)
 	}
-	return putJSON(ctx, b, historyKey(man.RunID), RunInfo{
+	return putJSON(ctx, b, lay.historyKey(man.RunID), RunInfo{
 		RunID: man.RunID, CommittedAt: at.UTC(), Via: via, Source: man.Source, StartedAt: man.StartedAt,
 		Rows: man.Rows, Partitions: len(man.Partitions), Files: files, Bytes: man.Bytes,
 	})
 }
 
 // currentRunID returns the id of the committed run, or "" when none.
-func currentRunID(ctx context.Context, b lake.BucketReader) (string, error) {
-	m, err := currentManifest(ctx, b)
+func currentRunID(ctx context.Context, b lake.BucketReader, lay layout) (string, error) {
+	m, err := currentManifest(ctx, b, lay)
 	if m == nil {
 		return "", err
 	}
@@ -61,8 +55,8 @@ func currentRunID(ctx context.Context, b lake.BucketReader) (string, error) {
 
 // currentManifest returns the committed run's manifest, or nil when the lake
 // has none.
-func currentManifest(ctx context.Context, b lake.BucketReader) (*training.Manifest, error) {
-	loc, err := training.Location(ctx, b)
+func currentManifest(ctx context.Context, b lake.BucketReader, lay layout) (*training.Manifest, error) {
+	loc, err := training.LocationOf(ctx, b, lay.dataset)
 	if errors.Is(err, training.ErrNoDataset) {
 		return nil, nil
 	}
@@ -80,12 +74,22 @@ func currentManifest(ctx context.Context, b lake.BucketReader) (*training.Manife
 // recently committed first; the current one is marked. Only these can be
 // committed again with Rollback. How many are kept is Options.KeepRuns.
 func Runs(ctx context.Context, b lake.BucketReader) ([]RunInfo, error) {
-	current, err := currentRunID(ctx, b)
+	return runsOf(ctx, b, classicLayout)
+}
+
+// RunsOf is Runs for the lake dataset named dataset (a spec's
+// lake.dataset).
+func RunsOf(ctx context.Context, b lake.BucketReader, dataset string) ([]RunInfo, error) {
+	return runsOf(ctx, b, layout{dataset})
+}
+
+func runsOf(ctx context.Context, b lake.BucketReader, lay layout) ([]RunInfo, error) {
+	current, err := currentRunID(ctx, b, lay)
 	if err != nil {
 		return nil, err
 	}
 	var keys []string
-	if err := b.List(ctx, historyRoot+"/", func(k string) error {
+	if err := b.List(ctx, lay.historyRoot()+"/", func(k string) error {
 		if strings.HasSuffix(k, ".json") {
 			keys = append(keys, k)
 		}
@@ -103,7 +107,7 @@ func Runs(ctx context.Context, b lake.BucketReader) ([]RunInfo, error) {
 			return nil, err
 		}
 		// A record whose staged manifest is gone is being removed.
-		if _, err := b.Attributes(ctx, path.Join(training.RunDir(ri.RunID), training.ManifestName)); err != nil {
+		if _, err := b.Attributes(ctx, path.Join(lay.runDir(ri.RunID), training.ManifestName)); err != nil {
 			if errors.Is(err, lake.ErrNotFound) {
 				continue
 			}
@@ -138,10 +142,10 @@ func readRunInfo(ctx context.Context, b lake.BucketReader, key string) (RunInfo,
 // run ours must leave: ours, the committed one (readers may be on it), and
 // the keepRuns-1 most recently committed others, so that once ours commits
 // keepRuns earlier runs remain for Rollback.
-func keepSet(ctx context.Context, b lake.Bucket, ours string, keepRuns int) (map[string]bool, error) {
-	keep := map[string]bool{training.RunDir(ours): true}
+func keepSet(ctx context.Context, b lake.Bucket, lay layout, ours string, keepRuns int) (map[string]bool, error) {
+	keep := map[string]bool{lay.runDir(ours): true}
 	if l, ok := b.(lake.Linker); ok {
-		current, err := l.Resolve(ctx, training.Dataset)
+		current, err := l.Resolve(ctx, lay.dataset)
 		if err != nil && !errors.Is(err, lake.ErrNotFound) {
 			return nil, err
 		}
@@ -149,7 +153,7 @@ func keepSet(ctx context.Context, b lake.Bucket, ours string, keepRuns int) (map
 			keep[current] = true
 		}
 	}
-	runs, err := Runs(ctx, b)
+	runs, err := runsOf(ctx, b, lay)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +161,9 @@ func keepSet(ctx context.Context, b lake.Bucket, ours string, keepRuns int) (map
 	for _, r := range runs {
 		switch {
 		case r.Current:
-			keep[training.RunDir(r.RunID)] = true
+			keep[lay.runDir(r.RunID)] = true
 		case others < keepRuns-1:
-			keep[training.RunDir(r.RunID)] = true
+			keep[lay.runDir(r.RunID)] = true
 			others++
 		}
 	}
@@ -185,18 +189,20 @@ var ErrNoRun = errors.New("no run to roll back to")
 // that every file its manifest lists is still there. It holds the
 // dataset's lease like a run, so it never interleaves with one, and
 // removes nothing: the run it replaces stays listed and can be restored
-// the same way. Only Log, Uploaders, Now and LeaseTTL of opts are used.
+// the same way. Only Log, Uploaders, Now, LeaseTTL and Spec (its
+// lake.dataset names the dataset) of opts are used.
 func Rollback(ctx context.Context, b lake.Bucket, runID string, opts Options) (*RollbackSummary, error) {
 	opts = opts.withDefaults()
 	start := opts.Now()
-	lease, err := takeLease(ctx, b, "recoflow etl rollback to "+cmpOr(runID, "the previous run"), opts.LeaseTTL, opts.Log)
+	lay := opts.layout()
+	lease, err := takeLease(ctx, b, lay, "recoflow etl rollback to "+cmpOr(runID, "the previous run"), opts.LeaseTTL, opts.Log)
 	if err != nil {
 		return nil, err
 	}
 	defer lease.release(opts.Log)
 	ctx, stopWatching := withLease(ctx, lease)
 	defer stopWatching()
-	sum, err := rollback(ctx, b, runID, opts, lease, start)
+	sum, err := rollback(ctx, b, lay, runID, opts, lease, start)
 	return sum, leaseCause(ctx, err)
 }
 
@@ -207,8 +213,8 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func rollback(ctx context.Context, b lake.Bucket, runID string, opts Options, lease *runLease, start time.Time) (*RollbackSummary, error) {
-	runs, err := Runs(ctx, b)
+func rollback(ctx context.Context, b lake.Bucket, lay layout, runID string, opts Options, lease *runLease, start time.Time) (*RollbackSummary, error) {
+	runs, err := runsOf(ctx, b, lay)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +240,7 @@ func rollback(ctx context.Context, b lake.Bucket, runID string, opts Options, le
 	if target.Current {
 		return nil, fmt.Errorf("run %s is already the committed run", target.RunID)
 	}
-	staging := training.RunDir(target.RunID)
+	staging := lay.runDir(target.RunID)
 	man, err := training.ReadManifest(ctx, b, staging)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", target.RunID, err)
@@ -245,11 +251,11 @@ func rollback(ctx context.Context, b lake.Bucket, runID string, opts Options, le
 	if err := checkStagedFiles(ctx, b, staging, man); err != nil {
 		return nil, fmt.Errorf("cannot roll back to run %s: %w", target.RunID, err)
 	}
-	manifestKey, err := publish(ctx, b, staging, man.RunID, man, opts, lease.check)
+	manifestKey, err := publish(ctx, b, lay, staging, man.RunID, man, opts, lease.check)
 	if err != nil {
 		return nil, fmt.Errorf("commit run %s again: %w", man.RunID, err)
 	}
-	if err := recordCommit(ctx, b, man, "rollback", opts.Now()); err != nil {
+	if err := recordCommit(ctx, b, lay, man, "rollback", opts.Now()); err != nil {
 		opts.Log.Warn("etl rollback committed but could not record it", "run_id", man.RunID, "err", err)
 	}
 	sum := &RollbackSummary{RunID: man.RunID, Rows: man.Rows, Partitions: len(man.Partitions),

@@ -33,18 +33,18 @@ type runLease struct {
 var errReleased = errors.New("the run's lease was released")
 
 // takeLease takes the dataset's lease in b for owner, or says who holds it.
-func takeLease(ctx context.Context, b lake.Bucket, owner string, ttl time.Duration, log *slog.Logger) (*runLease, error) {
+func takeLease(ctx context.Context, b lake.Bucket, lay layout, owner string, ttl time.Duration, log *slog.Logger) (*runLease, error) {
 	lr, ok := b.(lake.Leaser)
 	if !ok {
 		log.Warn("etl: the lake grants no leases; concurrent runs on it are not excluded", "lake", b.String())
 		return &runLease{}, nil
 	}
-	l, err := lr.Lease(ctx, LeaseName, lake.LeaseHolder{Owner: owner}, ttl)
+	l, err := lr.Lease(ctx, lay.leaseName(), lake.LeaseHolder{Owner: owner}, ttl)
 	if errors.Is(err, lake.ErrLeaseHeld) {
 		return nil, fmt.Errorf("%w: %w; wait for it to finish (a lease whose process died is freed when the process ends on a local lake, or when it expires on S3)", ErrBusy, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take the lease on %s: %w", LeaseName, err)
+		return nil, fmt.Errorf("take the lease on %s: %w", lay.leaseName(), err)
 	}
 	return &runLease{l: l}, nil
 }

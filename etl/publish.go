@@ -16,17 +16,17 @@ import (
 //
 // held reports whether the run still holds its lease; it is asked right
 // before the commit point.
-func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *training.Manifest, opts Options, held func() error) (string, error) {
+func publish(ctx context.Context, b lake.Bucket, lay layout, staging, runID string, man *training.Manifest, opts Options, held func() error) (string, error) {
 	if l, ok := b.(lake.Linker); ok {
 		if err := held(); err != nil {
 			return "", err
 		}
-		if err := l.Link(ctx, staging, training.Dataset); err != nil {
+		if err := l.Link(ctx, staging, lay.dataset); err != nil {
 			return "", err
 		}
 		// The previous run stays for readers still on it; the next run
 		// removes it when it starts.
-		return path.Join(training.Dataset, training.ManifestName), nil
+		return path.Join(lay.dataset, training.ManifestName), nil
 	}
 
 	// Object stores: copy the run's files into place (their names carry the
@@ -36,13 +36,13 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 	var keys []string
 	for _, p := range man.Partitions {
 		for _, f := range p.Files {
-			live[path.Join(training.Dataset, f.Path)] = true
+			live[path.Join(lay.dataset, f.Path)] = true
 			keys = append(keys, f.Path)
 		}
 	}
 	if c := man.Catalog; c != nil {
 		for _, rel := range []string{c.Customers, c.Products} {
-			live[path.Join(training.Dataset, rel)] = true
+			live[path.Join(lay.dataset, rel)] = true
 			keys = append(keys, rel)
 		}
 	}
@@ -50,13 +50,13 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 	g.SetLimit(opts.Uploaders * 2)
 	for _, rel := range keys {
 		g.Go(func() error {
-			return copyObject(gctx, b, path.Join(staging, rel), path.Join(training.Dataset, rel))
+			return copyObject(gctx, b, path.Join(staging, rel), path.Join(lay.dataset, rel))
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	manifestKey := path.Join(training.Dataset, training.ManifestName)
+	manifestKey := path.Join(lay.dataset, training.ManifestName)
 	if err := held(); err != nil {
 		return "", err
 	}
@@ -65,7 +65,7 @@ func publish(ctx context.Context, b lake.Bucket, staging, runID string, man *tra
 	}
 	live[manifestKey] = true
 	var stale []string
-	err := b.List(ctx, training.Dataset+"/", func(key string) error {
+	err := b.List(ctx, lay.dataset+"/", func(key string) error {
 		if !live[key] {
 			stale = append(stale, key)
 		}
@@ -105,7 +105,8 @@ func copyObject(ctx context.Context, b lake.Bucket, src, dst string) error {
 //
 // held reports whether the caller still holds the dataset's lease; gcRuns
 // stops, deleting nothing more, as soon as it does not.
-func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Options, held func() error) error {
+func gcRuns(ctx context.Context, b lake.Bucket, lay layout, keep map[string]bool, opts Options, held func() error) error {
+	stagingRoot, historyRoot := lay.runsRoot(), lay.historyRoot()
 	// Where whole prefixes can be deleted, only the run names are kept in
 	// memory, not every key of every old run.
 	pd, wholePrefixes := b.(lake.PrefixDeleter)
@@ -156,7 +157,7 @@ func gcRuns(ctx context.Context, b lake.Bucket, keep map[string]bool, opts Optio
 		}
 		// The run's record goes first: a run half removed is never offered
 		// for rollback.
-		if err := b.Delete(ctx, historyKey(path.Base(prefix))); err != nil {
+		if err := b.Delete(ctx, lay.historyKey(path.Base(prefix))); err != nil {
 			return err
 		}
 		if wholePrefixes {

@@ -192,7 +192,7 @@ func newRejectsWriter(ctx context.Context, b lake.Bucket, key string) *rejectsWr
 	return &rejectsWriter{ctx: ctx, bucket: b, key: key}
 }
 
-func (r *rejectsWriter) write(rej *Reject) error {
+func (r *rejectsWriter) write(rej any) error {
 	if r.pw == nil {
 		pr, pw := io.Pipe()
 		r.pw = pw

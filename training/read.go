@@ -23,17 +23,26 @@ var ErrNoDataset = errors.New("no committed training dataset")
 // to (so that a reader keeps reading one run even while a new one is
 // published); elsewhere Dataset itself.
 func Location(ctx context.Context, b lake.BucketReader) (string, error) {
+	return LocationOf(ctx, b, Dataset)
+}
+
+// LocationOf is Location for the lake dataset named dataset (a spec's
+// lake.dataset).
+func LocationOf(ctx context.Context, b lake.BucketReader, dataset string) (string, error) {
 	if l, ok := b.(lake.Linker); ok {
-		p, err := l.Resolve(ctx, Dataset)
+		p, err := l.Resolve(ctx, dataset)
 		if errors.Is(err, lake.ErrNotFound) {
+			if dataset != Dataset {
+				return "", fmt.Errorf("%w %s in %s: run `recoflow etl` first", ErrNoDataset, dataset, b)
+			}
 			return "", fmt.Errorf("%w in %s: run `recoflow etl` first", ErrNoDataset, b)
 		}
 		if err != nil {
-			return "", fmt.Errorf("resolve %s in %s: %w", Dataset, b, err)
+			return "", fmt.Errorf("resolve %s in %s: %w", dataset, b, err)
 		}
 		return p, nil
 	}
-	return Dataset, nil
+	return dataset, nil
 }
 
 // ReadManifest returns the manifest of the committed dataset found at prefix

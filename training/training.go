@@ -4,6 +4,15 @@
 //
 // The ETL writes it (package etl); training reads it (Open). Keeping both
 // sides on one definition is what keeps them compatible.
+//
+// A dataset written from any dataset spec — the built-in one included — is
+// read with ReadTable, which hands the model a GenericRow per interaction:
+// the user and item ids as text, the feedback as a float64, the optional
+// time, and every feature and passthrough column by name as text, a
+// number or null. That is the contract the model reads for any shop; the
+// columns' order and Parquet types are set out in package etl's
+// documentation and in docs/DATASET_SPEC.md. Row, Record and Read are the
+// built-in dataset's typed view of the same files.
 package training
 
 import "time"
@@ -69,8 +78,19 @@ type Manifest struct {
 	// Rejects is the lake key of the rejected rows of this run, if any.
 	Rejects string `json:"rejects,omitempty"`
 	// Catalog locates the run's export of every customer and product (see
-	// ReadCatalog); nil for runs written before the catalogue existed.
+	// ReadCatalog); nil for runs written before the catalogue existed, and
+	// for datasets of a spec other than the built-in one.
 	Catalog *CatalogFiles `json:"catalog,omitempty"`
+	// Dataset is the lake prefix of the dataset (the spec's lake.dataset);
+	// empty in manifests written before specs existed (Dataset).
+	Dataset string `json:"dataset,omitempty"`
+	// Spec and SpecHash name the dataset spec the run followed and its
+	// hash (dataset.Hash); empty before specs existed.
+	Spec     string `json:"spec,omitempty"`
+	SpecHash string `json:"spec_hash,omitempty"`
+	// PartitionColumn is the Hive partition column of a dataset written
+	// from a spec; empty for the built-in dataset (PartitionColumn).
+	PartitionColumn string `json:"partition_column,omitempty"`
 }
 
 // Column describes one column of the dataset schema.
@@ -82,11 +102,19 @@ type Column struct {
 	Partition bool `json:"partition,omitempty"`
 }
 
-// Partition lists the files of one customerNumber partition.
+// Partition lists the files of one partition: one customerNumber of the
+// built-in dataset, or one value of a spec's partition column.
 type Partition struct {
 	CustomerNumber int32  `json:"customerNumber"`
 	Rows           int64  `json:"rows"`
 	Files          []File `json:"files"`
+	// Value is the partition column's value as text, and Dir the Hive
+	// directory that holds it (PartitionDirOf), in a dataset written from
+	// a spec other than the built-in one. Null is true for the partition
+	// of NULL values (Dir is then <column>=__HIVE_DEFAULT_PARTITION__).
+	Value string `json:"value,omitempty"`
+	Dir   string `json:"dir,omitempty"`
+	Null  bool   `json:"null,omitempty"`
 }
 
 // File is one Parquet file, its key relative to Dataset.

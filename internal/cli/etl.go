@@ -29,6 +29,7 @@ func (a *app) etlCommand() *cobra.Command {
 		allowEmpty       bool
 		maxShrink        float64
 		keepRuns         int
+		specFile         string
 	)
 	cmd := &cobra.Command{
 		Use:   "etl",
@@ -63,7 +64,13 @@ A run that would commit zero rows, or lose more than --max-shrink of the
 committed dataset's rows, is refused and the previous dataset stays; say
 --allow-empty or raise --max-shrink when that is what you want. The previous
 --keep-runs committed runs stay in the lake: "recoflow etl runs" lists them and
-"recoflow etl rollback" commits one again.`,
+"recoflow etl rollback" commits one again.
+
+With --dataset FILE the run follows that dataset spec instead (see
+docs/DATASET_SPEC.md): the spec is checked against the source before a row is
+read, and the training data goes to <lake>/<lake.dataset>/<partition>=<value>/
+with the columns and Parquet types the spec and the source's column types
+give. The built-in spec (no --dataset) is the layout above.`,
 		Example: `  # the embedded defaults (after recoflow seed)
   recoflow etl
 
@@ -72,6 +79,9 @@ committed dataset's rows, is refused and the previous dataset stays; say
 
   # an S3-compatible store
   recoflow etl --lake s3://lake --s3-endpoint http://127.0.0.1:7070 --s3-path-style
+
+  # another shop's data, declared by a dataset spec
+  recoflow etl --dataset shop.yaml --source mysql://etl:secret@db.internal:3306/shop
 
   # undo the last run: commit the previous one again
   recoflow etl runs
@@ -94,6 +104,10 @@ committed dataset's rows, is refused and the previous dataset stays; say
 			if keepRuns < 1 {
 				return usageError("--keep-runs %d: want at least 1 (readers may still be on the previous run)", keepRuns)
 			}
+			spec, err := a.datasetSpec(cmd, specFile)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			db, err := connect.Source(ctx, sourceURL, connect.SourceOptions{})
 			if errors.Is(err, source.ErrNotExist) {
@@ -105,7 +119,7 @@ committed dataset's rows, is refused and the previous dataset stays; say
 			defer db.Close()
 			// Check the source before the lake is opened (and, for a local
 			// lake, created).
-			if err := etl.Preflight(ctx, db); err != nil {
+			if err := etl.CheckSource(ctx, db, spec); err != nil {
 				return err
 			}
 			bucket, err := lf.open(ctx)
@@ -125,6 +139,7 @@ committed dataset's rows, is refused and the previous dataset stays; say
 				AllowEmpty:       allowEmpty,
 				MaxShrink:        maxShrink,
 				KeepRuns:         keepRuns,
+				Spec:             spec,
 			})
 			prog.done()
 			if err != nil {
@@ -143,6 +158,7 @@ committed dataset's rows, is refused and the previous dataset stays; say
 	f.BoolVar(&allowEmpty, "allow-empty", false, "commit the run even if it has no rows (otherwise such a run is refused and the previous dataset stays)")
 	f.Float64Var(&maxShrink, "max-shrink", etl.DefaultMaxShrink, "refuse a run that would lose more than this fraction of the committed dataset's rows (1 disables the check)")
 	f.IntVar(&keepRuns, "keep-runs", 1, "earlier committed runs to keep in the lake for `recoflow etl rollback`, besides the new one")
+	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML) to follow (default: the built-in classicmodels spec)")
 	cmd.AddCommand(a.etlRunsCommand(), a.etlRollbackCommand())
 	return cmd
 }
@@ -154,7 +170,9 @@ func printETLSummary(w io.Writer, lakeName string, s *etl.Summary) error {
 	fmt.Fprintf(&b, "  rows        %s (%s rows/s)\n", groupDigits(s.Rows), groupDigits(int64(rate)))
 	fmt.Fprintf(&b, "  partitions  %s\n", groupDigits(int64(s.Partitions)))
 	fmt.Fprintf(&b, "  files       %s (%s)\n", groupDigits(int64(s.Files)), humanBytes(s.Bytes))
-	fmt.Fprintf(&b, "  catalogue   %s customers, %s products\n", groupDigits(s.Customers), groupDigits(s.Products))
+	if s.Customers > 0 || s.Products > 0 {
+		fmt.Fprintf(&b, "  catalogue   %s customers, %s products\n", groupDigits(s.Customers), groupDigits(s.Products))
+	}
 	if s.Rejected > 0 || s.CatalogRejected > 0 {
 		kinds := make([]string, 0, len(s.Rejects))
 		for k, n := range s.Rejects {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recoflow/recoflow/dataset/datasettest"
+	"github.com/recoflow/recoflow/seed/seedtest"
 	_ "modernc.org/sqlite"
 )
 
@@ -102,5 +104,46 @@ func TestETLBeforeSeed(t *testing.T) {
 				t.Errorf("a failed etl created the lake directory %s", lakeDir)
 			}
 		})
+	}
+}
+
+// TestETLDataset runs etl --dataset on the movie shop (a schema unlike the
+// lab's) as a user would, and a spec that does not fit the source, which
+// fails naming the key before the lake is created.
+func TestETLDataset(t *testing.T) {
+	dir := t.TempDir()
+	src := datasettest.ShopURL(t, seedtest.Backends[0])
+	specFile := filepath.Join(dir, "shop.yaml")
+	if err := os.WriteFile(specFile, []byte(datasettest.ShopSpecYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := filepath.Join(dir, "lake")
+	out, stderr, err := runCLI(t, "etl", "--dataset", specFile, "--source", src, "--lake", "file://"+lakeDir)
+	if err != nil {
+		t.Fatalf("etl --dataset: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"rows        4 (", "partitions  3\n", "rejected    0\n", "movie_orders/_manifest.json\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("etl summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "catalogue") {
+		t.Errorf("etl summary of a spec run mentions a catalogue:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(lakeDir, "movie_orders", "user_id=3f2a-ana")); err != nil {
+		t.Errorf("no partition of user 3f2a-ana: %v", err)
+	}
+
+	bad := strings.Replace(datasettest.ShopSpecYAML, "column: quantity", "column: qty", 1)
+	if err := os.WriteFile(specFile, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherLake := filepath.Join(dir, "lake2")
+	_, _, err = runCLI(t, "etl", "--dataset", specFile, "--source", src, "--lake", "file://"+otherLake)
+	if err == nil || !strings.Contains(err.Error(), "interactions.feedback.column") || !strings.Contains(err.Error(), `"qty"`) {
+		t.Fatalf("etl with a spec naming a missing column: %v, want an error naming interactions.feedback.column", err)
+	}
+	if _, err := os.Stat(otherLake); !os.IsNotExist(err) {
+		t.Errorf("a spec that does not fit the source created the lake directory %s", otherLake)
 	}
 }
