@@ -157,16 +157,31 @@ func (s *Server) itemsFromUser(w http.ResponseWriter, r *http.Request) *apiError
 		return engineError(r.Context(), err, "embedding")
 	}
 	s.answered(w, "/items_from_user", a)
-	if data, ok := appendLabItems(make([]byte, 0, 64+40*len(a.Items)), a.Items, false); ok {
+	writeLabItems(w, a.Items, false)
+	return nil
+}
+
+// writeLabItems writes the lab's answer for items: [{"id","score"}], or
+// [{"id","distance"}] when distance is set. The fast encoder handles the
+// usual case; encoding/json the rest, with the same bytes.
+func writeLabItems(w http.ResponseWriter, items []recommend.Item, distance bool) {
+	if data, ok := appendLabItems(make([]byte, 0, 64+40*len(items)), items, distance); ok {
 		writeJSONBytes(w, http.StatusOK, data)
-		return nil
+		return
 	}
-	out := make([]labScored, len(a.Items))
-	for i, it := range a.Items {
+	if distance {
+		out := make([]labDistance, len(items))
+		for i, it := range items {
+			out[i] = labDistance{ID: it.ID, Distance: it.Distance}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	out := make([]labScored, len(items))
+	for i, it := range items {
 		out[i] = labScored{ID: it.ID, Score: it.Score}
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // appendLabItems appends to b the lab's answer [{"id","score"}] (or
@@ -255,15 +270,7 @@ func (s *Server) itemsFromItem(w http.ResponseWriter, r *http.Request) *apiError
 		return engineError(r.Context(), err, "item_id")
 	}
 	s.answered(w, "/items_from_item", a)
-	if data, ok := appendLabItems(make([]byte, 0, 64+40*len(a.Items)), a.Items, true); ok {
-		writeJSONBytes(w, http.StatusOK, data)
-		return nil
-	}
-	out := make([]labDistance, len(a.Items))
-	for i, it := range a.Items {
-		out[i] = labDistance{ID: it.ID, Distance: it.Distance}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeLabItems(w, a.Items, true)
 	return nil
 }
 
