@@ -146,6 +146,8 @@ type benchSystem struct {
 	http    *httpTarget
 	httpQPS map[int][]float64 // the same over HTTP
 	httpCPU map[int][]float64
+	schema  string // pgvector: the bench's schema
+	pglite  bool
 }
 
 func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
@@ -275,8 +277,17 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			}
 		}
 	}
+	var vsSQL *adapterVsSQL
+	if c.pgURL != "" {
+		if vsSQL, err = a.benchAdapterVsSQL(ctx, c, systems[len(systems)-1], items, queries); err != nil {
+			return fmt.Errorf("pgvector adapter against plain SQL: %w", err)
+		}
+	}
 	if err := printVectorsBench(w, c, systems); err != nil {
 		return err
+	}
+	if vsSQL != nil {
+		vsSQL.print(w, c)
 	}
 	if rss != nil {
 		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
@@ -334,7 +345,8 @@ func (a *app) loadPgvectorBench(ctx context.Context, c vectorsBenchConfig, items
 		label += " — PGlite: pgvector compiled to WebAssembly, a floor for pgvector, not its speed"
 	}
 	ps := &benchSystem{name: "pgvector", label: label, store: st, qps: map[int][]float64{}, cpuQ: map[int][]float64{},
-		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{}}
+		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{}, schema: schema,
+		pglite: strings.Contains(version, "PGlite") || strings.Contains(version, "emscripten")}
 	cpu0, srv0, t0 := processCPU(), treeCPU(c.pgPID), time.Now()
 	if _, err := st.Load(ctx, "bench", vector.FromSlice(items), nil); err != nil {
 		return nil, cleanup, err
