@@ -79,7 +79,11 @@ of loading with the index build (this process's; for pgvector also the
 server's when --pgvector-pid names its postmaster or PGlite process on this
 machine), and the size on disk. PGlite (pgvector compiled to WebAssembly,
 see SERVICES.md) is labelled as such: its figures are a floor for pgvector,
-not pgvector's speed. With --rss, a fresh process (this program, run
+not pgvector's speed. With --pgvector, the adapter's searches (user to
+items, item to items) are also measured against the one plain SQL
+statement on the same tables, at concurrency 1, alternated: CPU per query
+(this process plus the server's with --pgvector-pid) and the ratio, the
+answers checked identical. With --rss, a fresh process (this program, run
 again) opens the embedded store, searches it, and reports its resident
 memory against the store file's size.
 

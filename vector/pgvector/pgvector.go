@@ -629,6 +629,18 @@ func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...s
 // searches after it and reverts when they end.
 func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, sent []int, out [][]vector.Hit) error {
 	ef := s.searchEf(maxWant)
+	if ef == 0 && len(sent) == 1 {
+		// One search: a plain query, without the batch's bookkeeping.
+		q := batch.QueuedQueries[0]
+		rows, err := s.pool.Query(ctx, q.SQL, q.Arguments...)
+		if err != nil {
+			return s.errorf("search", err)
+		}
+		if out[sent[0]], err = pgx.CollectRows(rows, scanHit); err != nil {
+			return s.errorf("search", err)
+		}
+		return nil
+	}
 	if ef > 0 {
 		raise := &pgx.Batch{}
 		raise.Queue("SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(ef))
@@ -648,11 +660,7 @@ func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, 
 			br.Close()
 			return s.errorf("search", err)
 		}
-		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vector.Hit, error) {
-			var h vector.Hit
-			err := r.Scan(&h.ID, &h.Distance)
-			return h, err
-		})
+		hits, err := pgx.CollectRows(rows, scanHit)
 		if err != nil {
 			br.Close()
 			return s.errorf("search", err)
@@ -663,6 +671,13 @@ func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, 
 		return s.errorf("search", err)
 	}
 	return nil
+}
+
+// scanHit scans a search's row: id, distance.
+func scanHit(r pgx.CollectableRow) (vector.Hit, error) {
+	var h vector.Hit
+	err := r.Scan(&h.ID, &h.Distance)
+	return h, err
 }
 
 // Load fills staging tables, indexes them and swaps them in. See
