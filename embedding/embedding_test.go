@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -140,4 +141,96 @@ func TestReadDoesNotKeepLines(t *testing.T) {
 	if live > 8<<20 {
 		t.Errorf("live heap at the last of %d lines: %.1f MiB, want < 8 MiB (the lines themselves are ≈ 19 MiB)", lines, float64(live)/(1<<20))
 	}
+}
+
+// TestIDSet: the duplicate check's set finds every id again across its
+// growth, and only those.
+func TestIDSet(t *testing.T) {
+	var s idSet
+	const n = 50_000
+	for i := range n {
+		if added, err := s.add(fmt.Sprintf("id-%d", i*7)); err != nil || !added {
+			t.Fatalf("id-%d: added %v, %v", i*7, added, err)
+		}
+	}
+	for i := range 7 * n {
+		added, err := s.add(fmt.Sprintf("id-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if was := i%7 == 0; added == was {
+			t.Fatalf("id-%d: added %v, but it was seen before: %v", i, added, was)
+		}
+	}
+	if added, _ := s.add(""); !added {
+		t.Error("the empty id is not in the set")
+	}
+	if added, _ := s.add(""); added {
+		t.Error("the empty id was added twice")
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { s.add("id-14") }); allocs != 0 {
+		t.Errorf("looking up a known id allocates %v times", allocs)
+	}
+}
+
+// BenchmarkReadMemory reports the live heap Read holds per row while it
+// streams a file to a consumer that keeps nothing (as a COPY into pgvector
+// does): the duplicate check's ids, nothing of the lines. Not timed.
+func BenchmarkReadMemory(b *testing.B) {
+	for _, rows := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			for b.Loop() {
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				var live uint64
+				n := 0
+				err := Read(&gaussianSource{n: rows}, func(e Entry) error {
+					if n++; n == rows {
+						runtime.GC()
+						var ms runtime.MemStats
+						runtime.ReadMemStats(&ms)
+						live = ms.HeapAlloc - before.HeapAlloc
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(live)/float64(rows), "live-B/row")
+				b.ReportMetric(float64(live)/(1<<20), "live-MiB")
+			}
+		})
+	}
+}
+
+// gaussianSource is an embeddings file of n rows with ids "item-<i>" and
+// 32 components, generated as it is read.
+type gaussianSource struct {
+	n, i int
+	buf  []byte
+}
+
+func (g *gaussianSource) Read(p []byte) (int, error) {
+	for len(g.buf) < len(p) && g.i <= g.n {
+		if g.i == 0 {
+			g.buf = append(g.buf, "id,embedding\n"...)
+		} else {
+			g.buf = fmt.Appendf(g.buf, "item-%d,\"[", g.i)
+			for j := range 32 {
+				if j > 0 {
+					g.buf = append(g.buf, ',')
+				}
+				g.buf = strconv.AppendFloat(g.buf, float64(g.i%97)/97-float64(j)/64, 'g', -1, 32)
+			}
+			g.buf = append(g.buf, "]\"\n"...)
+		}
+		g.i++
+	}
+	if len(g.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, g.buf)
+	g.buf = g.buf[:copy(g.buf, g.buf[n:])]
+	return n, nil
 }

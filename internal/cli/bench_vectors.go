@@ -79,7 +79,11 @@ of loading with the index build (this process's; for pgvector also the
 server's when --pgvector-pid names its postmaster or PGlite process on this
 machine), and the size on disk. PGlite (pgvector compiled to WebAssembly,
 see SERVICES.md) is labelled as such: its figures are a floor for pgvector,
-not pgvector's speed. With --rss, a fresh process (this program, run
+not pgvector's speed. With --pgvector, the adapter's searches (user to
+items, item to items) are also measured against the one plain SQL
+statement on the same tables, at concurrency 1, alternated: CPU per query
+(this process plus the server's with --pgvector-pid) and the ratio, the
+answers checked identical. With --rss, a fresh process (this program, run
 again) opens the embedded store, searches it, and reports its resident
 memory against the store file's size.
 
@@ -146,6 +150,8 @@ type benchSystem struct {
 	http    *httpTarget
 	httpQPS map[int][]float64 // the same over HTTP
 	httpCPU map[int][]float64
+	schema  string // pgvector: the bench's schema
+	pglite  bool
 }
 
 func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
@@ -275,8 +281,17 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			}
 		}
 	}
+	var vsSQL *adapterVsSQL
+	if c.pgURL != "" {
+		if vsSQL, err = a.benchAdapterVsSQL(ctx, c, systems[len(systems)-1], items, queries); err != nil {
+			return fmt.Errorf("pgvector adapter against plain SQL: %w", err)
+		}
+	}
 	if err := printVectorsBench(w, c, systems); err != nil {
 		return err
+	}
+	if vsSQL != nil {
+		vsSQL.print(w, c)
 	}
 	if rss != nil {
 		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
@@ -334,7 +349,8 @@ func (a *app) loadPgvectorBench(ctx context.Context, c vectorsBenchConfig, items
 		label += " — PGlite: pgvector compiled to WebAssembly, a floor for pgvector, not its speed"
 	}
 	ps := &benchSystem{name: "pgvector", label: label, store: st, qps: map[int][]float64{}, cpuQ: map[int][]float64{},
-		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{}}
+		httpQPS: map[int][]float64{}, httpCPU: map[int][]float64{}, schema: schema,
+		pglite: strings.Contains(version, "PGlite") || strings.Contains(version, "emscripten")}
 	cpu0, srv0, t0 := processCPU(), treeCPU(c.pgPID), time.Now()
 	if _, err := st.Load(ctx, "bench", vector.FromSlice(items), nil); err != nil {
 		return nil, cleanup, err

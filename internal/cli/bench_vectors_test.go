@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,23 @@ func TestBenchVectorsTiny(t *testing.T) {
 		}
 		if !regexp.MustCompile(`(?m)^  ratio embedded / pgvector QPS, c = 1: \d+\.\d\d$`).MatchString(report) {
 			t.Errorf("no ratio line:\n%s", report)
+		}
+		// The adapter against plain SQL: both kinds of search, positive
+		// figures, the same answers.
+		for _, kind := range []string{"user → items", "item → items"} {
+			m := regexp.MustCompile(`(?m)^    ` + kind + `((?:\s+\d+(?:\.\d+)?){8}) (\d+)/(\d+)$`).FindStringSubmatch(report)
+			if m == nil {
+				t.Errorf("no adapter-against-plain-SQL line for %s:\n%s", kind, report)
+				continue
+			}
+			for _, f := range strings.Fields(m[1]) {
+				if v, _ := strconv.ParseFloat(f, 64); v <= 0 && f != "0.0" {
+					t.Errorf("%s: figure %s in %q", kind, f, m[0])
+				}
+			}
+			if m[2] != m[3] {
+				t.Errorf("%s: the adapter and plain SQL agree on only %s of %s searches", kind, m[2], m[3])
+			}
 		}
 	}
 }

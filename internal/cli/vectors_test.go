@@ -28,7 +28,7 @@ import (
 	"github.com/recoflow/recoflow/vector/vectortest"
 )
 
-func vectorsCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func vectorsCLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err = cli.Run(context.Background(), args, cli.Options{

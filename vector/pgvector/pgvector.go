@@ -171,7 +171,7 @@ type Store struct {
 	items, users, versions string // quoted, schema-qualified table names
 
 	// The searches' statements (see setSQL).
-	searchSQL, searchExclSQL, similarSQL string
+	searchSQL, searchExclSQL, similarSQL, similarExclSQL string
 }
 
 // setSQL builds the search statements. Each is one HNSW index scan in
@@ -187,7 +187,9 @@ func (s *Store) setSQL() {
 	// gate skips the scan for an unknown item.
 	q := "(SELECT embedding FROM " + s.items + " WHERE id = $1)"
 	s.similarSQL = "SELECT id, embedding <=> " + q + " AS distance FROM " + s.items +
-		" WHERE " + q + " IS NOT NULL AND id <> ALL($3) ORDER BY distance LIMIT $2"
+		" WHERE " + q + " IS NOT NULL AND id <> $1 ORDER BY distance LIMIT $2"
+	s.similarExclSQL = "SELECT id, embedding <=> " + q + " AS distance FROM " + s.items +
+		" WHERE " + q + " IS NOT NULL AND id <> $1 AND id <> ALL($3) ORDER BY distance LIMIT $2"
 }
 
 var (
@@ -554,7 +556,7 @@ func (s *Store) SearchItems(ctx context.Context, query []float32, k int, exclude
 }
 
 // SearchItemsBatch sends all the queries in one round trip (a pipeline),
-// inside one transaction when one of them needs a larger hnsw.ef_search.
+// raising hnsw.ef_search for that batch alone when one of them needs more.
 // An index scan yields at most 1,000 rows (pgvector's largest
 // hnsw.ef_search), which bounds k plus the excluded ids.
 func (s *Store) SearchItemsBatch(ctx context.Context, queries []vector.Query) ([][]vector.Hit, error) {
@@ -599,12 +601,14 @@ func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...s
 		_, err := s.ItemVector(ctx, id)
 		return nil, err
 	}
-	excl := make([]string, 0, 1+len(exclude))
-	excl = append(append(excl, id), exclude...)
 	out := make([][]vector.Hit, 1)
 	batch := &pgx.Batch{}
-	batch.Queue(s.similarSQL, id, k, excl)
-	if err := s.runSearches(ctx, batch, k+len(excl), []int{0}, out); err != nil {
+	if len(exclude) == 0 {
+		batch.Queue(s.similarSQL, id, k)
+	} else {
+		batch.Queue(s.similarExclSQL, id, k, exclude)
+	}
+	if err := s.runSearches(ctx, batch, k+1+len(exclude), []int{0}, out); err != nil {
 		return nil, err
 	}
 	if len(out[0]) == 0 {
@@ -616,25 +620,39 @@ func (s *Store) SimilarItems(ctx context.Context, id string, k int, exclude ...s
 	return out[0], nil
 }
 
-// runSearches sends batch (one search per index of sent) and collects each
-// search's hits into out. When a search wants more rows (k plus
-// exclusions) than the session's hnsw.ef_search, the batch runs in a
-// transaction that raises it.
+// runSearches sends batch (one search per index of sent) in one round
+// trip and collects each search's hits into out. When a search wants more
+// rows (k plus exclusions) than the session's hnsw.ef_search, the batch
+// starts with a set_config(…, true) that raises it: a batch runs as one
+// implicit transaction (one Sync in the extended protocol, one
+// multi-statement query in the simple one), so the setting holds for the
+// searches after it and reverts when they end.
 func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, sent []int, out [][]vector.Hit) error {
-	var br pgx.BatchResults
-	var tx pgx.Tx
-	if ef := s.searchEf(maxWant); ef > 0 {
-		var err error
-		if tx, err = s.pool.Begin(ctx); err != nil {
+	ef := s.searchEf(maxWant)
+	if ef == 0 && len(sent) == 1 {
+		// One search: a plain query, without the batch's bookkeeping.
+		q := batch.QueuedQueries[0]
+		rows, err := s.pool.Query(ctx, q.SQL, q.Arguments...)
+		if err != nil {
 			return s.errorf("search", err)
 		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(ef)); err != nil {
+		if out[sent[0]], err = pgx.CollectRows(rows, scanHit); err != nil {
 			return s.errorf("search", err)
 		}
-		br = tx.SendBatch(ctx, batch)
-	} else {
-		br = s.pool.SendBatch(ctx, batch)
+		return nil
+	}
+	if ef > 0 {
+		raise := &pgx.Batch{}
+		raise.Queue("SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(ef))
+		raise.QueuedQueries = append(raise.QueuedQueries, batch.QueuedQueries...)
+		batch = raise
+	}
+	br := s.pool.SendBatch(ctx, batch)
+	if ef > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return s.errorf("search", err)
+		}
 	}
 	for _, i := range sent {
 		rows, err := br.Query()
@@ -642,11 +660,7 @@ func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, 
 			br.Close()
 			return s.errorf("search", err)
 		}
-		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vector.Hit, error) {
-			var h vector.Hit
-			err := r.Scan(&h.ID, &h.Distance)
-			return h, err
-		})
+		hits, err := pgx.CollectRows(rows, scanHit)
 		if err != nil {
 			br.Close()
 			return s.errorf("search", err)
@@ -656,12 +670,14 @@ func (s *Store) runSearches(ctx context.Context, batch *pgx.Batch, maxWant int, 
 	if err := br.Close(); err != nil {
 		return s.errorf("search", err)
 	}
-	if tx != nil {
-		if err := tx.Commit(ctx); err != nil {
-			return s.errorf("search", err)
-		}
-	}
 	return nil
+}
+
+// scanHit scans a search's row: id, distance.
+func scanHit(r pgx.CollectableRow) (vector.Hit, error) {
+	var h vector.Hit
+	err := r.Scan(&h.ID, &h.Distance)
+	return h, err
 }
 
 // Load fills staging tables, indexes them and swaps them in. See

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -339,7 +341,8 @@ func TestSearchPlans(t *testing.T) {
 	}{
 		{"search", st.searchSQL, []any{pgv.NewVector(items[3].Vector), 10}},
 		{"search with exclusions", st.searchExclSQL, []any{pgv.NewVector(items[3].Vector), 10, []string{items[3].ID, "x"}}},
-		{"similar items", st.similarSQL, []any{items[3].ID, 10, []string{items[3].ID}}},
+		{"similar items", st.similarSQL, []any{items[3].ID, 10}},
+		{"similar items with exclusions", st.similarExclSQL, []any{items[3].ID, 10, []string{items[4].ID}}},
 	} {
 		tx, err := st.pool.Begin(ctx)
 		if err != nil {
@@ -364,5 +367,109 @@ func TestSearchPlans(t *testing.T) {
 		if !strings.Contains(plan, "Index Scan using item_emb_embedding_idx") || strings.Contains(plan, "Sort") {
 			t.Errorf("%s: want one HNSW index scan and no sort:\n%s", tc.name, plan)
 		}
+	}
+}
+
+// TestSameAnswersAsPlainSQL: the adapter's searches return what the
+// one-statement SQL a user would write returns on the same tables, ids and
+// distances, and SimilarItems is that one statement.
+func TestSameAnswersAsPlainSQL(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{})
+	defer st.Close()
+	items := vectortest.Clustered(33, 300, 32, "Q")
+	if _, err := st.Load(ctx, "plain", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	plain := func(sql string, args ...any) []vector.Hit {
+		t.Helper()
+		rows, err := st.pool.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vector.Hit, error) {
+			var h vector.Hit
+			return h, r.Scan(&h.ID, &h.Distance)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hits
+	}
+	same := func(what string, got, want []vector.Hit) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d hits, plain SQL %d", what, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID || math.Abs(got[i].Distance-want[i].Distance) > 1e-9 {
+				t.Fatalf("%s: hit %d is %v, plain SQL says %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	searchSQL := "SELECT id, embedding <=> $1 FROM " + st.items + " ORDER BY embedding <=> $1 LIMIT $2"
+	similarSQL := "SELECT id, embedding <=> (SELECT embedding FROM " + st.items + " WHERE id = $1) AS d FROM " + st.items +
+		" WHERE id <> $1 ORDER BY d LIMIT $2"
+	similarExclSQL := "SELECT id, embedding <=> (SELECT embedding FROM " + st.items + " WHERE id = $1) AS d FROM " + st.items +
+		" WHERE id <> $1 AND NOT (id = ANY($3)) ORDER BY d LIMIT $2"
+	for i := 0; i < len(items); i += 15 {
+		it := items[i]
+		got, err := st.SearchItems(ctx, it.Vector, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same("search "+it.ID, got, plain(searchSQL, pgv.NewVector(it.Vector), 10))
+		got, err = st.SimilarItems(ctx, it.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same("similar to "+it.ID, got, plain(similarSQL, it.ID, 10))
+		excl := []string{items[(i+1)%len(items)].ID, got[0].ID}
+		got, err = st.SimilarItems(ctx, it.ID, 10, excl...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same("similar to "+it.ID+" with exclusions", got, plain(similarExclSQL, it.ID, 10, excl))
+	}
+	if _, err := st.SimilarItems(ctx, "no-such-item", 10); !errors.Is(err, vector.ErrNotFound) {
+		t.Errorf("similar to an unknown item: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRaisedEfSearchOneBatch: a search for more rows than the session's
+// hnsw.ef_search raises it within its own batch (one round trip, no
+// explicit transaction), gets them all, and leaves the session's setting
+// as it was.
+func TestRaisedEfSearchOneBatch(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{})
+	defer st.Close()
+	items := vectortest.Clustered(34, 2000, 32, "R")
+	if _, err := st.Load(ctx, "raise", vector.FromSlice(items), nil); err != nil {
+		t.Fatal(err)
+	}
+	ef := st.EfSearch()
+	want := ef + 25
+	hits, err := st.SearchItems(ctx, items[0].Vector, want)
+	if err != nil || len(hits) != want {
+		t.Fatalf("search for %d (ef_search %d): %d hits, %v", want, ef, len(hits), err)
+	}
+	hits, err = st.SimilarItems(ctx, items[0].ID, want, items[1].ID)
+	if err != nil || len(hits) != want {
+		t.Fatalf("similar items, %d (ef_search %d): %d hits, %v", want, ef, len(hits), err)
+	}
+	for _, h := range hits {
+		if h.ID == items[0].ID || h.ID == items[1].ID {
+			t.Fatalf("similar items returned excluded %s", h.ID)
+		}
+	}
+	var after string
+	if err := st.pool.QueryRow(ctx, "SELECT current_setting('hnsw.ef_search')").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after == strconv.Itoa(want) || after == strconv.Itoa(want+2) {
+		t.Errorf("hnsw.ef_search after the searches: %s, the raised value leaked into the session", after)
 	}
 }
