@@ -87,8 +87,14 @@
 // with the seed), and keeps the best epoch, stopping after Config.Patience
 // epochs without improvement; the hold-out set, which
 // neither training nor the choice of epoch saw, gives the reported
-// figures. Then it refits a fresh model on every rating for the chosen
-// number of epochs: the refit is the returned, published model. Tune
+// figures. Then it refits on every rating: the refit is the returned,
+// published model. On small data (a validation set with fewer than 2,000
+// ratings of 4 or more) the refit starts afresh and runs for the chosen
+// number of epochs; on larger data it continues from the validation run's
+// best parameters (a warm start) for half that number, rounded up
+// (Config.RefitEpochs sets the length; negative always starts afresh). The
+// history blend (see History) is chosen on the validation run, which never
+// trained on the validation set, and folded into the refit. Tune
 // searches settings (learning rates, id dropout, temperature, LogQ, weight
 // decay, low-rating weight) on the same validation set.
 //

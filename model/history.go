@@ -1,8 +1,10 @@
 package model
 
 import (
+	"context"
 	"math"
-	"slices"
+
+	"github.com/recoflow/recoflow/eval/baseline"
 )
 
 // HistoryStats record the history blend of the published user vectors (see
@@ -43,6 +45,38 @@ const (
 	// embeddings can express.
 	HistoryNeighbours = "neighbours"
 )
+
+// historyPriorWeight is the weight, with the HistoryNeighbours source, that
+// the validation split must clearly beat to choose another (see
+// clearlyBetter): on small data its NDCG@10 cannot tell the candidates
+// apart, and this pair was the best fixed choice measured there.
+const historyPriorWeight = 1
+
+// historyZ is how many standard errors of the per-user differences of
+// validation NDCG@10 a candidate must gain over the prior to replace it.
+const historyZ = 2
+
+// clearlyBetter reports whether the users' NDCG@10 under a (NaN for users
+// not measured) beats that under b by more than historyZ standard errors
+// of the mean paired difference.
+func clearlyBetter(a, b []float64) bool {
+	n, sum, sq := 0.0, 0.0, 0.0
+	for u, x := range a {
+		if math.IsNaN(x) || math.IsNaN(b[u]) {
+			continue
+		}
+		d := x - b[u]
+		n++
+		sum += d
+		sq += d * d
+	}
+	if n < 2 {
+		return false
+	}
+	mean := sum / n
+	se := math.Sqrt(max(0, sq/n-mean*mean) / (n - 1))
+	return mean > historyZ*se
+}
 
 // historyNeighbours is the number of neighbours per item of the
 // HistoryNeighbours source (that of the item-kNN baseline).
@@ -110,57 +144,19 @@ func (t *trainer) itemRows(ie []float64, source string) []float64 {
 
 // neighbours returns each item's k most similar items by the cosine of
 // their co-ratings among the training ratings (every rating a 1; ties by
-// index; -1 and 0 for none), as the item-kNN baseline does.
+// index; -1 and 0 for none): the item-kNN baseline's neighbourhoods
+// (baseline.CoRatingNeighbours).
 func (t *trainer) neighbours(k int) (nbr []int32, sim []float64) {
 	d := t.d
-	n := len(d.items)
-	itemUsers := make([][]int32, n)
+	itemUsers := make([][]int32, len(d.items))
 	userItems := make([][]int32, len(d.users))
 	for _, r := range t.train { // sorted by user, then item
 		rt := d.ratings[r]
 		itemUsers[rt.item] = append(itemUsers[rt.item], rt.user)
 		userItems[rt.user] = append(userItems[rt.user], rt.item)
 	}
-	nbr = fill(make([]int32, n*k), -1)
-	sim = make([]float64, n*k)
-	co := make([]float64, n)
-	var touched []int32
-	type cand struct {
-		j int32
-		s float64
-	}
-	var cands []cand
-	for i := range n {
-		touched = touched[:0]
-		for _, u := range itemUsers[i] {
-			for _, j := range userItems[u] {
-				if int(j) == i {
-					continue
-				}
-				if co[j] == 0 {
-					touched = append(touched, j)
-				}
-				co[j]++
-			}
-		}
-		cands = cands[:0]
-		for _, j := range touched {
-			cands = append(cands, cand{j, co[j] / math.Sqrt(float64(len(itemUsers[i]))*float64(len(itemUsers[j])))})
-			co[j] = 0
-		}
-		slices.SortFunc(cands, func(a, b cand) int {
-			switch {
-			case a.s > b.s:
-				return -1
-			case a.s < b.s:
-				return 1
-			}
-			return int(a.j - b.j)
-		})
-		for r := range min(k, len(cands)) {
-			nbr[i*k+r], sim[i*k+r] = cands[r].j, cands[r].s
-		}
-	}
+	nbr, sim, _ = baseline.CoRatingNeighbours(context.Background(), len(d.items), k,
+		func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return userItems[u] })
 	return nbr, sim
 }
 
@@ -260,6 +256,9 @@ func roundRows(e []float64) {
 // figures of met are measured again with them. A content-only model is
 // left as it is.
 func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
+	if refitHook != nil {
+		refitHook(v, refit)
+	}
 	cfg := v.cfg
 	if cfg.ContentOnly || cfg.HistoryWeight < 0 {
 		return
@@ -278,19 +277,51 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 	var best []float64
 	if len(sources)*len(weights) > 1 {
 		st.Chosen = true
-		bestNDCG := math.Inf(-1)
+		prior := HistoryCandidate{Source: HistoryNeighbours, Weight: historyPriorWeight}
+		if len(sources) == 1 {
+			prior.Source = sources[0]
+		}
+		if len(weights) == 1 {
+			prior.Weight = weights[0]
+		}
+		type scored struct {
+			c     HistoryCandidate
+			users []float64
+			b     []float64
+		}
+		var cands []scored
+		v.userNDCG = make([]float64, len(v.d.users))
 		for _, src := range sources {
 			h := v.history(v.itemRows(ie, src))
 			for _, w := range weights {
 				b := blendUsers(ue, h, w, D)
 				roundRows(b)
-				nd := v.rank(b, ie, split, splitValidation, false).Model.NDCG
-				st.Candidates = append(st.Candidates, HistoryCandidate{Source: src, Weight: w, ValidationNDCG: nd})
-				if nd > bestNDCG {
-					bestNDCG, st.Source, st.Weight, best = nd, src, w, b
+				for u := range v.userNDCG {
+					v.userNDCG[u] = math.NaN()
 				}
+				nd := v.rank(b, ie, split, splitValidation, false).Model.NDCG
+				c := HistoryCandidate{Source: src, Weight: w, ValidationNDCG: nd}
+				st.Candidates = append(st.Candidates, c)
+				cands = append(cands, scored{c, append([]float64(nil), v.userNDCG...), b})
 			}
 		}
+		v.userNDCG = nil
+		pick, top := -1, -1
+		for k, c := range cands {
+			if c.c.Source == prior.Source && c.c.Weight == prior.Weight {
+				pick = k
+			}
+			if top < 0 || c.c.ValidationNDCG > cands[top].c.ValidationNDCG {
+				top = k
+			}
+		}
+		// The best candidate replaces the prior only when its gain is
+		// clearly above the noise of the validation split: more than
+		// historyZ standard errors of the users' paired differences.
+		if pick < 0 || clearlyBetter(cands[top].users, cands[pick].users) {
+			pick = top
+		}
+		st.Source, st.Weight, best = cands[pick].c.Source, cands[pick].c.Weight, cands[pick].b
 	}
 	if st.Weight == 0 {
 		st.Source = ""

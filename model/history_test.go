@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -154,7 +155,64 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 			best = c
 		}
 	}
-	if best.Weight != h.Weight || (h.Weight != 0 && best.Source != h.Source) {
-		t.Errorf("chose %s %v, but the best validation NDCG@10 is %s %v's", h.Source, h.Weight, best.Source, best.Weight)
+	prior := h.Source == HistoryNeighbours && h.Weight == historyPriorWeight
+	if !prior && (best.Weight != h.Weight || (h.Weight != 0 && best.Source != h.Source)) {
+		t.Errorf("chose %s %v: neither the prior (%s %v) nor the best on validation (%s %v)", h.Source, h.Weight, HistoryNeighbours, historyPriorWeight, best.Source, best.Weight)
+	}
+}
+
+func TestHistoryPriorGivesWayOnlyToAClearGain(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		name string
+		a, b []float64
+		want bool
+	}{
+		{"same", []float64{0.5, 0.2, 0.9}, []float64{0.5, 0.2, 0.9}, false},
+		{"noisy gain", []float64{0.9, 0.1, 0.8, 0.3}, []float64{0.1, 0.5, 0.7, 0.4}, false},
+		{"steady gain", []float64{0.6, 0.31, 0.52, 0.43, 0.7}, []float64{0.5, 0.2, 0.4, 0.3, 0.6}, true},
+		{"loss", []float64{0.5, 0.2, 0.4, 0.3}, []float64{0.6, 0.31, 0.52, 0.43}, false},
+		{"unmeasured users skipped", []float64{nan, 0.61, 0.52, 0.43, 0.7}, []float64{0.9, 0.5, 0.4, 0.3, 0.6}, true},
+		{"one user", []float64{0.9}, []float64{0.1}, false},
+	} {
+		if got := clearlyBetter(c.a, c.b); got != c.want {
+			t.Errorf("%s: clearlyBetter = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestHistoryIsChosenWithoutTheValidationRatings checks that the blend is
+// chosen by a model that never trained on the validation ratings: the
+// trainer that chooses has none of them, and the choice (every candidate's
+// validation NDCG@10) does not depend on the refit, warm or not, however
+// long.
+func TestHistoryIsChosenWithoutTheValidationRatings(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4))
+	d.sort() // as Train does, so that the split below is Train's
+	var stats []*HistoryStats
+	for _, refit := range []int{-1, 1, 4} {
+		cfg := Config{Seed: 5, Epochs: 3, RefitEpochs: refit}
+		split := splitRatings(len(d.ratings), cfg.withDefaults())
+		refitHook = func(v, r *trainer) {
+			for _, x := range v.train {
+				if split[x] != splitTrain {
+					t.Errorf("refit %d: the trainer choosing the blend trained on rating %d of split %d", refit, x, split[x])
+				}
+			}
+			if len(r.train) != len(d.ratings) {
+				t.Errorf("refit %d: the refit has %d of %d ratings", refit, len(r.train), len(d.ratings))
+			}
+		}
+		res, err := Train(context.Background(), d, cfg)
+		refitHook = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats = append(stats, res.Metrics.History)
+	}
+	for _, s := range stats[1:] {
+		if !reflect.DeepEqual(s, stats[0]) {
+			t.Fatalf("the history choice depends on the refit: %+v vs %+v", s, stats[0])
+		}
 	}
 }

@@ -332,6 +332,9 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 			pr, nd := score(topItem)
 			p.pm += pr
 			p.nm += nd
+			if t.userNDCG != nil {
+				t.userNDCG[u] = nd
+			}
 			if !withPop {
 				continue
 			}

@@ -93,16 +93,18 @@ type Config struct {
 	// (not of the refit).
 	Progress func(EpochStats) `json:"-"`
 	// HistoryWeight turns each known user's published vector towards its
-	// history, the mean of the unit vectors of the items it rated: in
-	// direction unit(user) + HistoryWeight·unit(history), so that cosine
-	// ranking adds the items most like those it rated. 0 (the default)
-	// lets the validation split choose it among 0 to 5; negative means
-	// none. Content-only models have none.
+	// history (see HistorySource): in direction unit(user) +
+	// HistoryWeight·unit(history), so that cosine ranking adds the items
+	// most like those it rated. 0 (the default) lets the validation split
+	// of the validation run choose it among 0 to 5 (with the source):
+	// HistoryNeighbours at 1 unless another pair is better there by more
+	// than two standard errors of the per-user differences of NDCG@10.
+	// Negative means none. Content-only models have none.
 	HistoryWeight float64 `json:"history_weight,omitempty"`
 	// HistorySource is what the history sums: HistoryItems (the item
 	// embeddings) or HistoryNeighbours (their item-kNN neighbourhoods,
 	// mapped into the embedding space). "" (the default) lets the
-	// validation split choose.
+	// validation split choose (see HistoryWeight).
 	HistorySource string `json:"history_source,omitempty"`
 }
 
@@ -206,6 +208,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("validation fraction %v and hold-out fraction %v: want validation above 0, hold-out at least 0 and their sum below 1", c.ValidationFraction, c.HoldoutFraction)
 	case c.Workers < 1:
 		return fmt.Errorf("workers %d: want at least 1", c.Workers)
+	case c.HistorySource != "" && c.HistorySource != HistoryItems && c.HistorySource != HistoryNeighbours:
+		return fmt.Errorf("history source %q: want %q, %q or empty (chosen on validation)", c.HistorySource, HistoryItems, HistoryNeighbours)
+	case !isFinite(c.HistoryWeight):
+		return fmt.Errorf("history weight %v: want a finite number", c.HistoryWeight)
 	}
 	return nil
 }
@@ -319,6 +325,10 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	return &Result{Model: m, Metrics: met, data: d}, nil
 }
+
+// refitHook, set only by tests, sees the trainer applyHistory chooses the
+// history blend with and the refit it folds it into, before it does.
+var refitHook func(v, refit *trainer)
 
 // selection is the outcome of the validation run.
 type selection struct {
@@ -547,7 +557,8 @@ type trainer struct {
 	extra             [shards][]float64
 	shardLoss, shardW [shards]float64
 	batchNo           int32
-	valUsers          []bool // users the validation ranking measures (nil: all)
+	valUsers          []bool    // users the validation ranking measures (nil: all)
+	userNDCG          []float64 // when set, rank records each measured user's NDCG@10 (else NaN)
 	nU, nI            int
 	seen              int
 }
