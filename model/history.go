@@ -15,6 +15,9 @@ type HistoryStats struct {
 	Source string `json:"source,omitempty"`
 	// Weight is w in unit(user) + w·unit(history); 0 means none.
 	Weight float64 `json:"weight"`
+	// ItemWeight is β in unit(item) + β·unit(neighbours): how far each
+	// item is turned towards its item-kNN neighbours; 0 means not at all.
+	ItemWeight float64 `json:"item_neighbour_weight"`
 	// Chosen is true when the validation split chose Weight among
 	// Candidates, false when Config.HistoryWeight fixed it.
 	Chosen     bool               `json:"chosen_on_validation"`
@@ -25,6 +28,7 @@ type HistoryStats struct {
 type HistoryCandidate struct {
 	Source         string  `json:"source"`
 	Weight         float64 `json:"weight"`
+	ItemWeight     float64 `json:"item_neighbour_weight"`
 	ValidationNDCG float64 `json:"validation_ndcg_at_10"`
 }
 
@@ -147,6 +151,9 @@ func (t *trainer) itemRows(ie []float64, source string) []float64 {
 // index; -1 and 0 for none): the item-kNN baseline's neighbourhoods
 // (baseline.CoRatingNeighbours).
 func (t *trainer) neighbours(k int) (nbr []int32, sim []float64) {
+	if t.nbrK == k {
+		return t.nbr, t.nbrSim
+	}
 	d := t.d
 	itemUsers := make([][]int32, len(d.items))
 	userItems := make([][]int32, len(d.users))
@@ -157,6 +164,7 @@ func (t *trainer) neighbours(k int) (nbr []int32, sim []float64) {
 	}
 	nbr, sim, _ = baseline.CoRatingNeighbours(context.Background(), len(d.items), k,
 		func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return userItems[u] })
+	t.nbr, t.nbrSim, t.nbrK = nbr, sim, k
 	return nbr, sim
 }
 
@@ -244,23 +252,86 @@ func roundRows(e []float64) {
 	}
 }
 
-// applyHistory folds the users' histories into the published user vectors:
-// a known user's embedding becomes (in direction) unit(e) + w·h, e its
-// hybrid embedding and h its unit history vector (see history, itemRows),
-// so that cosine ranking adds an item-to-item term to the user's own. The
-// source and weight are Config.HistorySource and Config.HistoryWeight, or,
-// where those are unset, the pair with the best NDCG@10 on the validation
-// split of the validation run v (ties to the smaller weight). They are
-// folded into the refit model m's user id vectors (m built from refit), so
-// EmbedKnownUser, the published CSV and every ranking agree; the hold-out
-// figures of met are measured again with them. A content-only model is
-// left as it is.
+// itemNeighbourWeights are the weights β of the items' neighbourhood blend
+// the validation split chooses among (see applyHistory).
+var itemNeighbourWeights = []float64{0, 0.5, 1, 2}
+
+// itemPriorWeight is the item neighbourhood weight β of the prior pair
+// (see historyPriorWeight): on the sample's splits it was the best fixed
+// value measured.
+const itemPriorWeight = 1
+
+// itemNeighbourDirs returns, for every item (rows of Dim values), the unit
+// vector of the similarity-weighted sum of the unit embeddings ie of its
+// item-kNN neighbours (historyNeighbours of them), or a zero row for an
+// item without any.
+func (t *trainer) itemNeighbourDirs(ie []float64) []float64 {
+	D := t.cfg.Dim
+	n := len(t.d.items)
+	unitI := make([]float64, len(ie))
+	for i := range n {
+		v := ie[i*D : (i+1)*D]
+		norm := math.Sqrt(dot(v, v) + cosineEps)
+		for c, x := range v {
+			unitI[i*D+c] = x / norm
+		}
+	}
+	nbr, sim := t.neighbours(historyNeighbours)
+	k := historyNeighbours
+	dirs := make([]float64, len(ie))
+	for i := range n {
+		row := dirs[i*D : (i+1)*D]
+		for r := range k {
+			if j := nbr[i*k+r]; j >= 0 {
+				axpy(row, sim[i*k+r], unitI[int(j)*D:(int(j)+1)*D])
+			}
+		}
+		if nn := math.Sqrt(dot(row, row)); nn > 0 {
+			for c := range row {
+				row[c] /= nn
+			}
+		}
+	}
+	return dirs
+}
+
+// smoothItems returns ie_i + β·‖ie_i‖·dirs_i for every item: in direction
+// unit(ie_i) + β·dirs_i.
+func smoothItems(ie, dirs []float64, beta float64, D int) []float64 {
+	out := append([]float64(nil), ie...)
+	if beta == 0 {
+		return out
+	}
+	for i := range len(ie) / D {
+		v := out[i*D : (i+1)*D]
+		axpy(v, beta*math.Sqrt(dot(v, v)), dirs[i*D:(i+1)*D])
+	}
+	return out
+}
+
+// applyHistory folds two item-kNN terms into the published vectors. Each
+// item with co-rated neighbours is turned towards them: its embedding
+// becomes (in direction) unit(e) + β·n, n the unit similarity-weighted sum
+// of its neighbours' unit embeddings (itemNeighbourDirs), so that cosines
+// between items, and to users, follow co-ratings more. Each known user's
+// embedding becomes unit(e) + w·h, e its hybrid embedding and h its unit
+// history vector (see history, itemRows) over those items, so that cosine
+// ranking adds an item-to-item term to the user's own. β, the source and
+// w are Config.ItemNeighbourWeight, Config.HistorySource and
+// Config.HistoryWeight, or, where those are unset, chosen on the
+// validation split of the validation run v (which never trained on it):
+// the prior (β = itemPriorWeight, HistoryNeighbours,
+// w = historyPriorWeight) unless the candidate with the best NDCG@10 there
+// beats it clearly (clearlyBetter). They are folded into the refit model
+// m's id vectors (m built from refit), so EmbedKnownUser, EmbedKnownItem,
+// the published CSVs and every ranking agree; the hold-out figures of met
+// are measured again with them. A content-only model is left as it is.
 func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 	if refitHook != nil {
 		refitHook(v, refit)
 	}
 	cfg := v.cfg
-	if cfg.ContentOnly || cfg.HistoryWeight < 0 {
+	if cfg.ContentOnly {
 		return
 	}
 	D := cfg.Dim
@@ -269,46 +340,71 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		sources = []string{cfg.HistorySource}
 	}
 	weights := historyWeights
-	if cfg.HistoryWeight > 0 {
+	switch {
+	case cfg.HistoryWeight > 0:
 		weights = []float64{cfg.HistoryWeight}
+	case cfg.HistoryWeight < 0:
+		weights, sources = []float64{0}, sources[:1]
 	}
-	st := &HistoryStats{Source: sources[0], Weight: weights[0]}
+	betas := itemNeighbourWeights
+	switch {
+	case cfg.ItemNeighbourWeight > 0:
+		betas = []float64{cfg.ItemNeighbourWeight}
+	case cfg.ItemNeighbourWeight < 0:
+		betas = []float64{0}
+	}
+	if len(weights) == 1 && weights[0] == 0 && len(betas) == 1 && betas[0] == 0 {
+		return
+	}
+	st := &HistoryStats{Source: sources[0], Weight: weights[0], ItemWeight: betas[0]}
 	ue, ie := v.embedAll(true)
-	var best []float64
-	if len(sources)*len(weights) > 1 {
+	dirs := v.itemNeighbourDirs(ie)
+	var bestU, bestI []float64
+	if len(sources)*len(weights)*len(betas) > 1 {
 		st.Chosen = true
-		prior := HistoryCandidate{Source: HistoryNeighbours, Weight: historyPriorWeight}
+		prior := HistoryCandidate{Source: HistoryNeighbours, Weight: historyPriorWeight, ItemWeight: itemPriorWeight}
 		if len(sources) == 1 {
 			prior.Source = sources[0]
 		}
 		if len(weights) == 1 {
 			prior.Weight = weights[0]
 		}
+		if len(betas) == 1 {
+			prior.ItemWeight = betas[0]
+		}
 		type scored struct {
-			c     HistoryCandidate
-			users []float64
-			b     []float64
+			c      HistoryCandidate
+			users  []float64
+			ue, ie []float64
 		}
 		var cands []scored
 		v.userNDCG = make([]float64, len(v.d.users))
-		for _, src := range sources {
-			h := v.history(v.itemRows(ie, src))
-			for _, w := range weights {
-				b := blendUsers(ue, h, w, D)
-				roundRows(b)
-				for u := range v.userNDCG {
-					v.userNDCG[u] = math.NaN()
+		for _, beta := range betas {
+			ie2 := smoothItems(ie, dirs, beta, D)
+			roundRows(ie2)
+			for si, src := range sources {
+				h := v.history(v.itemRows(ie2, src))
+				for _, w := range weights {
+					if w == 0 && si > 0 {
+						continue // the same as with the first source
+					}
+					b := blendUsers(ue, h, w, D)
+					roundRows(b)
+					for u := range v.userNDCG {
+						v.userNDCG[u] = math.NaN()
+					}
+					nd := v.rank(b, ie2, split, splitValidation, false).Model.NDCG
+					c := HistoryCandidate{Source: src, Weight: w, ItemWeight: beta, ValidationNDCG: nd}
+					st.Candidates = append(st.Candidates, c)
+					cands = append(cands, scored{c, append([]float64(nil), v.userNDCG...), b, ie2})
 				}
-				nd := v.rank(b, ie, split, splitValidation, false).Model.NDCG
-				c := HistoryCandidate{Source: src, Weight: w, ValidationNDCG: nd}
-				st.Candidates = append(st.Candidates, c)
-				cands = append(cands, scored{c, append([]float64(nil), v.userNDCG...), b})
 			}
 		}
 		v.userNDCG = nil
 		pick, top := -1, -1
 		for k, c := range cands {
-			if c.c.Source == prior.Source && c.c.Weight == prior.Weight {
+			if c.c.Source == prior.Source && c.c.Weight == prior.Weight && c.c.ItemWeight == prior.ItemWeight ||
+				prior.Weight == 0 && c.c.Weight == 0 && c.c.ItemWeight == prior.ItemWeight {
 				pick = k
 			}
 			if top < 0 || c.c.ValidationNDCG > cands[top].c.ValidationNDCG {
@@ -321,25 +417,47 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		if pick < 0 || clearlyBetter(cands[top].users, cands[pick].users) {
 			pick = top
 		}
-		st.Source, st.Weight, best = cands[pick].c.Source, cands[pick].c.Weight, cands[pick].b
+		c := cands[pick]
+		st.Source, st.Weight, st.ItemWeight, bestU, bestI = c.c.Source, c.c.Weight, c.c.ItemWeight, c.ue, c.ie
 	}
 	if st.Weight == 0 {
 		st.Source = ""
 	}
 	met.History = st
-	if st.Weight == 0 {
+	if st.Weight == 0 && st.ItemWeight == 0 {
 		return
 	}
 	if cfg.HoldoutFraction > 0 {
-		if best == nil {
-			best = blendUsers(ue, v.history(v.itemRows(ie, st.Source)), st.Weight, D)
-			roundRows(best)
+		if bestU == nil {
+			bestI = smoothItems(ie, dirs, st.ItemWeight, D)
+			roundRows(bestI)
+			bestU = ue
+			if st.Weight > 0 {
+				bestU = blendUsers(ue, v.history(v.itemRows(bestI, st.Source)), st.Weight, D)
+			}
+			roundRows(bestU)
 		}
-		met.Holdout = v.holdoutWith(best, ie, split, m.ratingA, m.ratingB)
+		met.Holdout = v.holdoutWith(bestU, bestI, split, m.ratingA, m.ratingB)
 	}
-	// The refit: its own history (every rating), folded into the id
-	// vectors: id + w·‖e‖·h, so that unit(tower) + id' = e + w·‖e‖·h.
+	// The refit: its own neighbourhoods and histories (every rating),
+	// folded into the id vectors: id + β·‖e‖·n for items, so that
+	// unit(tower) + id' = e + β·‖e‖·n, and id + w·‖e‖·h for users.
 	ue, ie = refit.embedAll(false)
+	if st.ItemWeight > 0 {
+		dirs = refit.itemNeighbourDirs(ie)
+		for k, id := range refit.d.itemIDs {
+			row, ok := m.itemIDs[id]
+			if !ok {
+				continue
+			}
+			e := ie[k*D : (k+1)*D]
+			axpy(m.itemVec[int(row)*D:][:D], st.ItemWeight*math.Sqrt(dot(e, e)), dirs[k*D:(k+1)*D])
+		}
+		ie = smoothItems(ie, dirs, st.ItemWeight, D)
+	}
+	if st.Weight == 0 {
+		return
+	}
 	roundRows(ie)
 	h := refit.history(refit.itemRows(ie, st.Source))
 	for k, id := range refit.d.userIDs {

@@ -89,14 +89,14 @@ func TestNeighbourHistoryRanksTheCoBoughtItemFirst(t *testing.T) {
 func TestHistoryIsFoldedIntoThePublishedUserVectors(t *testing.T) {
 	d := datasetOf(t, smallData(t, 3))
 	ctx := context.Background()
-	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1})
+	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if off.Metrics.History != nil {
 		t.Errorf("history weight -1: metrics record a history blend %+v", off.Metrics.History)
 	}
-	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: 1, HistorySource: HistoryNeighbours})
+	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: 1, HistorySource: HistoryNeighbours, ItemNeighbourWeight: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,9 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Metrics.History
-	if h == nil || !h.Chosen || len(h.Candidates) != 2*len(historyWeights) {
-		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, 2*len(historyWeights))
+	want := len(itemNeighbourWeights) * (2*len(historyWeights) - 1) // w = 0 once per β
+	if h == nil || !h.Chosen || len(h.Candidates) != want {
+		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, want)
 	}
 	best := h.Candidates[0]
 	for _, c := range h.Candidates {
@@ -155,9 +156,53 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 			best = c
 		}
 	}
-	prior := h.Source == HistoryNeighbours && h.Weight == historyPriorWeight
-	if !prior && (best.Weight != h.Weight || (h.Weight != 0 && best.Source != h.Source)) {
-		t.Errorf("chose %s %v: neither the prior (%s %v) nor the best on validation (%s %v)", h.Source, h.Weight, HistoryNeighbours, historyPriorWeight, best.Source, best.Weight)
+	prior := h.Source == HistoryNeighbours && h.Weight == historyPriorWeight && h.ItemWeight == itemPriorWeight
+	if !prior && (best.Weight != h.Weight || best.ItemWeight != h.ItemWeight || (h.Weight != 0 && best.Source != h.Source)) {
+		t.Errorf("chose %s %v, items %v: neither the prior nor the best on validation (%+v)", h.Source, h.Weight, h.ItemWeight, best)
+	}
+}
+
+// TestItemNeighboursAreFoldedIntoThePublishedItemVectors: with β = 1 each
+// item with co-rated neighbours turns by a unit term scaled by its own
+// norm, the others and every user keep their embeddings.
+func TestItemNeighboursAreFoldedIntoThePublishedItemVectors(t *testing.T) {
+	d := datasetOf(t, smallData(t, 3))
+	ctx := context.Background()
+	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := on.Metrics.History; h == nil || h.ItemWeight != 1 || h.Weight != 0 || h.Chosen {
+		t.Fatalf("metrics record %+v, want item neighbour weight 1, no user history, not chosen", h)
+	}
+	changed := 0
+	for k, id := range d.itemIDs {
+		a, b := off.Model.EmbedKnownItem(id, d.items[k]), on.Model.EmbedKnownItem(id, d.items[k])
+		var na, nd float64
+		for c := range a {
+			na += float64(a[c]) * float64(a[c])
+			nd += (float64(b[c]) - float64(a[c])) * (float64(b[c]) - float64(a[c]))
+		}
+		switch r := math.Sqrt(nd / na); {
+		case r == 0:
+		case math.Abs(r-1) < 1e-3 && on.Model.KnowsItem(id):
+			changed++
+		default:
+			t.Errorf("item %s: ‖neighbour term‖/‖embedding‖ = %v, want 1 or 0 (known: %v)", id, r, on.Model.KnowsItem(id))
+		}
+	}
+	if changed == 0 {
+		t.Error("no item turned towards its neighbours")
+	}
+	for k, id := range d.userIDs {
+		a, b := off.Model.EmbedKnownUser(id, d.users[k]), on.Model.EmbedKnownUser(id, d.users[k])
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("user %s: embedding changed by the items' neighbours", id)
+		}
 	}
 }
 
