@@ -129,3 +129,83 @@ func TestMeasureHistory(t *testing.T) {
 		t.Logf("%-18s %s", n, strings.Join(parts, "  "))
 	}
 }
+
+// TestMeasureReport (RECOFLOW_MEASURE_REPORT=sample|gen100k) logs the mean
+// over seeds 1–3 (gen100k: seed 1) of eval.Run's table, every method and
+// cold start, as `recoflow evaluate` runs it, at the test fraction
+// RECOFLOW_MEASURE_FRACTION (default 0.2), with each fit's CPU seconds.
+func TestMeasureReport(t *testing.T) {
+	which := os.Getenv("RECOFLOW_MEASURE_REPORT")
+	if which == "" {
+		t.Skip("a measurement: set RECOFLOW_MEASURE_REPORT")
+	}
+	var d *Dataset
+	seeds := []uint64{1, 2, 3}
+	switch which {
+	case "sample":
+		d = classicDataset(t)
+	case "gen100k":
+		d = datasetOf(t, generate(benchGenerated100k))
+		seeds = []uint64{1}
+	default:
+		t.Fatalf("RECOFLOW_MEASURE_REPORT=%s: want sample or gen100k", which)
+	}
+	frac := 0.2
+	if v := os.Getenv("RECOFLOW_MEASURE_FRACTION"); v != "" {
+		frac, _ = strconv.ParseFloat(v, 64)
+	}
+	data, _, _ := d.EvalData()
+	type acc struct{ p, n, cpu, cp, cn float64 }
+	sums := map[string]*acc{}
+	var names []string
+	for _, seed := range seeds {
+		cfg := DefaultConfig()
+		cfg.Seed = seed
+		hybrid := Method(d, cfg)
+		cfg.ContentOnly = true
+		methods := []eval.Method{eval.Popularity{}, baseline.ItemKNN{}, baseline.ALS{Seed: seed}, baseline.BPR{Seed: seed}, Method(d, cfg), hybrid}
+		timed := make([]eval.Method, len(methods))
+		cpu := map[string]float64{}
+		for k, m := range methods {
+			timed[k] = cpuTimed{m, cpu}
+		}
+		rep, err := eval.Run(context.Background(), data, timed, eval.Options{Seed: seed, TestFraction: frac})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, r := range rep.Methods {
+			a := sums[r.Method]
+			if a == nil {
+				a = &acc{}
+				sums[r.Method] = a
+				names = append(names, r.Method)
+			}
+			n := float64(len(seeds))
+			a.p += r.PrecisionAtK / n
+			a.n += r.NDCGAtK / n
+			a.cp += rep.ColdStart[k].PrecisionAtK / n
+			a.cn += rep.ColdStart[k].NDCGAtK / n
+		}
+		for m, c := range cpu {
+			sums[m].cpu += c / float64(len(seeds))
+		}
+	}
+	t.Logf("%s, test %.0f %%, mean of %d seeds: method | P@10 | NDCG@10 | cold-start P@10 | cold-start NDCG@10 | CPU-s per fit (both splits)", which, 100*frac, len(seeds))
+	for _, n := range names {
+		a := sums[n]
+		t.Logf("| %s | %.3f | %.3f | %.3f | %.3f | %.2f |", n, a.p, a.n, a.cp, a.cn, a.cpu)
+	}
+}
+
+// cpuTimed adds each Fit's CPU seconds to cpu under the method's name.
+type cpuTimed struct {
+	eval.Method
+	cpu map[string]float64
+}
+
+func (m cpuTimed) Fit(ctx context.Context, d *eval.Data) (eval.Scorer, error) {
+	c := cpuSeconds()
+	s, err := m.Method.Fit(ctx, d)
+	m.cpu[m.Name()] += cpuSeconds() - c
+	return s, err
+}
