@@ -50,13 +50,15 @@ data it starts afresh (--refit-epochs sets the warm refit's length, -1 always
 starts afresh). The same data and flags give the same model, bit for bit, on
 any number of cores.
 
-Each known shopper's published vector is turned towards the products they
-rated (the history blend): --history-source items (those products' own
-embeddings) or neighbours (their item-kNN neighbourhoods), at
+Two item-kNN terms are folded into the published vectors. Each product is
+turned towards the products bought by the same shoppers (its 20 co-rating
+neighbours) by --item-neighbour-weight β; each known shopper towards the
+products they rated (the history blend): --history-source items (those
+products' own embeddings) or neighbours (their item-kNN neighbourhoods), at
 --history-weight w. By default the validation split of the validation run,
-which never trains on it, chooses both: neighbours at w = 1 unless another
-pair is clearly better there (by more than two standard errors of the
-per-shopper NDCG@10 differences). --history-weight -1 turns it off.
+which never trains on it, chooses all three: β = 1, neighbours, w = 1 unless
+another combination is clearly better there (by more than two standard
+errors of the per-shopper NDCG@10 differences). -1 turns either weight off.
 
 --tune N first tries N settings (a seeded random search over the learning
 rates, id dropout, temperature, popularity correction, weight decay and
@@ -232,6 +234,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.Float64Var(&cfg.LowRatingWeight, "low-rating-weight", def.LowRatingWeight, "weight of ratings below 4 as positives (1: like any rating, 0: not trained on)")
 	f.IntVar(&cfg.RefitEpochs, "refit-epochs", 0, "epochs of the refit on every rating, continuing from the validation run (0: automatic, see above; -1: refit from scratch for the chosen epochs)")
 	f.Float64Var(&cfg.HistoryWeight, "history-weight", 0, "weight w of the history blend of known shoppers' vectors, e.g. 1 (0: chosen on the validation split; -1: no blend)")
+	f.Float64Var(&cfg.ItemNeighbourWeight, "item-neighbour-weight", 0, "weight β turning each product's vector towards its co-rating neighbours, e.g. 1 (0: chosen on the validation split; -1: none)")
 	f.StringVar(&cfg.HistorySource, "history-source", "", "what the history blend sums: items or neighbours (empty: chosen on the validation split)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
 	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")

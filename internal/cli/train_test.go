@@ -333,18 +333,18 @@ func TestTrainCommandHistoryAndRefitFlags(t *testing.T) {
 		return met
 	}
 	if _, stderr, err := trainCLI(t, "train", "--config", cfgFile, "--lake", url, "--version", "fixed", "--epochs", "3",
-		"--history-weight", "0.5", "--evaluation=false"); err != nil {
+		"--history-weight", "0.5", "--item-neighbour-weight", "2", "--evaluation=false"); err != nil {
 		t.Fatalf("train: %v\n%s", err, stderr)
 	}
 	met := read("fixed")
-	if h := met.History; h == nil || h.Source != model.HistoryItems || h.Weight != 0.5 || h.Chosen {
-		t.Errorf("history %+v, want items 0.5 as set", h)
+	if h := met.History; h == nil || h.Source != model.HistoryItems || h.Weight != 0.5 || h.ItemWeight != 2 || h.Chosen {
+		t.Errorf("history %+v, want items 0.5 and item neighbours 2 as set", h)
 	}
 	if met.Config.RefitEpochs != 2 || met.Refit.Epochs != 2 {
 		t.Errorf("refit epochs: config %d, ran %d; want 2", met.Config.RefitEpochs, met.Refit.Epochs)
 	}
 	if _, stderr, err := trainCLI(t, "train", "--lake", url, "--version", "off", "--epochs", "3",
-		"--history-weight", "-1", "--evaluation=false"); err != nil {
+		"--history-weight", "-1", "--item-neighbour-weight", "-1", "--evaluation=false"); err != nil {
 		t.Fatalf("train: %v\n%s", err, stderr)
 	}
 	if h := read("off").History; h != nil && h.Weight != 0 {
@@ -354,7 +354,7 @@ func TestTrainCommandHistoryAndRefitFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--history-weight", "--history-source", "--refit-epochs", "history blend"} {
+	for _, want := range []string{"--history-weight", "--history-source", "--item-neighbour-weight", "--refit-epochs", "history blend"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
 		}
