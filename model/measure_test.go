@@ -134,6 +134,8 @@ func TestMeasureHistory(t *testing.T) {
 // over seeds 1–3 (gen100k: seed 1) of eval.Run's table, every method and
 // cold start, as `recoflow evaluate` runs it, at the test fraction
 // RECOFLOW_MEASURE_FRACTION (default 0.2), with each fit's CPU seconds.
+// RECOFLOW_MEASURE_QUICK=1 runs BPR and the hybrid only, without cold
+// start; RECOFLOW_MEASURE_CONFIG changes the hybrid's Config (JSON).
 func TestMeasureReport(t *testing.T) {
 	which := os.Getenv("RECOFLOW_MEASURE_REPORT")
 	if which == "" {
@@ -158,18 +160,31 @@ func TestMeasureReport(t *testing.T) {
 	type acc struct{ p, n, cpu, cp, cn float64 }
 	sums := map[string]*acc{}
 	var names []string
+	quick := os.Getenv("RECOFLOW_MEASURE_QUICK") != "" // BPR and the hybrid, no cold start
+	cold := 0.0
+	if quick {
+		cold = -1
+	}
 	for _, seed := range seeds {
 		cfg := DefaultConfig()
+		if v := os.Getenv("RECOFLOW_MEASURE_CONFIG"); v != "" {
+			if err := json.Unmarshal([]byte(v), &cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
 		cfg.Seed = seed
 		hybrid := Method(d, cfg)
 		cfg.ContentOnly = true
 		methods := []eval.Method{eval.Popularity{}, baseline.ItemKNN{}, baseline.ALS{Seed: seed}, baseline.BPR{Seed: seed}, Method(d, cfg), hybrid}
+		if quick {
+			methods = []eval.Method{baseline.BPR{Seed: seed}, hybrid}
+		}
 		timed := make([]eval.Method, len(methods))
 		cpu := map[string]float64{}
 		for k, m := range methods {
 			timed[k] = cpuTimed{m, cpu}
 		}
-		rep, err := eval.Run(context.Background(), data, timed, eval.Options{Seed: seed, TestFraction: frac})
+		rep, err := eval.Run(context.Background(), data, timed, eval.Options{Seed: seed, TestFraction: frac, ColdStartFraction: cold})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,8 +198,10 @@ func TestMeasureReport(t *testing.T) {
 			n := float64(len(seeds))
 			a.p += r.PrecisionAtK / n
 			a.n += r.NDCGAtK / n
-			a.cp += rep.ColdStart[k].PrecisionAtK / n
-			a.cn += rep.ColdStart[k].NDCGAtK / n
+			if !quick {
+				a.cp += rep.ColdStart[k].PrecisionAtK / n
+				a.cn += rep.ColdStart[k].NDCGAtK / n
+			}
 		}
 		for m, c := range cpu {
 			sums[m].cpu += c / float64(len(seeds))

@@ -65,7 +65,10 @@ type Config struct {
 	// the full correction, 0.5 (the default) half. Negative means none.
 	LogQ float64 `json:"logq"`
 	// Negatives is the most in-batch items each positive is contrasted
-	// with (128).
+	// with (64). Measured under package eval's protocol: on generated 100k
+	// ratings 64 gave NDCG@10 0.593 in 10.1 CPU-seconds per fit against
+	// 0.587 in 14.2 for 128 (32: 0.584 in 8.6); on the sample (6 seeds) 64
+	// and 128 score alike.
 	Negatives int `json:"negatives"`
 	// MinRating makes ratings below it no positives: they are not trained
 	// on (but still count as seen). 0 (the default) means every rating is
@@ -129,7 +132,7 @@ func DefaultConfig() Config {
 		LowRatingWeight:    0.5,
 		Temperature:        0.2,
 		LogQ:               0.5,
-		Negatives:          128,
+		Negatives:          64,
 		ValidationFraction: 0.1,
 		HoldoutFraction:    0.1,
 		Workers:            runtime.GOMAXPROCS(0),
