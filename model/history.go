@@ -359,7 +359,6 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 	st := &HistoryStats{Source: sources[0], Weight: weights[0], ItemWeight: betas[0]}
 	ue, ie := v.embedAll(true)
 	dirs := v.itemNeighbourDirs(ie)
-	var bestU, bestI []float64
 	if len(sources)*len(weights)*len(betas) > 1 {
 		st.Chosen = true
 		prior := HistoryCandidate{Source: HistoryNeighbours, Weight: historyPriorWeight, ItemWeight: itemPriorWeight}
@@ -372,12 +371,14 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		if len(betas) == 1 {
 			prior.ItemWeight = betas[0]
 		}
-		type scored struct {
-			c      HistoryCandidate
-			users  []float64
-			ue, ie []float64
+		// Only the prior's and the best candidate's per-user figures are
+		// kept (memory stays that of one candidate); the chosen pair's
+		// vectors are computed again below.
+		isPrior := func(c HistoryCandidate) bool {
+			return c.ItemWeight == prior.ItemWeight && c.Weight == prior.Weight && (c.Source == prior.Source || c.Weight == 0)
 		}
-		var cands []scored
+		var priorUsers, topUsers []float64
+		top := -1
 		v.userNDCG = make([]float64, len(v.d.users))
 		for _, beta := range betas {
 			ie2 := smoothItems(ie, dirs, beta, D)
@@ -396,29 +397,25 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 					nd := v.rank(b, ie2, split, splitValidation, false).Model.NDCG
 					c := HistoryCandidate{Source: src, Weight: w, ItemWeight: beta, ValidationNDCG: nd}
 					st.Candidates = append(st.Candidates, c)
-					cands = append(cands, scored{c, append([]float64(nil), v.userNDCG...), b, ie2})
+					if isPrior(c) {
+						priorUsers = append([]float64(nil), v.userNDCG...)
+					}
+					if top < 0 || nd > st.Candidates[top].ValidationNDCG {
+						top = len(st.Candidates) - 1
+						topUsers = append(topUsers[:0], v.userNDCG...)
+					}
 				}
 			}
 		}
 		v.userNDCG = nil
-		pick, top := -1, -1
-		for k, c := range cands {
-			if c.c.Source == prior.Source && c.c.Weight == prior.Weight && c.c.ItemWeight == prior.ItemWeight ||
-				prior.Weight == 0 && c.c.Weight == 0 && c.c.ItemWeight == prior.ItemWeight {
-				pick = k
-			}
-			if top < 0 || c.c.ValidationNDCG > cands[top].c.ValidationNDCG {
-				top = k
-			}
-		}
 		// The best candidate replaces the prior only when its gain is
 		// clearly above the noise of the validation split: more than
 		// historyZ standard errors of the users' paired differences.
-		if pick < 0 || clearlyBetter(cands[top].users, cands[pick].users) {
-			pick = top
+		pick := st.Candidates[top]
+		if priorUsers != nil && !clearlyBetter(topUsers, priorUsers) {
+			pick = prior
 		}
-		c := cands[pick]
-		st.Source, st.Weight, st.ItemWeight, bestU, bestI = c.c.Source, c.c.Weight, c.c.ItemWeight, c.ue, c.ie
+		st.Source, st.Weight, st.ItemWeight = pick.Source, pick.Weight, pick.ItemWeight
 	}
 	if st.Weight == 0 {
 		st.Source = ""
@@ -428,15 +425,13 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		return
 	}
 	if cfg.HoldoutFraction > 0 {
-		if bestU == nil {
-			bestI = smoothItems(ie, dirs, st.ItemWeight, D)
-			roundRows(bestI)
-			bestU = ue
-			if st.Weight > 0 {
-				bestU = blendUsers(ue, v.history(v.itemRows(bestI, st.Source)), st.Weight, D)
-			}
-			roundRows(bestU)
+		bestI := smoothItems(ie, dirs, st.ItemWeight, D)
+		roundRows(bestI)
+		bestU := ue
+		if st.Weight > 0 {
+			bestU = blendUsers(ue, v.history(v.itemRows(bestI, st.Source)), st.Weight, D)
 		}
+		roundRows(bestU)
 		met.Holdout = v.holdoutWith(bestU, bestI, split, m.ratingA, m.ratingB)
 	}
 	// The refit: its own neighbourhoods and histories (every rating),
