@@ -1,8 +1,10 @@
 package model
 
 import (
+	"context"
 	"math"
-	"slices"
+
+	"github.com/recoflow/recoflow/eval/baseline"
 )
 
 // HistoryStats record the history blend of the published user vectors (see
@@ -13,6 +15,9 @@ type HistoryStats struct {
 	Source string `json:"source,omitempty"`
 	// Weight is w in unit(user) + w·unit(history); 0 means none.
 	Weight float64 `json:"weight"`
+	// ItemWeight is β in unit(item) + β·unit(neighbours): how far each
+	// item is turned towards its item-kNN neighbours; 0 means not at all.
+	ItemWeight float64 `json:"item_neighbour_weight"`
 	// Chosen is true when the validation split chose Weight among
 	// Candidates, false when Config.HistoryWeight fixed it.
 	Chosen     bool               `json:"chosen_on_validation"`
@@ -23,6 +28,7 @@ type HistoryStats struct {
 type HistoryCandidate struct {
 	Source         string  `json:"source"`
 	Weight         float64 `json:"weight"`
+	ItemWeight     float64 `json:"item_neighbour_weight"`
 	ValidationNDCG float64 `json:"validation_ndcg_at_10"`
 }
 
@@ -43,6 +49,38 @@ const (
 	// embeddings can express.
 	HistoryNeighbours = "neighbours"
 )
+
+// historyPriorWeight is the weight, with the HistoryNeighbours source, that
+// the validation split must clearly beat to choose another (see
+// clearlyBetter): on small data its NDCG@10 cannot tell the candidates
+// apart, and this pair was the best fixed choice measured there.
+const historyPriorWeight = 1
+
+// historyZ is how many standard errors of the per-user differences of
+// validation NDCG@10 a candidate must gain over the prior to replace it.
+const historyZ = 2
+
+// clearlyBetter reports whether the users' NDCG@10 under a (NaN for users
+// not measured) beats that under b by more than historyZ standard errors
+// of the mean paired difference.
+func clearlyBetter(a, b []float64) bool {
+	n, sum, sq := 0.0, 0.0, 0.0
+	for u, x := range a {
+		if math.IsNaN(x) || math.IsNaN(b[u]) {
+			continue
+		}
+		d := x - b[u]
+		n++
+		sum += d
+		sq += d * d
+	}
+	if n < 2 {
+		return false
+	}
+	mean := sum / n
+	se := math.Sqrt(max(0, sq/n-mean*mean) / (n - 1))
+	return mean > historyZ*se
+}
 
 // historyNeighbours is the number of neighbours per item of the
 // HistoryNeighbours source (that of the item-kNN baseline).
@@ -110,57 +148,23 @@ func (t *trainer) itemRows(ie []float64, source string) []float64 {
 
 // neighbours returns each item's k most similar items by the cosine of
 // their co-ratings among the training ratings (every rating a 1; ties by
-// index; -1 and 0 for none), as the item-kNN baseline does.
+// index; -1 and 0 for none): the item-kNN baseline's neighbourhoods
+// (baseline.CoRatingNeighbours).
 func (t *trainer) neighbours(k int) (nbr []int32, sim []float64) {
+	if t.nbrK == k {
+		return t.nbr, t.nbrSim
+	}
 	d := t.d
-	n := len(d.items)
-	itemUsers := make([][]int32, n)
+	itemUsers := make([][]int32, len(d.items))
 	userItems := make([][]int32, len(d.users))
 	for _, r := range t.train { // sorted by user, then item
 		rt := d.ratings[r]
 		itemUsers[rt.item] = append(itemUsers[rt.item], rt.user)
 		userItems[rt.user] = append(userItems[rt.user], rt.item)
 	}
-	nbr = fill(make([]int32, n*k), -1)
-	sim = make([]float64, n*k)
-	co := make([]float64, n)
-	var touched []int32
-	type cand struct {
-		j int32
-		s float64
-	}
-	var cands []cand
-	for i := range n {
-		touched = touched[:0]
-		for _, u := range itemUsers[i] {
-			for _, j := range userItems[u] {
-				if int(j) == i {
-					continue
-				}
-				if co[j] == 0 {
-					touched = append(touched, j)
-				}
-				co[j]++
-			}
-		}
-		cands = cands[:0]
-		for _, j := range touched {
-			cands = append(cands, cand{j, co[j] / math.Sqrt(float64(len(itemUsers[i]))*float64(len(itemUsers[j])))})
-			co[j] = 0
-		}
-		slices.SortFunc(cands, func(a, b cand) int {
-			switch {
-			case a.s > b.s:
-				return -1
-			case a.s < b.s:
-				return 1
-			}
-			return int(a.j - b.j)
-		})
-		for r := range min(k, len(cands)) {
-			nbr[i*k+r], sim[i*k+r] = cands[r].j, cands[r].s
-		}
-	}
+	nbr, sim, _ = baseline.CoRatingNeighbours(context.Background(), len(d.items), k,
+		func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return userItems[u] })
+	t.nbr, t.nbrSim, t.nbrK = nbr, sim, k
 	return nbr, sim
 }
 
@@ -248,20 +252,86 @@ func roundRows(e []float64) {
 	}
 }
 
-// applyHistory folds the users' histories into the published user vectors:
-// a known user's embedding becomes (in direction) unit(e) + w·h, e its
-// hybrid embedding and h its unit history vector (see history, itemRows),
-// so that cosine ranking adds an item-to-item term to the user's own. The
-// source and weight are Config.HistorySource and Config.HistoryWeight, or,
-// where those are unset, the pair with the best NDCG@10 on the validation
-// split of the validation run v (ties to the smaller weight). They are
-// folded into the refit model m's user id vectors (m built from refit), so
-// EmbedKnownUser, the published CSV and every ranking agree; the hold-out
-// figures of met are measured again with them. A content-only model is
-// left as it is.
+// itemNeighbourWeights are the weights β of the items' neighbourhood blend
+// the validation split chooses among (see applyHistory).
+var itemNeighbourWeights = []float64{0, 0.5, 1, 2}
+
+// itemPriorWeight is the item neighbourhood weight β of the prior pair
+// (see historyPriorWeight): on the sample's splits it was the best fixed
+// value measured.
+const itemPriorWeight = 1
+
+// itemNeighbourDirs returns, for every item (rows of Dim values), the unit
+// vector of the similarity-weighted sum of the unit embeddings ie of its
+// item-kNN neighbours (historyNeighbours of them), or a zero row for an
+// item without any.
+func (t *trainer) itemNeighbourDirs(ie []float64) []float64 {
+	D := t.cfg.Dim
+	n := len(t.d.items)
+	unitI := make([]float64, len(ie))
+	for i := range n {
+		v := ie[i*D : (i+1)*D]
+		norm := math.Sqrt(dot(v, v) + cosineEps)
+		for c, x := range v {
+			unitI[i*D+c] = x / norm
+		}
+	}
+	nbr, sim := t.neighbours(historyNeighbours)
+	k := historyNeighbours
+	dirs := make([]float64, len(ie))
+	for i := range n {
+		row := dirs[i*D : (i+1)*D]
+		for r := range k {
+			if j := nbr[i*k+r]; j >= 0 {
+				axpy(row, sim[i*k+r], unitI[int(j)*D:(int(j)+1)*D])
+			}
+		}
+		if nn := math.Sqrt(dot(row, row)); nn > 0 {
+			for c := range row {
+				row[c] /= nn
+			}
+		}
+	}
+	return dirs
+}
+
+// smoothItems returns ie_i + β·‖ie_i‖·dirs_i for every item: in direction
+// unit(ie_i) + β·dirs_i.
+func smoothItems(ie, dirs []float64, beta float64, D int) []float64 {
+	out := append([]float64(nil), ie...)
+	if beta == 0 {
+		return out
+	}
+	for i := range len(ie) / D {
+		v := out[i*D : (i+1)*D]
+		axpy(v, beta*math.Sqrt(dot(v, v)), dirs[i*D:(i+1)*D])
+	}
+	return out
+}
+
+// applyHistory folds two item-kNN terms into the published vectors. Each
+// item with co-rated neighbours is turned towards them: its embedding
+// becomes (in direction) unit(e) + β·n, n the unit similarity-weighted sum
+// of its neighbours' unit embeddings (itemNeighbourDirs), so that cosines
+// between items, and to users, follow co-ratings more. Each known user's
+// embedding becomes unit(e) + w·h, e its hybrid embedding and h its unit
+// history vector (see history, itemRows) over those items, so that cosine
+// ranking adds an item-to-item term to the user's own. β, the source and
+// w are Config.ItemNeighbourWeight, Config.HistorySource and
+// Config.HistoryWeight, or, where those are unset, chosen on the
+// validation split of the validation run v (which never trained on it):
+// the prior (β = itemPriorWeight, HistoryNeighbours,
+// w = historyPriorWeight) unless the candidate with the best NDCG@10 there
+// beats it clearly (clearlyBetter). They are folded into the refit model
+// m's id vectors (m built from refit), so EmbedKnownUser, EmbedKnownItem,
+// the published CSVs and every ranking agree; the hold-out figures of met
+// are measured again with them. A content-only model is left as it is.
 func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
+	if refitHook != nil {
+		refitHook(v, refit)
+	}
 	cfg := v.cfg
-	if cfg.ContentOnly || cfg.HistoryWeight < 0 {
+	if cfg.ContentOnly {
 		return
 	}
 	D := cfg.Dim
@@ -270,45 +340,119 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		sources = []string{cfg.HistorySource}
 	}
 	weights := historyWeights
-	if cfg.HistoryWeight > 0 {
+	switch {
+	case cfg.HistoryWeight > 0:
 		weights = []float64{cfg.HistoryWeight}
+	case cfg.HistoryWeight < 0:
+		weights, sources = []float64{0}, sources[:1]
 	}
-	st := &HistoryStats{Source: sources[0], Weight: weights[0]}
+	betas := itemNeighbourWeights
+	switch {
+	case cfg.ItemNeighbourWeight > 0:
+		betas = []float64{cfg.ItemNeighbourWeight}
+	case cfg.ItemNeighbourWeight < 0:
+		betas = []float64{0}
+	}
+	if len(weights) == 1 && weights[0] == 0 && len(betas) == 1 && betas[0] == 0 {
+		return
+	}
+	st := &HistoryStats{Source: sources[0], Weight: weights[0], ItemWeight: betas[0]}
 	ue, ie := v.embedAll(true)
-	var best []float64
-	if len(sources)*len(weights) > 1 {
+	dirs := v.itemNeighbourDirs(ie)
+	if len(sources)*len(weights)*len(betas) > 1 {
 		st.Chosen = true
-		bestNDCG := math.Inf(-1)
-		for _, src := range sources {
-			h := v.history(v.itemRows(ie, src))
-			for _, w := range weights {
-				b := blendUsers(ue, h, w, D)
-				roundRows(b)
-				nd := v.rank(b, ie, split, splitValidation, false).Model.NDCG
-				st.Candidates = append(st.Candidates, HistoryCandidate{Source: src, Weight: w, ValidationNDCG: nd})
-				if nd > bestNDCG {
-					bestNDCG, st.Source, st.Weight, best = nd, src, w, b
+		prior := HistoryCandidate{Source: HistoryNeighbours, Weight: historyPriorWeight, ItemWeight: itemPriorWeight}
+		if len(sources) == 1 {
+			prior.Source = sources[0]
+		}
+		if len(weights) == 1 {
+			prior.Weight = weights[0]
+		}
+		if len(betas) == 1 {
+			prior.ItemWeight = betas[0]
+		}
+		// Only the prior's and the best candidate's per-user figures are
+		// kept (memory stays that of one candidate); the chosen pair's
+		// vectors are computed again below.
+		isPrior := func(c HistoryCandidate) bool {
+			return c.ItemWeight == prior.ItemWeight && c.Weight == prior.Weight && (c.Source == prior.Source || c.Weight == 0)
+		}
+		var priorUsers, topUsers []float64
+		top := -1
+		v.userNDCG = make([]float64, len(v.d.users))
+		for _, beta := range betas {
+			ie2 := smoothItems(ie, dirs, beta, D)
+			roundRows(ie2)
+			for si, src := range sources {
+				h := v.history(v.itemRows(ie2, src))
+				for _, w := range weights {
+					if w == 0 && si > 0 {
+						continue // the same as with the first source
+					}
+					b := blendUsers(ue, h, w, D)
+					roundRows(b)
+					for u := range v.userNDCG {
+						v.userNDCG[u] = math.NaN()
+					}
+					nd := v.rank(b, ie2, split, splitValidation, false).Model.NDCG
+					c := HistoryCandidate{Source: src, Weight: w, ItemWeight: beta, ValidationNDCG: nd}
+					st.Candidates = append(st.Candidates, c)
+					if isPrior(c) {
+						priorUsers = append([]float64(nil), v.userNDCG...)
+					}
+					if top < 0 || nd > st.Candidates[top].ValidationNDCG {
+						top = len(st.Candidates) - 1
+						topUsers = append(topUsers[:0], v.userNDCG...)
+					}
 				}
 			}
 		}
+		v.userNDCG = nil
+		// The best candidate replaces the prior only when its gain is
+		// clearly above the noise of the validation split: more than
+		// historyZ standard errors of the users' paired differences.
+		pick := st.Candidates[top]
+		if priorUsers != nil && !clearlyBetter(topUsers, priorUsers) {
+			pick = prior
+		}
+		st.Source, st.Weight, st.ItemWeight = pick.Source, pick.Weight, pick.ItemWeight
 	}
 	if st.Weight == 0 {
 		st.Source = ""
 	}
 	met.History = st
-	if st.Weight == 0 {
+	if st.Weight == 0 && st.ItemWeight == 0 {
 		return
 	}
 	if cfg.HoldoutFraction > 0 {
-		if best == nil {
-			best = blendUsers(ue, v.history(v.itemRows(ie, st.Source)), st.Weight, D)
-			roundRows(best)
+		bestI := smoothItems(ie, dirs, st.ItemWeight, D)
+		roundRows(bestI)
+		bestU := ue
+		if st.Weight > 0 {
+			bestU = blendUsers(ue, v.history(v.itemRows(bestI, st.Source)), st.Weight, D)
 		}
-		met.Holdout = v.holdoutWith(best, ie, split, m.ratingA, m.ratingB)
+		roundRows(bestU)
+		met.Holdout = v.holdoutWith(bestU, bestI, split, m.ratingA, m.ratingB)
 	}
-	// The refit: its own history (every rating), folded into the id
-	// vectors: id + w·‖e‖·h, so that unit(tower) + id' = e + w·‖e‖·h.
+	// The refit: its own neighbourhoods and histories (every rating),
+	// folded into the id vectors: id + β·‖e‖·n for items, so that
+	// unit(tower) + id' = e + β·‖e‖·n, and id + w·‖e‖·h for users.
 	ue, ie = refit.embedAll(false)
+	if st.ItemWeight > 0 {
+		dirs = refit.itemNeighbourDirs(ie)
+		for k, id := range refit.d.itemIDs {
+			row, ok := m.itemIDs[id]
+			if !ok {
+				continue
+			}
+			e := ie[k*D : (k+1)*D]
+			axpy(m.itemVec[int(row)*D:][:D], st.ItemWeight*math.Sqrt(dot(e, e)), dirs[k*D:(k+1)*D])
+		}
+		ie = smoothItems(ie, dirs, st.ItemWeight, D)
+	}
+	if st.Weight == 0 {
+		return
+	}
 	roundRows(ie)
 	h := refit.history(refit.itemRows(ie, st.Source))
 	for k, id := range refit.d.userIDs {

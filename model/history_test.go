@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -88,14 +89,14 @@ func TestNeighbourHistoryRanksTheCoBoughtItemFirst(t *testing.T) {
 func TestHistoryIsFoldedIntoThePublishedUserVectors(t *testing.T) {
 	d := datasetOf(t, smallData(t, 3))
 	ctx := context.Background()
-	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1})
+	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if off.Metrics.History != nil {
 		t.Errorf("history weight -1: metrics record a history blend %+v", off.Metrics.History)
 	}
-	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: 1, HistorySource: HistoryNeighbours})
+	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: 1, HistorySource: HistoryNeighbours, ItemNeighbourWeight: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +146,9 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Metrics.History
-	if h == nil || !h.Chosen || len(h.Candidates) != 2*len(historyWeights) {
-		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, 2*len(historyWeights))
+	want := len(itemNeighbourWeights) * (2*len(historyWeights) - 1) // w = 0 once per β
+	if h == nil || !h.Chosen || len(h.Candidates) != want {
+		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, want)
 	}
 	best := h.Candidates[0]
 	for _, c := range h.Candidates {
@@ -154,7 +156,108 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 			best = c
 		}
 	}
-	if best.Weight != h.Weight || (h.Weight != 0 && best.Source != h.Source) {
-		t.Errorf("chose %s %v, but the best validation NDCG@10 is %s %v's", h.Source, h.Weight, best.Source, best.Weight)
+	prior := h.Source == HistoryNeighbours && h.Weight == historyPriorWeight && h.ItemWeight == itemPriorWeight
+	if !prior && (best.Weight != h.Weight || best.ItemWeight != h.ItemWeight || (h.Weight != 0 && best.Source != h.Source)) {
+		t.Errorf("chose %s %v, items %v: neither the prior nor the best on validation (%+v)", h.Source, h.Weight, h.ItemWeight, best)
+	}
+}
+
+// TestItemNeighboursAreFoldedIntoThePublishedItemVectors: with β = 1 each
+// item with co-rated neighbours turns by a unit term scaled by its own
+// norm, the others and every user keep their embeddings.
+func TestItemNeighboursAreFoldedIntoThePublishedItemVectors(t *testing.T) {
+	d := datasetOf(t, smallData(t, 3))
+	ctx := context.Background()
+	off, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := Train(ctx, d, Config{Seed: 2, Epochs: 3, HistoryWeight: -1, ItemNeighbourWeight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := on.Metrics.History; h == nil || h.ItemWeight != 1 || h.Weight != 0 || h.Chosen {
+		t.Fatalf("metrics record %+v, want item neighbour weight 1, no user history, not chosen", h)
+	}
+	changed := 0
+	for k, id := range d.itemIDs {
+		a, b := off.Model.EmbedKnownItem(id, d.items[k]), on.Model.EmbedKnownItem(id, d.items[k])
+		var na, nd float64
+		for c := range a {
+			na += float64(a[c]) * float64(a[c])
+			nd += (float64(b[c]) - float64(a[c])) * (float64(b[c]) - float64(a[c]))
+		}
+		switch r := math.Sqrt(nd / na); {
+		case r == 0:
+		case math.Abs(r-1) < 1e-3 && on.Model.KnowsItem(id):
+			changed++
+		default:
+			t.Errorf("item %s: ‖neighbour term‖/‖embedding‖ = %v, want 1 or 0 (known: %v)", id, r, on.Model.KnowsItem(id))
+		}
+	}
+	if changed == 0 {
+		t.Error("no item turned towards its neighbours")
+	}
+	for k, id := range d.userIDs {
+		a, b := off.Model.EmbedKnownUser(id, d.users[k]), on.Model.EmbedKnownUser(id, d.users[k])
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("user %s: embedding changed by the items' neighbours", id)
+		}
+	}
+}
+
+func TestHistoryPriorGivesWayOnlyToAClearGain(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		name string
+		a, b []float64
+		want bool
+	}{
+		{"same", []float64{0.5, 0.2, 0.9}, []float64{0.5, 0.2, 0.9}, false},
+		{"noisy gain", []float64{0.9, 0.1, 0.8, 0.3}, []float64{0.1, 0.5, 0.7, 0.4}, false},
+		{"steady gain", []float64{0.6, 0.31, 0.52, 0.43, 0.7}, []float64{0.5, 0.2, 0.4, 0.3, 0.6}, true},
+		{"loss", []float64{0.5, 0.2, 0.4, 0.3}, []float64{0.6, 0.31, 0.52, 0.43}, false},
+		{"unmeasured users skipped", []float64{nan, 0.61, 0.52, 0.43, 0.7}, []float64{0.9, 0.5, 0.4, 0.3, 0.6}, true},
+		{"one user", []float64{0.9}, []float64{0.1}, false},
+	} {
+		if got := clearlyBetter(c.a, c.b); got != c.want {
+			t.Errorf("%s: clearlyBetter = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestHistoryIsChosenWithoutTheValidationRatings checks that the blend is
+// chosen by a model that never trained on the validation ratings: the
+// trainer that chooses has none of them, and the choice (every candidate's
+// validation NDCG@10) does not depend on the refit, warm or not, however
+// long.
+func TestHistoryIsChosenWithoutTheValidationRatings(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4))
+	d.sort() // as Train does, so that the split below is Train's
+	var stats []*HistoryStats
+	for _, refit := range []int{-1, 1, 4} {
+		cfg := Config{Seed: 5, Epochs: 3, RefitEpochs: refit}
+		split := splitRatings(len(d.ratings), cfg.withDefaults())
+		refitHook = func(v, r *trainer) {
+			for _, x := range v.train {
+				if split[x] != splitTrain {
+					t.Errorf("refit %d: the trainer choosing the blend trained on rating %d of split %d", refit, x, split[x])
+				}
+			}
+			if len(r.train) != len(d.ratings) {
+				t.Errorf("refit %d: the refit has %d of %d ratings", refit, len(r.train), len(d.ratings))
+			}
+		}
+		res, err := Train(context.Background(), d, cfg)
+		refitHook = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats = append(stats, res.Metrics.History)
+	}
+	for _, s := range stats[1:] {
+		if !reflect.DeepEqual(s, stats[0]) {
+			t.Fatalf("the history choice depends on the refit: %+v vs %+v", s, stats[0])
+		}
 	}
 }

@@ -50,9 +50,10 @@ type Metrics struct {
 	Holdout Holdout `json:"holdout"`
 	// Refit describes the published model, trained on every rating.
 	Refit RefitStats `json:"refit"`
-	// History is how much of each known user's history (the mean of the
-	// item vectors it rated) its published vector holds, and how the
-	// validation split chose it; nil for a content-only model.
+	// History is how far the published item vectors are turned towards
+	// their item-kNN neighbours and each known user's vector towards its
+	// history, and how the validation split chose it; nil for a
+	// content-only model or with both turned off.
 	History *HistoryStats `json:"history,omitempty"`
 	// Evaluation is the full evaluation report (package eval), when the
 	// caller adds one.
@@ -332,6 +333,9 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 			pr, nd := score(topItem)
 			p.pm += pr
 			p.nm += nd
+			if t.userNDCG != nil {
+				t.userNDCG[u] = nd
+			}
 			if !withPop {
 				continue
 			}

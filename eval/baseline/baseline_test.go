@@ -1,10 +1,12 @@
 package baseline
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/recoflow/recoflow/eval"
@@ -150,5 +152,56 @@ func TestColdUserGetsPopularity(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: cold user scores %v, want popularity %v", m.Name(), got, want)
 		}
+	}
+}
+
+func TestCoRatingNeighboursMatchABruteForceCount(t *testing.T) {
+	// users' items; item 4 is rated by nobody
+	rated := [][]int32{{0, 1, 2}, {0, 1}, {1, 3}, {2, 3, 5}, {0, 5}}
+	const n, k = 6, 3
+	itemUsers := make([][]int32, n)
+	for u, items := range rated {
+		for _, i := range items {
+			itemUsers[i] = append(itemUsers[i], int32(u))
+		}
+	}
+	nbr, sim, err := CoRatingNeighbours(context.Background(), n, k,
+		func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return rated[u] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		// brute force: every other item's cosine, best first, ties by index
+		type c struct {
+			j int32
+			s float64
+		}
+		var all []c
+		for j := range n {
+			co := 0
+			for _, items := range rated {
+				if slices.Contains(items, int32(i)) && slices.Contains(items, int32(j)) {
+					co++
+				}
+			}
+			if j != i && co > 0 {
+				all = append(all, c{int32(j), float64(co) / math.Sqrt(float64(len(itemUsers[i]))*float64(len(itemUsers[j])))})
+			}
+		}
+		slices.SortStableFunc(all, func(a, b c) int { return cmp.Compare(b.s, a.s) })
+		for r := range k {
+			wantJ, wantS := int32(-1), 0.0
+			if r < len(all) {
+				wantJ, wantS = all[r].j, all[r].s
+			}
+			if nbr[i*k+r] != wantJ || sim[i*k+r] != wantS {
+				t.Errorf("item %d, neighbour %d: %d (%v), want %d (%v)", i, r, nbr[i*k+r], sim[i*k+r], wantJ, wantS)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := CoRatingNeighbours(ctx, n, k, func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return rated[u] }); err == nil {
+		t.Error("a cancelled context: no error")
 	}
 }

@@ -35,12 +35,29 @@ func (m ItemKNN) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 		k = DefaultNeighbours
 	}
 	userItems, itemUsers := interactions(train, nil)
-	n := train.NumItems
-	norm := make([]float64, n)
-	for i := range n {
-		norm[i] = math.Sqrt(float64(len(itemUsers.row(i))))
+	nbr, sim, err := CoRatingNeighbours(ctx, train.NumItems, k, itemUsers.row, userItems.row)
+	if err != nil {
+		return nil, err
 	}
-	s := &knnScorer{k: k, userItems: userItems, nbr: make([]int32, n*k), sim: make([]float64, n*k), fallback: popularity(train)}
+	return &knnScorer{k: k, userItems: userItems, nbr: nbr, sim: sim, fallback: popularity(train)}, nil
+}
+
+// CoRatingNeighbours returns each of n items' k most similar items by the
+// cosine of their co-ratings, every rating a 1: the number of users who
+// rated both over the square root of the product of their numbers of
+// users. itemUsers(i) lists the users of item i and userItems(u) the items
+// of user u, each pair once. The result is k entries per item, in order of
+// decreasing similarity (ties by item index): nbr the item (-1 where fewer
+// than k items share a user with it) and sim the cosine (0 there). It
+// checks ctx every 256 items and returns its error. Time grows with the sum
+// over users of their number of items squared; memory with n × k. ItemKNN
+// and the model's history blend (package model) share it.
+func CoRatingNeighbours(ctx context.Context, n, k int, itemUsers, userItems func(int) []int32) (nbr []int32, sim []float64, err error) {
+	count := make([]float64, n)
+	for i := range n {
+		count[i] = float64(len(itemUsers(i)))
+	}
+	nbr, sim = make([]int32, n*k), make([]float64, n*k)
 	co := make([]float64, n)
 	var touched []int32
 	type cand struct {
@@ -50,11 +67,11 @@ func (m ItemKNN) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 	var cands []cand
 	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		touched = touched[:0]
-		for _, u := range itemUsers.row(i) {
-			for _, j := range userItems.row(int(u)) {
+		for _, u := range itemUsers(i) {
+			for _, j := range userItems(int(u)) {
 				if int(j) == i {
 					continue
 				}
@@ -66,7 +83,7 @@ func (m ItemKNN) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 		}
 		cands = cands[:0]
 		for _, j := range touched {
-			cands = append(cands, cand{j, co[j] / (norm[i] * norm[j])})
+			cands = append(cands, cand{j, co[j] / math.Sqrt(count[i]*count[j])})
 			co[j] = 0
 		}
 		slices.SortFunc(cands, func(a, b cand) int {
@@ -80,13 +97,13 @@ func (m ItemKNN) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 		})
 		for r := range k {
 			if r < len(cands) {
-				s.nbr[i*k+r], s.sim[i*k+r] = cands[r].j, cands[r].s
+				nbr[i*k+r], sim[i*k+r] = cands[r].j, cands[r].s
 			} else {
-				s.nbr[i*k+r], s.sim[i*k+r] = -1, 0
+				nbr[i*k+r], sim[i*k+r] = -1, 0
 			}
 		}
 	}
-	return s, nil
+	return nbr, sim, nil
 }
 
 type knnScorer struct {

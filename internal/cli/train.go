@@ -43,8 +43,22 @@ has never seen (--content-only trains the towers alone).
 The ratings are split with --seed: --holdout of them (10%; 0 for none) give
 the reported figures, 10% (validation) pick the number of epochs by NDCG@10,
 the rest are trained on. Then the model is refit on every rating for the
-chosen number of epochs, and the refit is what gets published. The same data
-and flags give the same model, bit for bit, on any number of cores.
+chosen number of epochs, and the refit is what gets published. On large data
+(a validation split of at least 2,000 ratings of 4 or more) the refit continues
+from the validation run's weights for half its best epoch count; on smaller
+data it starts afresh (--refit-epochs sets the warm refit's length, -1 always
+starts afresh). The same data and flags give the same model, bit for bit, on
+any number of cores.
+
+Two item-kNN terms are folded into the published vectors. Each product is
+turned towards the products bought by the same shoppers (its 20 co-rating
+neighbours) by --item-neighbour-weight β; each known shopper towards the
+products they rated (the history blend): --history-source items (those
+products' own embeddings) or neighbours (their item-kNN neighbourhoods), at
+--history-weight w. By default the validation split of the validation run,
+which never trains on it, chooses all three: β = 1, neighbours, w = 1 unless
+another combination is clearly better there (by more than two standard
+errors of the per-shopper NDCG@10 differences). -1 turns either weight off.
 
 --tune N first tries N settings (a seeded random search over the learning
 rates, id dropout, temperature, popularity correction, weight decay and
@@ -218,6 +232,10 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.IntVar(&cfg.Negatives, "negatives", def.Negatives, "most in-batch items each rating is contrasted with")
 	f.Float64Var(&cfg.MinRating, "min-rating", 0, "ratings below this are not trained on as positives (0: every rating is)")
 	f.Float64Var(&cfg.LowRatingWeight, "low-rating-weight", def.LowRatingWeight, "weight of ratings below 4 as positives (1: like any rating, 0: not trained on)")
+	f.IntVar(&cfg.RefitEpochs, "refit-epochs", 0, "epochs of the refit on every rating, continuing from the validation run (0: automatic, see above; -1: refit from scratch for the chosen epochs)")
+	f.Float64Var(&cfg.HistoryWeight, "history-weight", 0, "weight w of the history blend of known shoppers' vectors, e.g. 1 (0: chosen on the validation split; -1: no blend)")
+	f.Float64Var(&cfg.ItemNeighbourWeight, "item-neighbour-weight", 0, "weight β turning each product's vector towards its co-rating neighbours, e.g. 1 (0: chosen on the validation split; -1: none)")
+	f.StringVar(&cfg.HistorySource, "history-source", "", "what the history blend sums: items or neighbours (empty: chosen on the validation split)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
 	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")
 	f.IntVar(&tune, "tune", 0, "try this many settings on the validation split first and train with the best (0: none)")

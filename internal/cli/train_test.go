@@ -270,6 +270,8 @@ func TestTrainCommandUsage(t *testing.T) {
 		{"--id-dropout", "1"},
 		{"--temperature", "0"},
 		{"--negatives", "0"},
+		{"--history-source", "bogus"},
+		{"--history-weight", "NaN"},
 		{"extra-argument"},
 	} {
 		_, _, err := trainCLI(t, append([]string{"train", "--lake", "file://" + dir}, args...)...)
@@ -304,6 +306,58 @@ func TestTrainCommandHoldoutZeroAndTune(t *testing.T) {
 	}
 	if !strings.Contains(out, "trained hybrid model tuned") {
 		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestTrainCommandHistoryAndRefitFlags: --history-source, --history-weight
+// and --refit-epochs (here from a config file) reach the model, as
+// metrics.json records; --history-weight -1 turns the blend off.
+func TestTrainCommandHistoryAndRefitFlags(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, trainingRecords(40, 16))
+	url := "file://" + dir
+	cfgFile := filepath.Join(t.TempDir(), "recoflow.yaml")
+	if err := os.WriteFile(cfgFile, []byte("train:\n  refit-epochs: 2\n  history-source: items\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func(version string) model.Metrics {
+		t.Helper()
+		var met model.Metrics
+		data, err := os.ReadFile(filepath.Join(dir, "ml-artifacts", version, "metrics.json"))
+		if err == nil {
+			err = json.Unmarshal(data, &met)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return met
+	}
+	if _, stderr, err := trainCLI(t, "train", "--config", cfgFile, "--lake", url, "--version", "fixed", "--epochs", "3",
+		"--history-weight", "0.5", "--item-neighbour-weight", "2", "--evaluation=false"); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	met := read("fixed")
+	if h := met.History; h == nil || h.Source != model.HistoryItems || h.Weight != 0.5 || h.ItemWeight != 2 || h.Chosen {
+		t.Errorf("history %+v, want items 0.5 and item neighbours 2 as set", h)
+	}
+	if met.Config.RefitEpochs != 2 || met.Refit.Epochs != 2 {
+		t.Errorf("refit epochs: config %d, ran %d; want 2", met.Config.RefitEpochs, met.Refit.Epochs)
+	}
+	if _, stderr, err := trainCLI(t, "train", "--lake", url, "--version", "off", "--epochs", "3",
+		"--history-weight", "-1", "--item-neighbour-weight", "-1", "--evaluation=false"); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	if h := read("off").History; h != nil && h.Weight != 0 {
+		t.Errorf("history %+v, want none", h)
+	}
+	out, _, err := trainCLI(t, "train", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--history-weight", "--history-source", "--item-neighbour-weight", "--refit-epochs", "history blend"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
 	}
 }
 
