@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,8 +68,8 @@ func (a *app) benchAdapterVsSQL(ctx context.Context, c vectorsBenchConfig, ps *b
 	defer conn.Close(context.WithoutCancel(ctx))
 	if ef := st.EfSearch(); ef > 0 {
 		// The adapter's session setting, so that both scan alike.
-		if _, err := conn.Exec(ctx, fmt.Sprintf("SET hnsw.ef_search = %d", ef)); err != nil {
-			return nil, err
+		if _, err := conn.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, false)", strconv.Itoa(ef)); err != nil {
+			return nil, fmt.Errorf("set hnsw.ef_search on %s: %w", connect.Redact(c.pgURL), err)
 		}
 	}
 	table := pgx.Identifier{ps.schema, "item_emb"}.Sanitize()
