@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/training"
 )
@@ -33,23 +34,46 @@ type Rating struct {
 type Dataset struct {
 	userIndex map[string]int32
 	userIDs   []string
-	users     []UserFeatures
+	users     []Features
 	itemIndex map[string]int32
 	itemIDs   []string
-	items     []ItemFeatures
+	items     []Features
 	ratings   []rating
 	sorted    bool
+
+	// spec is the dataset spec of a dataset read with ReadSpecDataset,
+	// nil for the lab's (UserFeatures, ItemFeatures); userSchema and
+	// itemSchema are its sides (the lab's when spec is nil).
+	spec                   *dataset.Spec
+	userSchema, itemSchema *sideSchema
 }
 
 type rating struct {
 	user, item int32
 	value      float64
+	// weight is the weight of an implicit interaction as a positive (see
+	// implicitWeight); 0 for an explicit rating, which weighs as its value
+	// says (Config.LowRatingWeight).
+	weight float64
+}
+
+// posWeight is r's weight as a positive before Config.LowRatingWeight: 1
+// for an explicit rating, the implicit weight otherwise.
+func (r rating) posWeight() float64 {
+	if r.weight > 0 {
+		return r.weight
+	}
+	return 1
 }
 
 // NewDataset returns an empty dataset.
 func NewDataset() *Dataset {
-	return &Dataset{userIndex: map[string]int32{}, itemIndex: map[string]int32{}}
+	return &Dataset{userIndex: map[string]int32{}, itemIndex: map[string]int32{}, userSchema: labUsers, itemSchema: labItems}
 }
+
+// Spec returns the dataset spec of a dataset read with ReadSpecDataset, or
+// nil for the lab's.
+func (d *Dataset) Spec() *dataset.Spec { return d.spec }
 
 // Len returns the number of ratings.
 func (d *Dataset) Len() int { return len(d.ratings) }
@@ -75,45 +99,63 @@ func (d *Dataset) Add(r Rating) error {
 	if !isFinite(r.Value) || r.Value < 1 || r.Value > 5 {
 		return fmt.Errorf("%s: rating %v is not a number from 1 to 5", where(), r.Value)
 	}
-	for i, v := range r.User.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where(), userNumeric[i], v)
-		}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where(), d.spec.Name)
 	}
-	for i, v := range r.Item.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where(), itemNumeric[i], v)
-		}
+	uf, itf := r.User.features(), r.Item.features()
+	if err := checkNumbers(uf, labUsers); err != nil {
+		return fmt.Errorf("%s: %w", where(), err)
+	}
+	if err := checkNumbers(itf, labItems); err != nil {
+		return fmt.Errorf("%s: %w", where(), err)
 	}
 	u, okU := d.userIndex[r.UserID]
-	if okU && d.users[u] != r.User {
+	if okU && !d.users[u].equal(uf) {
 		return fmt.Errorf("%s: user features %+v differ from %+v in an earlier rating", where(), r.User, d.users[u])
 	}
 	it, okI := d.itemIndex[r.ItemID]
-	if okI && d.items[it] != r.Item {
+	if okI && !d.items[it].equal(itf) {
 		return fmt.Errorf("%s: item features %+v differ from %+v in an earlier rating", where(), r.Item, d.items[it])
 	}
 	if !okU {
-		u = int32(len(d.users))
-		id := strings.Clone(r.UserID)
-		d.userIndex[id] = u
-		d.userIDs = append(d.userIDs, id)
-		f := r.User
-		f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
-		d.users = append(d.users, f)
+		u = d.newUser(r.UserID, uf)
 	}
 	if !okI {
-		it = int32(len(d.items))
-		id := strings.Clone(r.ItemID)
-		d.itemIndex[id] = it
-		d.itemIDs = append(d.itemIDs, id)
-		f := r.Item
-		f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
-		d.items = append(d.items, f)
+		it = d.newItem(r.ItemID, itf)
 	}
 	d.ratings = append(d.ratings, rating{user: u, item: it, value: r.Value})
 	d.sorted = false
 	return nil
+}
+
+// checkNumbers refuses a NaN or infinite number of the lab's features.
+func checkNumbers(f Features, s *sideSchema) error {
+	for i, v := range f.Nums {
+		if !isFinite(v) {
+			return fmt.Errorf("%s is %v, want a finite number", s.nums[i].name, v)
+		}
+	}
+	return nil
+}
+
+func (d *Dataset) newUser(id string, f Features) int32 {
+	u := int32(len(d.users))
+	id = strings.Clone(id)
+	d.userIndex[id] = u
+	d.userIDs = append(d.userIDs, id)
+	d.users = append(d.users, f.clone())
+	d.sorted = false
+	return u
+}
+
+func (d *Dataset) newItem(id string, f Features) int32 {
+	it := int32(len(d.items))
+	id = strings.Clone(id)
+	d.itemIndex[id] = it
+	d.itemIDs = append(d.itemIDs, id)
+	d.items = append(d.items, f.clone())
+	d.sorted = false
+	return it
 }
 
 // AddUser adds a user without ratings (a catalogue customer), so that it
@@ -125,23 +167,20 @@ func (d *Dataset) AddUser(id string, f UserFeatures) error {
 	if strings.TrimSpace(id) == "" {
 		return fmt.Errorf("%s: empty id", where)
 	}
-	for i, v := range f.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where, userNumeric[i], v)
-		}
+	g := f.features()
+	if err := checkNumbers(g, labUsers); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where, d.spec.Name)
 	}
 	if u, ok := d.userIndex[id]; ok {
-		if d.users[u] != f {
+		if !d.users[u].equal(g) {
 			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.users[u])
 		}
 		return nil
 	}
-	id = strings.Clone(id)
-	d.userIndex[id] = int32(len(d.users))
-	d.userIDs = append(d.userIDs, id)
-	f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
-	d.users = append(d.users, f)
-	d.sorted = false
+	d.newUser(id, g)
 	return nil
 }
 
@@ -152,23 +191,20 @@ func (d *Dataset) AddItem(id string, f ItemFeatures) error {
 	if strings.TrimSpace(id) == "" {
 		return fmt.Errorf("%s: empty id", where)
 	}
-	for i, v := range f.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where, itemNumeric[i], v)
-		}
+	g := f.features()
+	if err := checkNumbers(g, labItems); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where, d.spec.Name)
 	}
 	if it, ok := d.itemIndex[id]; ok {
-		if d.items[it] != f {
+		if !d.items[it].equal(g) {
 			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.items[it])
 		}
 		return nil
 	}
-	id = strings.Clone(id)
-	d.itemIndex[id] = int32(len(d.items))
-	d.itemIDs = append(d.itemIDs, id)
-	f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
-	d.items = append(d.items, f)
-	d.sorted = false
+	d.newItem(id, g)
 	return nil
 }
 

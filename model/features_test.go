@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestEncoderNormalizesAndIgnoresUnknown(t *testing.T) {
 	cats := [][]string{{"Nantes ", "France"}, {" NANTES", "france "}, {"Paris", "France"}, {"Lyon", "Nowhere"}, {"", "  "}}
 	nums := [][]float64{{10}, {20}, {30}, {1000}, {30}}
 	w := []int{1, 1, 2, 0, 0} // Lyon has no training rating: not a category
-	e := fitEncoder("user", userCategorical, userNumeric, cats, nums, w)
+	e := fitEncoder("user", labUsers, cats, nums, w)
 
 	if got := e.OneHot[0].Categories; !slices.Equal(got, []string{"nantes", "paris"}) {
 		t.Errorf("city categories = %q, want [nantes paris]", got)
@@ -61,7 +62,7 @@ func TestEncoderNormalizesAndIgnoresUnknown(t *testing.T) {
 }
 
 func TestEncoderConstantFeatureHasUnitScale(t *testing.T) {
-	e := fitEncoder("item", itemCategorical, itemNumeric,
+	e := fitEncoder("item", labItems,
 		[][]string{{"Ships", "1:10"}, {"Planes", "1:10"}},
 		[][]float64{{5, 10, 20}, {5, 30, 20}}, []int{3, 1})
 	for _, s := range e.Scalers {
@@ -75,7 +76,7 @@ func TestEncoderConstantFeatureHasUnitScale(t *testing.T) {
 }
 
 func TestEncoderJSONRoundTrip(t *testing.T) {
-	e := fitEncoder("item", itemCategorical, itemNumeric,
+	e := fitEncoder("item", labItems,
 		[][]string{{"Ships ", "1:10"}, {"planes", "1:700"}, {"Classic Cars", "1:18"}},
 		[][]float64{{7933, 48.81, 95.7}, {6625, 68.99, 118.94}, {1, 0.1, 1 / 3.0}}, []int{1, 2, 3})
 	data, err := json.Marshal(e)
@@ -86,7 +87,7 @@ func TestEncoderJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
-	if err := back.init(itemCategorical, itemNumeric); err != nil {
+	if err := back.init(labItems); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range e.Scalers {
@@ -95,7 +96,7 @@ func TestEncoderJSONRoundTrip(t *testing.T) {
 		}
 	}
 	f := ItemFeatures{ProductLine: "PLANES", ProductScale: "1:700 ", QuantityInStock: 12, BuyPrice: 1, MSRP: 2}
-	if a, b := e.encode(f.categorical(), f.numeric()), back.encode(f.categorical(), f.numeric()); a != b {
+	if a, b := e.encode(f.categorical(), f.numeric()), back.encode(f.categorical(), f.numeric()); !reflect.DeepEqual(a, b) {
 		t.Errorf("encode after the round trip = %+v, want %+v", b, a)
 	}
 }
@@ -117,7 +118,7 @@ func TestEncoderRejectsBadStoredState(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.json), &e); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.init(userCategorical, userNumeric); err == nil {
+			if err := e.init(labUsers); err == nil {
 				t.Fatal("init accepted a bad encoder")
 			}
 		})
