@@ -67,13 +67,13 @@ var ErrVersionExists = errors.New("model version already exists")
 
 // Manifest lists the files of one committed version.
 type Manifest struct {
-	Format       string         `json:"format"`
-	Version      string         `json:"version"`
-	CreatedAt    time.Time      `json:"created_at"`
-	Dim          int            `json:"dim"`
-	Users        int            `json:"users"`
-	Items        int            `json:"items"`
-	DatasetRunID string         `json:"dataset_run_id,omitempty"`
+	Format       string    `json:"format"`
+	Version      string    `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	Dim          int       `json:"dim"`
+	Users        int       `json:"users"`
+	Items        int       `json:"items"`
+	DatasetRunID string    `json:"dataset_run_id,omitempty"`
 	// Spec and SpecHash name the dataset spec the model was trained on
 	// and its hash (dataset.Hash): the built-in classicmodels spec, or
 	// the one in DatasetSpecFile. Empty in versions saved before specs

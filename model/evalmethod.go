@@ -20,7 +20,7 @@ func (d *Dataset) EvalData() (data *eval.Data, userIDs, itemIDs []string) {
 		if r.weight > 0 {
 			v = 0 // implicit feedback
 		}
-		data.Interactions[i] = eval.Interaction{User: r.user, Item: r.item, Rating: v}
+		data.Interactions[i] = eval.Interaction{User: r.user, Item: r.item, Rating: v, Time: r.time}
 	}
 	return data, d.userIDs, d.itemIDs
 }
