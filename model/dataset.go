@@ -417,7 +417,9 @@ func ReadSpecDataset(ctx context.Context, b lake.BucketReader, s *dataset.Spec) 
 	n := 0
 	m, err := training.ReadTable(ctx, b, s, func(row *training.GenericRow) error {
 		n++
-		where := func() string { return fmt.Sprintf("training dataset %s: row %d (user %q, item %q)", full.Lake.Dataset, n, row.UserID, row.ItemID) }
+		where := func() string {
+			return fmt.Sprintf("training dataset %s: row %d (user %q, item %q)", full.Lake.Dataset, n, row.UserID, row.ItemID)
+		}
 		if strings.TrimSpace(row.UserID) == "" || strings.TrimSpace(row.ItemID) == "" {
 			return fmt.Errorf("%s: empty user or item id", where())
 		}
