@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/recoflow/recoflow/embedding"
 	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/model"
+	"github.com/recoflow/recoflow/seed/seedtest"
 )
 
 // TestSpecPipelineMovieShop: seed (generated for the movie shop's spec),
@@ -23,12 +25,17 @@ import (
 // loads with the spec's encoders, and evaluate reports on the second
 // schema.
 func TestSpecPipelineMovieShop(t *testing.T) {
+	for _, b := range seedtest.Backends {
+		t.Run(b.Name, func(t *testing.T) { testSpecPipeline(t, b.URL(t)) })
+	}
+}
+
+func testSpecPipeline(t *testing.T, src string) {
 	dir := t.TempDir()
 	specFile := filepath.Join(dir, "shop.yaml")
 	if err := os.WriteFile(specFile, []byte(datasettest.ShopSpecYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src := "sqlite://" + filepath.Join(dir, "shop.db")
 	lakeDir := filepath.Join(dir, "lake")
 	lakeURL := "file://" + lakeDir
 	steps := [][]string{
@@ -124,5 +131,70 @@ func TestSpecPipelineMovieShop(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, "train", "--lake", lakeURL, "--epochs", "1", "--evaluation=false", "--version", "v3"); err == nil {
 		t.Error("train with the built-in spec on a lake holding only the movie shop succeeded")
+	}
+}
+
+// TestSpecTrainFeedbackKinds: train follows each kind of feedback — an
+// explicit rating on a 0.5–5 scale, event types with weights, a count —
+// on a spec with integer user ids, string item ids, a multi-valued
+// feature with its own delimiter and text.
+func TestSpecTrainFeedbackKinds(t *testing.T) {
+	const base = `version: 1
+name: kinds
+interactions:
+  table: events
+  user_key: visitor
+  item_key: sku
+%s
+users:
+  table: visitors
+  id: visitor
+  id_type: integer
+  features:
+    - {column: segment, kind: categorical, max_categories: 2}
+items:
+  table: products
+  id: sku
+  id_type: string
+  features:
+    - {column: tags, kind: multi_categorical, delimiter: ";"}
+    - {column: blurb, kind: text}
+  passthrough: [vendor]
+`
+	for name, feedback := range map[string]string{
+		"explicit": "  feedback: {kind: explicit, column: stars, scale: {min: 0.5, max: 5}}",
+		"weight":   "  feedback: {kind: weight, column: event_type, weights: {view: 1, cart: 3, purchase: 5}}\n  timestamp: at",
+		"count":    "  feedback: {kind: count}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			specFile := filepath.Join(dir, "kinds.yaml")
+			if err := os.WriteFile(specFile, []byte(fmt.Sprintf(base, feedback)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src := "sqlite://" + filepath.Join(dir, "shop.db")
+			lakeDir := filepath.Join(dir, "lake")
+			for _, args := range [][]string{
+				{"seed", "--source", src, "--dataset", specFile, "--ratings", "2000", "--seed", "3"},
+				{"etl", "--source", src, "--lake", "file://" + lakeDir, "--dataset", specFile},
+				{"train", "--lake", "file://" + lakeDir, "--dataset", specFile, "--epochs", "2", "--evaluation=false", "--version", "v1", "--dim", "8", "--hidden", "16"},
+			} {
+				if out, stderr, err := runCLI(t, args...); err != nil {
+					t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+				}
+			}
+			b, err := lakefile.Open(lakeDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			m, err := model.Load(context.Background(), b, "v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := m.Spec(); s == nil || s.Name != "kinds" {
+				t.Errorf("model's spec %v", s)
+			}
+		})
 	}
 }
