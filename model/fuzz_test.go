@@ -28,11 +28,9 @@ func FuzzTowerFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		x := input{n: 1}
+		var x input
 		if width > 0 {
-			x.idx[0], x.val[0] = int32(width-1), 1
-		} else {
-			x.n = 0
+			x.add(int32(width-1), 1)
 		}
 		h, e := make([]float64, tw.hidden), make([]float64, tw.out)
 		tw.forward(&x, h, e)
