@@ -510,10 +510,7 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 		return st.extractSpec(ctx, db, rej)
 	}
 
-	put := putFunc(st.bucket.Put)
-	if bp, ok := st.bucket.(lake.BatchPutter); ok {
-		put = bp.PutUnsynced // made durable by one Sync before the manifest
-	}
+	put := st.stagedPut()
 	queryStart := st.opts.Now()
 	var queryDone, catalogDone time.Time
 	g.Go(func() error {
@@ -536,26 +533,8 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 		defer close(files)
 		return w.run(gctx, batches, files)
 	})
-	for i := 0; i < st.opts.Uploaders; i++ {
-		g.Go(func() error {
-			for f := range files {
-				if err := put(gctx, f.key, f.data); err != nil {
-					return fmt.Errorf("write %s: %w", f.key, err)
-				}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	rejKey, rejErr := rej.close(err == nil)
-	if err == nil && rejErr != nil {
-		err = fmt.Errorf("write rejects: %w", rejErr)
-	}
-	st.rejectsKey = rejKey
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("etl cancelled: %w", ctx.Err())
-		}
+	st.startUploaders(gctx, g, files, put)
+	if err := st.finishExtract(ctx, g, rej); err != nil {
 		return err
 	}
 	st.partitions = w.partitions
@@ -568,6 +547,46 @@ func (st *state) extract(ctx context.Context, db *source.DB) error {
 		"write":   st.opts.Now().Sub(queryStart).Round(time.Millisecond).String(),
 	}
 	return nil
+}
+
+// stagedPut returns what writes a staged file: on a lake.BatchPutter its
+// PutUnsynced (made durable by one Sync before the manifest), else Put.
+func (st *state) stagedPut() putFunc {
+	if bp, ok := st.bucket.(lake.BatchPutter); ok {
+		return bp.PutUnsynced
+	}
+	return st.bucket.Put
+}
+
+// startUploaders starts, in g, Options.Uploaders goroutines that write
+// every staged file of files with put.
+func (st *state) startUploaders(gctx context.Context, g *errgroup.Group, files <-chan stagedFile, put putFunc) {
+	for i := 0; i < st.opts.Uploaders; i++ {
+		g.Go(func() error {
+			for f := range files {
+				if err := put(gctx, f.key, f.data); err != nil {
+					return fmt.Errorf("write %s: %w", f.key, err)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// finishExtract waits for the extraction's goroutines, closes the rejects
+// (keeping them only when the extraction succeeded) and records their
+// key; it returns the extraction's error, a cancellation saying so.
+func (st *state) finishExtract(ctx context.Context, g *errgroup.Group, rej *rejectsWriter) error {
+	err := g.Wait()
+	rejKey, rejErr := rej.close(err == nil)
+	if err == nil && rejErr != nil {
+		err = fmt.Errorf("write rejects: %w", rejErr)
+	}
+	st.rejectsKey = rejKey
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("etl cancelled: %w", ctx.Err())
+	}
+	return err
 }
 
 // read streams the join, converts and validates rows, and sends them in

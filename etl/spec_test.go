@@ -34,6 +34,13 @@ func shopSpec(t *testing.T, edit func(string) string) *dataset.Spec {
 	return s
 }
 
+// newShop returns the movie shop in a source that open opens, a new file
+// lake, and the shop's spec edited by edit (nil: as it is).
+func newShop(t *testing.T, open func(*testing.T) *source.DB, edit func(string) string) (*source.DB, lake.Bucket, *dataset.Spec) {
+	t.Helper()
+	return shopSource(t, open), fileLake(t), shopSpec(t, edit)
+}
+
 func shopSource(t *testing.T, open func(*testing.T) *source.DB) *source.DB {
 	t.Helper()
 	db := open(t)
@@ -80,9 +87,7 @@ func TestSpecMovieShop(t *testing.T) {
 	for _, src := range sources {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := shopSource(t, src.open)
-			b := fileLake(t)
-			spec := shopSpec(t, nil)
+			db, b, spec := newShop(t, src.open, nil)
 			sum, err := etl.Run(ctx, db, b, etl.Options{Spec: spec})
 			if err != nil {
 				t.Fatal(err)
@@ -239,9 +244,7 @@ func TestSpecMistakeWritesNothing(t *testing.T) {
 	for _, src := range sources {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := shopSource(t, src.open)
-			b := fileLake(t)
-			spec := shopSpec(t, func(y string) string {
+			db, b, spec := newShop(t, src.open, func(y string) string {
 				y = strings.Replace(y, "- column: genres", "- column: genre", 1)
 				// price is a DECIMAL: not the text a multi_categorical needs.
 				return strings.Replace(y, "- column: price\n      kind: numeric\n      scaling: log", "- column: price\n      kind: multi_categorical", 1)
@@ -360,9 +363,7 @@ func TestSpecBuiltInIsTheLabsPath(t *testing.T) {
 // Rollback with the spec commits an earlier run again.
 func TestSpecRunsAndRollback(t *testing.T) {
 	ctx := context.Background()
-	db := shopSource(t, sqliteSource)
-	spec := shopSpec(t, nil)
-	b := fileLake(t)
+	db, b, spec := newShop(t, sqliteSource, nil)
 	first, err := etl.Run(ctx, db, b, etl.Options{Spec: spec, KeepRuns: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/recoflow/recoflow/dataset"
-	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/source"
 	"github.com/recoflow/recoflow/training"
 	"golang.org/x/sync/errgroup"
@@ -47,10 +46,7 @@ func (st *state) extractSpec(ctx context.Context, db *source.DB, rej *rejectsWri
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []specRecord, 4)
 	files := make(chan stagedFile, st.opts.Uploaders)
-	put := putFunc(st.bucket.Put)
-	if bp, ok := st.bucket.(lake.BatchPutter); ok {
-		put = bp.PutUnsynced
-	}
+	put := st.stagedPut()
 	queryStart := st.opts.Now()
 	var queryDone time.Time
 	g.Go(func() error {
@@ -65,26 +61,8 @@ func (st *state) extractSpec(ctx context.Context, db *source.DB, rej *rejectsWri
 		defer close(files)
 		return w.run(gctx, batches, files)
 	})
-	for i := 0; i < st.opts.Uploaders; i++ {
-		g.Go(func() error {
-			for f := range files {
-				if err := put(gctx, f.key, f.data); err != nil {
-					return fmt.Errorf("write %s: %w", f.key, err)
-				}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	rejKey, rejErr := rej.close(err == nil)
-	if err == nil && rejErr != nil {
-		err = fmt.Errorf("write rejects: %w", rejErr)
-	}
-	st.rejectsKey = rejKey
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("etl cancelled: %w", ctx.Err())
-		}
+	st.startUploaders(gctx, g, files, put)
+	if err := st.finishExtract(ctx, g, rej); err != nil {
 		return err
 	}
 	st.partitions = w.partitions

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/lake"
 )
@@ -50,6 +51,10 @@ const (
 	MetricsFile = "metrics.json"
 	// LossCurveFile is a PNG picture of the loss per epoch.
 	LossCurveFile = "loss.png"
+	// DatasetSpecFile holds the dataset spec the model was trained on, as
+	// YAML (dataset.Marshal), for a dataset other than the built-in one;
+	// the manifest records its name and hash.
+	DatasetSpecFile = "dataset/spec.yaml"
 )
 
 // ErrNoModel means the lake holds no committed model version (or not the
@@ -62,14 +67,32 @@ var ErrVersionExists = errors.New("model version already exists")
 
 // Manifest lists the files of one committed version.
 type Manifest struct {
-	Format       string         `json:"format"`
-	Version      string         `json:"version"`
-	CreatedAt    time.Time      `json:"created_at"`
-	Dim          int            `json:"dim"`
-	Users        int            `json:"users"`
-	Items        int            `json:"items"`
-	DatasetRunID string         `json:"dataset_run_id,omitempty"`
-	Files        []ManifestFile `json:"files"`
+	Format       string    `json:"format"`
+	Version      string    `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	Dim          int       `json:"dim"`
+	Users        int       `json:"users"`
+	Items        int       `json:"items"`
+	DatasetRunID string    `json:"dataset_run_id,omitempty"`
+	// Spec and SpecHash name the dataset spec the model was trained on
+	// and its hash (dataset.Hash): the built-in classicmodels spec, or
+	// the one in DatasetSpecFile. Empty in versions saved before specs
+	// existed, which are of the built-in dataset.
+	Spec     string         `json:"spec,omitempty"`
+	SpecHash string         `json:"spec_hash,omitempty"`
+	Files    []ManifestFile `json:"files"`
+}
+
+// SpecOf returns the name and hash of the dataset spec of the version
+// man describes: the manifest's, or the built-in spec's for a version saved
+// before specs existed. serve and stream compare them with the spec they
+// run with.
+func (man *Manifest) SpecOf() (name, hash string) {
+	if man.SpecHash == "" {
+		c := dataset.Classic()
+		return c.Name, dataset.Hash(&c)
+	}
+	return man.Spec, man.SpecHash
 }
 
 // ManifestFile is one file of a version, its path relative to the version.
@@ -141,11 +164,11 @@ func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error 
 		return nil
 	}
 	d := r.data
-	userEmb, err := embeddingsCSV(d.userIDs, func(k int) []float32 { return m.EmbedKnownUser(d.userIDs[k], d.users[k]) })
+	userEmb, err := embeddingsCSV(d.userIDs, func(k int) []float32 { return m.EmbedKnownUserFeatures(d.userIDs[k], d.users[k]) })
 	if err := add(UserEmbeddingsFile, userEmb, err); err != nil {
 		return err
 	}
-	itemEmb, err := embeddingsCSV(d.itemIDs, func(k int) []float32 { return m.EmbedKnownItem(d.itemIDs[k], d.items[k]) })
+	itemEmb, err := embeddingsCSV(d.itemIDs, func(k int) []float32 { return m.EmbedKnownItemFeatures(d.itemIDs[k], d.items[k]) })
 	if err := add(ItemEmbeddingsFile, itemEmb, err); err != nil {
 		return err
 	}
@@ -179,6 +202,16 @@ func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error 
 	if err := add(LossCurveFile, png, err); err != nil {
 		return err
 	}
+	spec := d.spec
+	if spec == nil {
+		c := dataset.Classic()
+		spec = &c
+	} else {
+		data, err := dataset.Marshal(spec)
+		if err := add(DatasetSpecFile, data, err); err != nil {
+			return err
+		}
+	}
 
 	man := Manifest{
 		Format:       manifestFormat,
@@ -188,6 +221,8 @@ func (r *Result) Save(ctx context.Context, b lake.Bucket, version string) error 
 		Users:        len(d.users),
 		Items:        len(d.items),
 		DatasetRunID: met.DatasetRunID,
+		Spec:         spec.Name,
+		SpecHash:     dataset.Hash(spec),
 	}
 	var written []string
 	for _, f := range files {
@@ -351,10 +386,32 @@ func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, err
 			return nil, err
 		}
 	}
-	if err := ue.init(userCategorical, userNumeric); err != nil {
+	us, is := labUsers, labItems
+	var spec *dataset.Spec
+	if f, ok := sums[DatasetSpecFile]; ok {
+		key := Key(version, DatasetSpecFile)
+		data, err := readObject(ctx, b, key, f.Bytes+1)
+		if err != nil {
+			return nil, fmt.Errorf("load model %s: %w", version, err)
+		}
+		sum := sha256.Sum256(data)
+		if int64(len(data)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
+			return nil, fmt.Errorf("load model %s: %s does not match its manifest (size or checksum)", version, key)
+		}
+		spec, err = dataset.Parse(data, key)
+		if err != nil {
+			return nil, fmt.Errorf("load model %s: %w", version, err)
+		}
+		if h := dataset.Hash(spec); h != man.SpecHash {
+			return nil, fmt.Errorf("load model %s: %s has hash %s, the manifest records %s", version, key, h, man.SpecHash)
+		}
+		full := spec.WithDefaults()
+		us, is = schemaOf(&full.Users), schemaOf(&full.Items)
+	}
+	if err := ue.init(us); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", version, err)
 	}
-	if err := ie.init(itemCategorical, itemNumeric); err != nil {
+	if err := ie.init(is); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", version, err)
 	}
 	user, err := ut.tower("user", ue.width)
@@ -368,7 +425,7 @@ func Load(ctx context.Context, b lake.BucketReader, version string) (*Model, err
 	if user.out != item.out {
 		return nil, fmt.Errorf("load model %s: user embeddings have %d dimensions, item embeddings %d", version, user.out, item.out)
 	}
-	m := &Model{version: version, dim: user.out, userEnc: &ue, itemEnc: &ie, user: user, item: item}
+	m := &Model{version: version, dim: user.out, userEnc: &ue, itemEnc: &ie, user: user, item: item, spec: spec}
 	if err := idf.apply(m); err != nil {
 		return nil, fmt.Errorf("load model %s: %s: %w", version, IDEmbeddingsFile, err)
 	}

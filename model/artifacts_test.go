@@ -77,7 +77,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if len(users) != d.NumUsers() || len(items) != d.NumItems() {
 		t.Fatalf("embeddings files hold %d users and %d items, want %d and %d", len(users), len(items), d.NumUsers(), d.NumItems())
 	}
-	for k, f := range d.users {
+	for k, g := range d.users {
+		f := g.labUser()
 		if got, want := m.EmbedUser(f), res.Model.EmbedUser(f); !sameBits(got, want) {
 			t.Fatalf("user %s: loaded model embeds features %v, trained model %v", d.userIDs[k], got, want)
 		}
@@ -92,7 +93,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatalf("user %s: file holds %v, model gives %v", d.userIDs[k], got, want)
 		}
 	}
-	for k, f := range d.items {
+	for k, g := range d.items {
+		f := g.labItem()
 		if got, want := m.EmbedItem(f), res.Model.EmbedItem(f); !sameBits(got, want) {
 			t.Fatalf("item %s: loaded model embeds features %v, trained model %v", d.itemIDs[k], got, want)
 		}
@@ -135,7 +137,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 func TestUnseenUserGetsAnEmbedding(t *testing.T) {
 	res, d := trainSmall(t)
 	m := res.Model
-	known := d.users[0]
+	known := d.users[0].labUser()
 	for _, f := range []UserFeatures{
 		{City: "Atlantis", Country: "Nowhere", CreditLimit: 123456},
 		{City: "", Country: "", CreditLimit: 0},
@@ -166,7 +168,7 @@ func TestUnseenUserGetsAnEmbedding(t *testing.T) {
 	if len(item) != m.Dim() {
 		t.Errorf("unseen item: %d dimensions", len(item))
 	}
-	if p := m.PredictRating(UserFeatures{City: "Atlantis"}, d.items[0]); p < 1 || p > 5 {
+	if p := m.PredictRating(UserFeatures{City: "Atlantis"}, d.items[0].labItem()); p < 1 || p > 5 {
 		t.Errorf("PredictRating = %v, want 1..5", p)
 	}
 }

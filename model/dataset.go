@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/training"
 )
@@ -33,23 +34,49 @@ type Rating struct {
 type Dataset struct {
 	userIndex map[string]int32
 	userIDs   []string
-	users     []UserFeatures
+	users     []Features
 	itemIndex map[string]int32
 	itemIDs   []string
-	items     []ItemFeatures
+	items     []Features
 	ratings   []rating
 	sorted    bool
+
+	// spec is the dataset spec of a dataset read with ReadSpecDataset,
+	// nil for the lab's (UserFeatures, ItemFeatures); userSchema and
+	// itemSchema are its sides (the lab's when spec is nil).
+	spec                   *dataset.Spec
+	userSchema, itemSchema *sideSchema
 }
 
 type rating struct {
 	user, item int32
 	value      float64
+	// weight is the weight of an implicit interaction as a positive (see
+	// implicitWeight); 0 for an explicit rating, which weighs as its value
+	// says (Config.LowRatingWeight).
+	weight float64
+	// time is the interaction's time in Unix seconds (the latest, for an
+	// implicit pair), 0 when unknown.
+	time int64
+}
+
+// posWeight is r's weight as a positive before Config.LowRatingWeight: 1
+// for an explicit rating, the implicit weight otherwise.
+func (r rating) posWeight() float64 {
+	if r.weight > 0 {
+		return r.weight
+	}
+	return 1
 }
 
 // NewDataset returns an empty dataset.
 func NewDataset() *Dataset {
-	return &Dataset{userIndex: map[string]int32{}, itemIndex: map[string]int32{}}
+	return &Dataset{userIndex: map[string]int32{}, itemIndex: map[string]int32{}, userSchema: labUsers, itemSchema: labItems}
 }
+
+// Spec returns the dataset spec of a dataset read with ReadSpecDataset, or
+// nil for the lab's.
+func (d *Dataset) Spec() *dataset.Spec { return d.spec }
 
 // Len returns the number of ratings.
 func (d *Dataset) Len() int { return len(d.ratings) }
@@ -75,45 +102,63 @@ func (d *Dataset) Add(r Rating) error {
 	if !isFinite(r.Value) || r.Value < 1 || r.Value > 5 {
 		return fmt.Errorf("%s: rating %v is not a number from 1 to 5", where(), r.Value)
 	}
-	for i, v := range r.User.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where(), userNumeric[i], v)
-		}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where(), d.spec.Name)
 	}
-	for i, v := range r.Item.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where(), itemNumeric[i], v)
-		}
+	uf, itf := r.User.features(), r.Item.features()
+	if err := checkNumbers(uf, labUsers); err != nil {
+		return fmt.Errorf("%s: %w", where(), err)
+	}
+	if err := checkNumbers(itf, labItems); err != nil {
+		return fmt.Errorf("%s: %w", where(), err)
 	}
 	u, okU := d.userIndex[r.UserID]
-	if okU && d.users[u] != r.User {
+	if okU && !d.users[u].equal(uf) {
 		return fmt.Errorf("%s: user features %+v differ from %+v in an earlier rating", where(), r.User, d.users[u])
 	}
 	it, okI := d.itemIndex[r.ItemID]
-	if okI && d.items[it] != r.Item {
+	if okI && !d.items[it].equal(itf) {
 		return fmt.Errorf("%s: item features %+v differ from %+v in an earlier rating", where(), r.Item, d.items[it])
 	}
 	if !okU {
-		u = int32(len(d.users))
-		id := strings.Clone(r.UserID)
-		d.userIndex[id] = u
-		d.userIDs = append(d.userIDs, id)
-		f := r.User
-		f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
-		d.users = append(d.users, f)
+		u = d.newUser(r.UserID, uf)
 	}
 	if !okI {
-		it = int32(len(d.items))
-		id := strings.Clone(r.ItemID)
-		d.itemIndex[id] = it
-		d.itemIDs = append(d.itemIDs, id)
-		f := r.Item
-		f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
-		d.items = append(d.items, f)
+		it = d.newItem(r.ItemID, itf)
 	}
 	d.ratings = append(d.ratings, rating{user: u, item: it, value: r.Value})
 	d.sorted = false
 	return nil
+}
+
+// checkNumbers refuses a NaN or infinite number of the lab's features.
+func checkNumbers(f Features, s *sideSchema) error {
+	for i, v := range f.Nums {
+		if !isFinite(v) {
+			return fmt.Errorf("%s is %v, want a finite number", s.nums[i].name, v)
+		}
+	}
+	return nil
+}
+
+func (d *Dataset) newUser(id string, f Features) int32 {
+	u := int32(len(d.users))
+	id = strings.Clone(id)
+	d.userIndex[id] = u
+	d.userIDs = append(d.userIDs, id)
+	d.users = append(d.users, f.clone())
+	d.sorted = false
+	return u
+}
+
+func (d *Dataset) newItem(id string, f Features) int32 {
+	it := int32(len(d.items))
+	id = strings.Clone(id)
+	d.itemIndex[id] = it
+	d.itemIDs = append(d.itemIDs, id)
+	d.items = append(d.items, f.clone())
+	d.sorted = false
+	return it
 }
 
 // AddUser adds a user without ratings (a catalogue customer), so that it
@@ -125,23 +170,20 @@ func (d *Dataset) AddUser(id string, f UserFeatures) error {
 	if strings.TrimSpace(id) == "" {
 		return fmt.Errorf("%s: empty id", where)
 	}
-	for i, v := range f.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where, userNumeric[i], v)
-		}
+	g := f.features()
+	if err := checkNumbers(g, labUsers); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where, d.spec.Name)
 	}
 	if u, ok := d.userIndex[id]; ok {
-		if d.users[u] != f {
+		if !d.users[u].equal(g) {
 			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.users[u])
 		}
 		return nil
 	}
-	id = strings.Clone(id)
-	d.userIndex[id] = int32(len(d.users))
-	d.userIDs = append(d.userIDs, id)
-	f.City, f.Country = strings.Clone(f.City), strings.Clone(f.Country)
-	d.users = append(d.users, f)
-	d.sorted = false
+	d.newUser(id, g)
 	return nil
 }
 
@@ -152,23 +194,20 @@ func (d *Dataset) AddItem(id string, f ItemFeatures) error {
 	if strings.TrimSpace(id) == "" {
 		return fmt.Errorf("%s: empty id", where)
 	}
-	for i, v := range f.numeric() {
-		if !isFinite(v) {
-			return fmt.Errorf("%s: %s is %v, want a finite number", where, itemNumeric[i], v)
-		}
+	g := f.features()
+	if err := checkNumbers(g, labItems); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if d.spec != nil {
+		return fmt.Errorf("%s: dataset %q holds its spec's features, not the lab's", where, d.spec.Name)
 	}
 	if it, ok := d.itemIndex[id]; ok {
-		if d.items[it] != f {
+		if !d.items[it].equal(g) {
 			return fmt.Errorf("%s: features %+v differ from %+v in the ratings", where, f, d.items[it])
 		}
 		return nil
 	}
-	id = strings.Clone(id)
-	d.itemIndex[id] = int32(len(d.items))
-	d.itemIDs = append(d.itemIDs, id)
-	f.ProductLine, f.ProductScale = strings.Clone(f.ProductLine), strings.Clone(f.ProductScale)
-	d.items = append(d.items, f)
-	d.sorted = false
+	d.newItem(id, g)
 	return nil
 }
 
@@ -334,4 +373,155 @@ func (d *Dataset) check(minRatings int) error {
 		return fmt.Errorf("the training dataset has %d ratings: more than this trainer supports (%d)", len(d.ratings), math.MaxInt32)
 	}
 	return nil
+}
+
+// IsBuiltIn reports whether s is the built-in classicmodels spec (by
+// hash: the same meaning, however it is written).
+func IsBuiltIn(s *dataset.Spec) bool {
+	c := dataset.Classic()
+	return s == nil || dataset.Hash(s) == dataset.Hash(&c)
+}
+
+// implicitWeight is the weight, as a positive, of a user-item pair with
+// implicit feedback total f (the sum of its quantities, counts or event
+// weights): log2(1 + f), so one purchase weighs 1, three weigh 2, seven 3.
+func implicitWeight(f float64) float64 { return math.Log2(1 + f) }
+
+// ReadSpecDataset reads the committed dataset of spec s from the lake
+// (training.ReadTable) into memory, its features as s declares them. For
+// the built-in spec it is ReadDataset, the lab's path, so the model is
+// the same bit for bit.
+//
+// Explicit ratings are mapped linearly from the spec's scale onto 1–5 (a
+// rating off the scale is an error naming it); implicit feedback (count,
+// quantity, event weight) is summed per user and item, each pair becoming
+// one positive of weight implicitWeight(sum) (a pair whose sum is not
+// positive is left out). A missing numeric feature is NaN (the encoder
+// counts it as the mean), a missing categorical one "".
+func ReadSpecDataset(ctx context.Context, b lake.BucketReader, s *dataset.Spec) (*Dataset, *training.Manifest, error) {
+	if IsBuiltIn(s) {
+		return ReadDataset(ctx, b)
+	}
+	full := s.WithDefaults()
+	d := NewDataset()
+	spec := *s
+	d.spec = &spec
+	d.userSchema, d.itemSchema = schemaOf(&full.Users), schemaOf(&full.Items)
+	fb := full.Interactions.Feedback
+	implicit := fb.Kind != dataset.FeedbackExplicit
+	lo, hi := 1.0, 5.0
+	if fb.Scale != nil {
+		lo, hi = fb.Scale.Min, fb.Scale.Max
+	}
+	pairs := map[[2]int32]int{} // implicit: the pair's rating
+	n := 0
+	m, err := training.ReadTable(ctx, b, s, func(row *training.GenericRow) error {
+		n++
+		where := func() string {
+			return fmt.Sprintf("training dataset %s: row %d (user %q, item %q)", full.Lake.Dataset, n, row.UserID, row.ItemID)
+		}
+		if strings.TrimSpace(row.UserID) == "" || strings.TrimSpace(row.ItemID) == "" {
+			return fmt.Errorf("%s: empty user or item id", where())
+		}
+		uf, err := rowFeatures(row, &full.Users, d.userSchema)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where(), err)
+		}
+		itf, err := rowFeatures(row, &full.Items, d.itemSchema)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where(), err)
+		}
+		u, okU := d.userIndex[row.UserID]
+		if okU && !d.users[u].equal(uf) {
+			return fmt.Errorf("%s: user features %v differ from %v in an earlier row", where(), uf, d.users[u])
+		}
+		it, okI := d.itemIndex[row.ItemID]
+		if okI && !d.items[it].equal(itf) {
+			return fmt.Errorf("%s: item features %v differ from %v in an earlier row", where(), itf, d.items[it])
+		}
+		if !okU {
+			u = d.newUser(row.UserID, uf)
+		}
+		if !okI {
+			it = d.newItem(row.ItemID, itf)
+		}
+		v := row.Feedback
+		if !isFinite(v) {
+			return fmt.Errorf("%s: feedback %v is not a number", where(), v)
+		}
+		var ts int64
+		if row.HasTime {
+			ts = row.Time.Unix()
+		}
+		if implicit {
+			k := [2]int32{u, it}
+			if i, ok := pairs[k]; ok {
+				r := &d.ratings[i]
+				r.weight += v // the sum, until the end
+				r.time = max(r.time, ts)
+			} else {
+				pairs[k] = len(d.ratings)
+				d.ratings = append(d.ratings, rating{user: u, item: it, value: 5, weight: v, time: ts})
+			}
+		} else {
+			if v < lo || v > hi {
+				return fmt.Errorf("%s: rating %v is off the scale %v to %v", where(), v, lo, hi)
+			}
+			if hi > lo {
+				v = 1 + 4*(v-lo)/(hi-lo)
+			} else {
+				v = 5
+			}
+			d.ratings = append(d.ratings, rating{user: u, item: it, value: v, time: ts})
+		}
+		if n%65536 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if implicit {
+		kept := d.ratings[:0]
+		for _, r := range d.ratings {
+			if r.weight > 0 {
+				r.weight = implicitWeight(r.weight)
+				kept = append(kept, r)
+			}
+		}
+		d.ratings = kept
+	}
+	d.sorted = false
+	return d, m, nil
+}
+
+// rowFeatures returns one side's features of a training row, in the
+// order of s.
+func rowFeatures(row *training.GenericRow, e *dataset.Entity, s *sideSchema) (Features, error) {
+	f := Features{Cats: make([]string, 0, len(s.cats)), Nums: make([]float64, 0, len(s.nums))}
+	for _, ft := range e.Features {
+		name := ft.FeatureName()
+		v, ok := row.Value(name)
+		if !ok {
+			return f, fmt.Errorf("no column %q", name)
+		}
+		if ft.Kind != dataset.KindNumeric {
+			f.Cats = append(f.Cats, v.String())
+			continue
+		}
+		switch v.Kind {
+		case training.Null:
+			f.Nums = append(f.Nums, math.NaN())
+		case training.Number:
+			f.Nums = append(f.Nums, v.Num)
+		default:
+			x, err := strconv.ParseFloat(strings.TrimSpace(v.Str), 64)
+			if err != nil {
+				return f, fmt.Errorf("numeric feature %s is %q, not a number", name, v.Str)
+			}
+			f.Nums = append(f.Nums, x)
+		}
+	}
+	return f, nil
 }

@@ -8,6 +8,16 @@
 // trimming and lower-casing; values unseen in training are ignored) and
 // credit limit (standard-scaled). An item likewise: product line and scale
 // (one-hot) and quantity in stock, buy price and MSRP (standard-scaled).
+// Those are the built-in dataset spec's features; a dataset read with
+// ReadSpecDataset has its spec's instead, encoded as the spec says: a
+// categorical feature one-hot, with a cap on categories whose overflow
+// goes to one "other" input or to hash buckets; a multi-categorical one
+// (and free text, as word tokens) multi-hot; a numeric one standard- or
+// log-scaled, a missing value counting as the mean. Implicit feedback
+// (counts, quantities, event weights) is summed per user and item, each
+// pair a positive of weight log2(1 + total); explicit ratings on another
+// scale are mapped onto 1–5. The artifacts of such a model carry its spec
+// (DatasetSpecFile) and every manifest names the spec and its hash.
 // Each side has a tower, a small perceptron
 //
 //	features → hidden layer (64 units, ReLU) → 32 values (linear) → unit length

@@ -16,7 +16,11 @@ func (d *Dataset) EvalData() (data *eval.Data, userIDs, itemIDs []string) {
 	d.sort()
 	data = &eval.Data{NumUsers: len(d.users), NumItems: len(d.items), Interactions: make([]eval.Interaction, len(d.ratings))}
 	for i, r := range d.ratings {
-		data.Interactions[i] = eval.Interaction{User: r.user, Item: r.item, Rating: float32(r.value)}
+		v := float32(r.value)
+		if r.weight > 0 {
+			v = 0 // implicit feedback
+		}
+		data.Interactions[i] = eval.Interaction{User: r.user, Item: r.item, Rating: v, Time: r.time}
 	}
 	return data, d.userIDs, d.itemIDs
 }
@@ -28,7 +32,7 @@ func (d *Dataset) EvalData() (data *eval.Data, userIDs, itemIDs []string) {
 // and scores by cosine of the embeddings as published; a user without
 // training interactions is embedded from features only. Name is "hybrid",
 // or "content-only" when cfg.ContentOnly. An implicit interaction (rating
-// 0) counts as a rating of 5.
+// 0) counts as a rating of 5, weighted as in d when d has it.
 func Method(d *Dataset, cfg Config) eval.Method {
 	d.sort()
 	name := "hybrid"
@@ -55,16 +59,28 @@ func (m *method) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 	}
 	sub := &Dataset{userIndex: d.userIndex, userIDs: d.userIDs, users: d.users,
 		itemIndex: d.itemIndex, itemIDs: d.itemIDs, items: d.items,
-		ratings: make([]rating, 0, len(train.Interactions))}
+		ratings: make([]rating, 0, len(train.Interactions)),
+		spec:    d.spec, userSchema: d.userSchema, itemSchema: d.itemSchema}
+	var weights map[[2]int32]float64 // implicit interactions' weights
+	for _, r := range d.ratings {
+		if r.weight > 0 {
+			if weights == nil {
+				weights = make(map[[2]int32]float64)
+			}
+			weights[[2]int32{r.user, r.item}] = r.weight
+		}
+	}
 	for i, x := range train.Interactions {
 		if x.User < 0 || int(x.User) >= len(d.users) || x.Item < 0 || int(x.Item) >= len(d.items) {
 			return nil, fmt.Errorf("%s: interaction %d: user %d or item %d out of range", m.name, i, x.User, x.Item)
 		}
 		v := float64(x.Rating)
+		w := 0.0
 		if v == 0 {
 			v = 5
+			w = weights[[2]int32{x.User, x.Item}]
 		}
-		sub.ratings = append(sub.ratings, rating{user: x.User, item: x.Item, value: v})
+		sub.ratings = append(sub.ratings, rating{user: x.User, item: x.Item, value: v, weight: w})
 	}
 	sub.sortRatings()
 	res, err := Train(ctx, sub, m.cfg)
@@ -86,10 +102,10 @@ type scorer struct {
 func newScorer(m *Model, d *Dataset) *scorer {
 	s := &scorer{m: m, dim: m.dim, users: make([][]float32, len(d.users)), items: make([]float64, len(d.items)*m.dim)}
 	for k := range d.users {
-		s.users[k] = m.EmbedKnownUser(d.userIDs[k], d.users[k])
+		s.users[k] = m.EmbedKnownUserFeatures(d.userIDs[k], d.users[k])
 	}
 	for k := range d.items {
-		e := m.EmbedKnownItem(d.itemIDs[k], d.items[k])
+		e := m.EmbedKnownItemFeatures(d.itemIDs[k], d.items[k])
 		row := s.items[k*m.dim : (k+1)*m.dim]
 		for c, x := range e {
 			row[c] = float64(x)

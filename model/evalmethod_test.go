@@ -59,7 +59,7 @@ func TestAddCatalogEntriesGetEmbeddings(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A known user with the same features is fine, with others refused.
-	if err := d.AddUser(d.userIDs[0], d.users[0]); err != nil {
+	if err := d.AddUser(d.userIDs[0], d.users[0].labUser()); err != nil {
 		t.Errorf("re-adding a known user: %v", err)
 	}
 	if err := d.AddUser(d.userIDs[0], UserFeatures{City: "Elsewhere"}); err == nil {

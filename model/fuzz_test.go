@@ -28,11 +28,9 @@ func FuzzTowerFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		x := input{n: 1}
+		var x input
 		if width > 0 {
-			x.idx[0], x.val[0] = int32(width-1), 1
-		} else {
-			x.n = 0
+			x.add(int32(width-1), 1)
 		}
 		h, e := make([]float64, tw.hidden), make([]float64, tw.out)
 		tw.forward(&x, h, e)
@@ -41,12 +39,12 @@ func FuzzTowerFile(f *testing.F) {
 
 // FuzzEncoder does the same for the stored encoders.
 func FuzzEncoder(f *testing.F) {
-	e := fitEncoder("user", userCategorical, userNumeric, [][]string{{"Nantes", "France"}}, [][]float64{{1}}, []int{1})
+	e := fitEncoder("user", labUsers, [][]string{{"Nantes", "France"}}, [][]float64{{1}}, []int{1})
 	good, _ := json.Marshal(e)
 	f.Add(good, "nantes", "FRANCE ", 3.0)
 	f.Fuzz(func(t *testing.T, data []byte, city, country string, credit float64) {
 		var e encoder
-		if json.Unmarshal(data, &e) != nil || e.init(userCategorical, userNumeric) != nil {
+		if json.Unmarshal(data, &e) != nil || e.init(labUsers) != nil {
 			return
 		}
 		x := e.encode([]string{city, country}, []float64{credit})
@@ -63,17 +61,17 @@ func TestModelIsSafeForConcurrentUse(t *testing.T) {
 	m := res.Model
 	want := make([][]float32, len(d.users))
 	for k, f := range d.users {
-		want[k] = m.EmbedUser(f)
+		want[k] = m.EmbedUser(f.labUser())
 	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
 			for k, f := range d.users {
-				if !sameBits(m.EmbedUser(f), want[k]) {
+				if !sameBits(m.EmbedUser(f.labUser()), want[k]) {
 					t.Errorf("user %d: concurrent embedding differs", k)
 					return
 				}
-				m.EmbedItem(d.items[k%len(d.items)])
+				m.EmbedItem(d.items[k%len(d.items)].labItem())
 			}
 		})
 	}

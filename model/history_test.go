@@ -105,8 +105,8 @@ func TestHistoryIsFoldedIntoThePublishedUserVectors(t *testing.T) {
 	}
 	changed := 0
 	for k, id := range d.userIDs {
-		a := off.Model.EmbedKnownUser(id, d.users[k])
-		b := on.Model.EmbedKnownUser(id, d.users[k])
+		a := off.Model.EmbedKnownUser(id, d.users[k].labUser())
+		b := on.Model.EmbedKnownUser(id, d.users[k].labUser())
 		if !on.Model.KnowsUser(id) {
 			for c := range a {
 				if a[c] != b[c] {
@@ -130,7 +130,7 @@ func TestHistoryIsFoldedIntoThePublishedUserVectors(t *testing.T) {
 		t.Fatal("no known user")
 	}
 	for k, id := range d.itemIDs {
-		a, b := off.Model.EmbedKnownItem(id, d.items[k]), on.Model.EmbedKnownItem(id, d.items[k])
+		a, b := off.Model.EmbedKnownItem(id, d.items[k].labItem()), on.Model.EmbedKnownItem(id, d.items[k].labItem())
 		for c := range a {
 			if a[c] != b[c] {
 				t.Fatalf("item %s: embedding changed by the users' history", id)

@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+
+	"github.com/recoflow/recoflow/dataset"
 )
 
 // Model is a trained hybrid two-tower model: the user and item encoders
@@ -21,6 +23,34 @@ type Model struct {
 	userVec, itemVec []float64
 	// the rating head: predicted rating = ratingA + ratingB·cos
 	ratingA, ratingB float64
+	// spec is the dataset spec the model was trained on, nil for the
+	// lab's built-in one (see Spec).
+	spec *dataset.Spec
+}
+
+// Spec returns the dataset spec the model was trained on and its hash
+// (dataset.Hash), or nil and "" for a model of the lab's built-in dataset.
+// Its users and items have the spec's features (EmbedUserFeatures); a
+// model of the built-in dataset takes UserFeatures and ItemFeatures.
+func (m *Model) Spec() (*dataset.Spec, string) {
+	if m.spec == nil {
+		return nil, ""
+	}
+	return m.spec, dataset.Hash(m.spec)
+}
+
+// EmbedKnownUserFeatures is EmbedKnownUser for a user of a spec dataset:
+// f in the order of the spec's user features (see Features). An id the
+// model has no vector for gets the tower's embedding alone.
+func (m *Model) EmbedKnownUserFeatures(id string, f Features) []float32 {
+	x := m.userEnc.encode(f.Cats, f.Nums)
+	return embedWith(m.user, &x, lookup(m.userIDs, m.userVec, id, m.dim))
+}
+
+// EmbedKnownItemFeatures is EmbedKnownUserFeatures for an item.
+func (m *Model) EmbedKnownItemFeatures(id string, f Features) []float32 {
+	x := m.itemEnc.encode(f.Cats, f.Nums)
+	return embedWith(m.item, &x, lookup(m.itemIDs, m.itemVec, id, m.dim))
 }
 
 // Dim returns the embedding dimension.

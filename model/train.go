@@ -594,15 +594,15 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	ucats := make([][]string, len(d.users))
 	unums := make([][]float64, len(d.users))
 	for k, f := range d.users {
-		ucats[k], unums[k] = f.categorical(), f.numeric()
+		ucats[k], unums[k] = f.Cats, f.Nums
 	}
 	icats := make([][]string, len(d.items))
 	inums := make([][]float64, len(d.items))
 	for k, f := range d.items {
-		icats[k], inums[k] = f.categorical(), f.numeric()
+		icats[k], inums[k] = f.Cats, f.Nums
 	}
-	t.userEnc = fitEncoder("user", userCategorical, userNumeric, ucats, unums, wU)
-	t.itemEnc = fitEncoder("item", itemCategorical, itemNumeric, icats, inums, wI)
+	t.userEnc = fitEncoder("user", d.userSchema, ucats, unums, wU)
+	t.itemEnc = fitEncoder("item", d.itemSchema, icats, inums, wI)
 	t.ux = make([]input, len(d.users))
 	for k := range d.users {
 		t.ux[k] = t.userEnc.encode(ucats[k], unums[k])
@@ -618,7 +618,7 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	total := 0.0
 	for _, r := range train {
 		rt := d.ratings[r]
-		w := 1.0
+		w := rt.posWeight()
 		if rt.value < 4 {
 			w = cfg.LowRatingWeight
 		}
@@ -642,8 +642,8 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	t.user = newTower(t.userEnc.width, H, D, t.params[:nu])
 	t.item = newTower(t.itemEnc.width, H, D, t.params[nu:])
 	r := newRNG(cfg.Seed, streamInit)
-	t.user.initialize(r, len(userCategorical)+len(userNumeric))
-	t.item.initialize(r, len(itemCategorical)+len(itemNumeric))
+	t.user.initialize(r, t.userEnc.features())
+	t.item.initialize(r, t.itemEnc.features())
 	for s := range shards {
 		t.grad[s] = make([]float64, len(t.params))
 		t.gUser[s] = newTower(t.userEnc.width, H, D, t.grad[s][:nu])
@@ -1199,6 +1199,7 @@ func (t *trainer) model() *Model {
 		item:    t.item.clone(),
 		ratingA: 3,
 		ratingB: 2,
+		spec:    t.d.spec,
 	}
 	if t.idU != nil {
 		m.userIDs, m.userVec = idTable(t.d.userIDs, t.knownU, t.idU, t.cfg.Dim)

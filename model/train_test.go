@@ -369,7 +369,7 @@ func TestHybridLearnsTastesFeaturesCannotExplain(t *testing.T) {
 		own := 0
 		for u := range 80 {
 			id := strconv.Itoa(1000 + u)
-			ue := m.EmbedKnownUser(id, d.users[d.userIndex[id]])
+			ue := m.EmbedKnownUser(id, d.users[d.userIndex[id]].labUser())
 			g := u / 40
 			type scored struct {
 				item int
@@ -378,7 +378,7 @@ func TestHybridLearnsTastesFeaturesCannotExplain(t *testing.T) {
 			var s []scored
 			for i := range 40 {
 				iid := fmt.Sprintf("I%02d", i)
-				s = append(s, scored{i, Cosine(ue, m.EmbedKnownItem(iid, d.items[d.itemIndex[iid]]))})
+				s = append(s, scored{i, Cosine(ue, m.EmbedKnownItem(iid, d.items[d.itemIndex[iid]].labItem()))})
 			}
 			// ties (identical embeddings) go to the other group
 			slices.SortStableFunc(s, func(a, b scored) int {
@@ -459,7 +459,7 @@ func TestColdStartUserGetsAFeatureDrivenList(t *testing.T) {
 		}
 		var s []scored
 		for k, id := range d.itemIDs {
-			s = append(s, scored{d.items[k].ProductLine, Cosine(ue, m.EmbedKnownItem(id, d.items[k]))})
+			s = append(s, scored{d.items[k].labItem().ProductLine, Cosine(ue, m.EmbedKnownItem(id, d.items[k].labItem()))})
 		}
 		slices.SortFunc(s, func(a, b scored) int { return -cmpFloat(a.c, b.c) })
 		hits := 0
@@ -720,8 +720,8 @@ func TestWarmStartKeepsTheFunction(t *testing.T) {
 	for k, f := range users {
 		cats[k], nums[k] = f.categorical(), f.numeric()
 	}
-	from := fitEncoder("user", userCategorical, userNumeric, cats, nums, []int{3, 1, 2, 0}) // no Oslo
-	to := fitEncoder("user", userCategorical, userNumeric, cats, nums, []int{4, 2, 2, 5})
+	from := fitEncoder("user", labUsers, cats, nums, []int{3, 1, 2, 0}) // no Oslo
+	to := fitEncoder("user", labUsers, cats, nums, []int{4, 2, 2, 5})
 	const H, D = 8, 4
 	src := make([]float64, towerSize(from.width, H, D))
 	r := newRNG(3, 3)

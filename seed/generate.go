@@ -355,23 +355,49 @@ func (g *generator) makeProducts(n int) {
 func (g *generator) shapeProducts() {
 	r := g.rng(streamLatent, 0)
 	for j := range g.products {
-		for d := range LatentDims {
-			g.products[j].latent[d] = r.NormFloat64()
-		}
+		g.products[j].latent = latentDraw(r)
 	}
-	rank := g.rng(streamPopularity, 0).Perm(len(g.products))
+	logPop := logPopularity(g.rng(streamPopularity, 0), len(g.products), g.shape.PopularitySkew)
 	for j := range g.products {
-		g.products[j].logPop = -g.shape.PopularitySkew * math.Log(float64(1+rank[j]))
+		g.products[j].logPop = logPop[j]
 	}
 }
 
 // customerLatent is customer i's latent taste.
 func (g *generator) customerLatent(i int) (u [LatentDims]float64) {
-	r := g.rng(streamLatent, 1+uint64(i))
-	for d := range u {
-		u[d] = r.NormFloat64()
+	return latentDraw(g.rng(streamLatent, 1+uint64(i)))
+}
+
+// latentDraw draws a latent taste: LatentDims standard normal numbers.
+// The lab's generator and the spec generator draw every latent vector
+// with it.
+func latentDraw(r *rand.Rand) (v [LatentDims]float64) {
+	for d := range v {
+		v[d] = r.NormFloat64()
 	}
-	return u
+	return v
+}
+
+// logPopularity returns the log popularity weight of each of n items: in
+// an order drawn from r, the k-th (from 0) gets −skew·log(1 + k), so the
+// weights follow rank^−skew.
+func logPopularity(r *rand.Rand, n int, skew float64) []float64 {
+	rank := r.Perm(n)
+	out := make([]float64, n)
+	for j := range out {
+		out[j] = -skew * math.Log(float64(1+rank[j]))
+	}
+	return out
+}
+
+// latentTaste is what a latent taste adds to an interaction's strength:
+// weight · u·v/√LatentDims.
+func latentTaste(weight float64, u, v *[LatentDims]float64) float64 {
+	var z float64
+	for d := range LatentDims {
+		z += u[d] * v[d]
+	}
+	return weight * z / math.Sqrt(LatentDims)
 }
 
 // keyed is a product and its sampling key (larger is chosen first).
@@ -523,11 +549,7 @@ func rating(region int, creditZ float64, p *genProduct) float64 {
 func (g *generator) expected(c *genCustomer, u *[LatentDims]float64, p *genProduct) float64 {
 	e := rating(c.region, c.creditZ, p)
 	if g.shape.LatentWeight != 0 {
-		var z float64
-		for d := range LatentDims {
-			z += u[d] * p.latent[d]
-		}
-		e += g.shape.LatentWeight * z / math.Sqrt(LatentDims)
+		e += latentTaste(g.shape.LatentWeight, u, &p.latent)
 	}
 	return e
 }

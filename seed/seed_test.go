@@ -142,15 +142,21 @@ func TestRefusesNonEmptySourceAndReplaces(t *testing.T) {
 // digest hashes every row of the generated tables in key order.
 func digest(t *testing.T, db *source.DB) uint64 {
 	t.Helper()
-	h := fnv.New64a()
-	for _, q := range []string{
+	return digestQueries(t, db,
 		"SELECT * FROM products ORDER BY productCode",
 		"SELECT * FROM customers ORDER BY customerNumber",
-		"SELECT * FROM ratings ORDER BY customerNumber, productCode",
-	} {
+		"SELECT * FROM ratings ORDER BY customerNumber, productCode")
+}
+
+// digestQueries hashes every row the queries return, in order, each as
+// its columns' text (NULL as such).
+func digestQueries(t *testing.T, db *source.DB, queries ...string) uint64 {
+	t.Helper()
+	h := fnv.New64a()
+	for _, q := range queries {
 		rows, err := db.SQL.QueryContext(context.Background(), q)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", q, err)
 		}
 		cols, _ := rows.Columns()
 		vals := make([]sql.NullString, len(cols))

@@ -623,13 +623,11 @@ func (g *specGen) makeItems(n int) {
 	}
 	lr := g.rng(streamSpecLatent, 0)
 	for j := range g.items {
-		for d := range LatentDims {
-			g.items[j].latent[d] = lr.NormFloat64()
-		}
+		g.items[j].latent = latentDraw(lr)
 	}
-	rank := g.rng(streamSpecPopularity, 0).Perm(n)
+	logPop := logPopularity(g.rng(streamSpecPopularity, 0), n, g.shape.PopularitySkew)
 	for j := range g.items {
-		g.items[j].logPop = -g.shape.PopularitySkew * math.Log(float64(1+rank[j]))
+		g.items[j].logPop = logPop[j]
 	}
 }
 
@@ -655,10 +653,7 @@ func (g *specGen) user(i int, row []any) specUser {
 	u := specUser{row: row, id: g.userID(i, r.Uint64())}
 	row[0] = u.id
 	u.content = g.userSide.values(r, row[1:])
-	lr := g.rng(streamSpecLatent, 1+uint64(i))
-	for d := range LatentDims {
-		u.latent[d] = lr.NormFloat64()
-	}
+	u.latent = latentDraw(g.rng(streamSpecLatent, 1+uint64(i)))
 	return u
 }
 
@@ -690,11 +685,7 @@ func (g *specGen) expected(u *specUser, it *specItem) float64 {
 	}
 	e := 0.8*fit/math.Sqrt(contentDims) + it.appeal
 	if g.shape.LatentWeight != 0 {
-		var z float64
-		for d := range LatentDims {
-			z += u.latent[d] * it.latent[d]
-		}
-		e += g.shape.LatentWeight * z / math.Sqrt(LatentDims)
+		e += latentTaste(g.shape.LatentWeight, &u.latent, &it.latent)
 	}
 	return e
 }

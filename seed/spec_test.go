@@ -2,10 +2,8 @@ package seed_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
@@ -30,36 +28,12 @@ func shopSpec(t *testing.T) *dataset.Spec {
 // specDigest hashes every row of the spec's three tables, in key order.
 func specDigest(t *testing.T, db *source.DB, s *dataset.Spec) uint64 {
 	t.Helper()
-	h := fnv.New64a()
 	q := db.Quote
 	in := &s.Interactions
-	for _, stmt := range []string{
-		"SELECT * FROM " + q(s.Users.Table) + " ORDER BY " + q(s.Users.ID),
-		"SELECT * FROM " + q(s.Items.Table) + " ORDER BY " + q(s.Items.ID),
-		"SELECT * FROM " + q(in.Table) + " ORDER BY " + q(in.UserKey) + ", " + q(in.ItemKey),
-	} {
-		rows, err := db.SQL.QueryContext(context.Background(), stmt)
-		if err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(h, vals)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return h.Sum64()
+	return digestQueries(t, db,
+		"SELECT * FROM "+q(s.Users.Table)+" ORDER BY "+q(s.Users.ID),
+		"SELECT * FROM "+q(s.Items.Table)+" ORDER BY "+q(s.Items.ID),
+		"SELECT * FROM "+q(in.Table)+" ORDER BY "+q(in.UserKey)+", "+q(in.ItemKey))
 }
 
 // TestGeneratedForMovieShop seeds the movie shop of datasettest (string

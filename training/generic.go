@@ -1,13 +1,11 @@
 package training
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,79 +154,65 @@ func ReadTable(ctx context.Context, b lake.BucketReader, s *dataset.Spec, fn fun
 
 	row := &GenericRow{cols: cs, vals: make([]Value, len(cs.names))}
 	buf := make([]parquet.Row, 256)
-	for _, p := range m.Partitions {
-		pv, err := partitionValue(m, p, types[partCol])
-		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", ds, err)
+	var pv Value
+	err = eachFile(ctx, b, loc, m, func(p Partition) (string, error) {
+		var err error
+		if pv, err = partitionValue(m, p, types[partCol]); err != nil {
+			return "", fmt.Errorf("dataset %s: %w", ds, err)
 		}
-		wantDir := PartitionDirOf(partCol, p.Value, p.Null)
 		if m.PartitionColumn == "" {
-			wantDir = PartitionColumn + "=" + strconv.Itoa(int(p.CustomerNumber))
+			return PartitionColumn + "=" + strconv.Itoa(int(p.CustomerNumber)), nil
 		}
-		for _, f := range p.Files {
-			key := path.Join(loc, f.Path)
-			if dir, _, _ := strings.Cut(f.Path, "/"); dir != wantDir {
-				return nil, fmt.Errorf("manifest lists %s under partition %s", f.Path, wantDir)
-			}
-			data, err := readAll(ctx, b, key)
-			if err != nil {
-				return nil, err
-			}
-			pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-			if err != nil {
-				return nil, fmt.Errorf("parquet file %s: %w", key, err)
-			}
-			decs, err := decoders(pf.Schema(), stored)
-			if err != nil {
-				return nil, fmt.Errorf("parquet file %s: %w", key, err)
-			}
-			r := parquet.NewReader(pf)
-			var n int64
-			for {
-				k, rerr := r.ReadRows(buf)
-				for _, pr := range buf[:k] {
-					j := 0
-					for ci := range row.vals {
-						if ci == pi {
-							row.vals[ci] = pv
-							continue
-						}
-						row.vals[ci] = decs[j](pr[j])
-						j++
+		return PartitionDirOf(partCol, p.Value, p.Null), nil
+	}, func(key string, pf *parquet.File) (int64, error) {
+		decs, err := decoders(pf.Schema(), stored)
+		if err != nil {
+			return 0, fmt.Errorf("parquet file %s: %w", key, err)
+		}
+		r := parquet.NewReader(pf)
+		defer r.Close()
+		var n int64
+		for {
+			k, rerr := r.ReadRows(buf)
+			for _, pr := range buf[:k] {
+				j := 0
+				for ci := range row.vals {
+					if ci == pi {
+						row.vals[ci] = pv
+						continue
 					}
-					row.UserID = row.vals[userI].String()
-					row.ItemID = row.vals[itemI].String()
-					switch fb.Kind {
-					case dataset.FeedbackCount:
-						row.Feedback = 1
-					case dataset.FeedbackWeight:
-						row.Feedback = fb.Weights[row.vals[fbI].Str]
-					default:
-						row.Feedback = row.vals[fbI].Num
-					}
-					row.Time, row.HasTime = time.Time{}, false
-					if tsI >= 0 {
-						row.Time, row.HasTime = parseTime(row.vals[tsI])
-					}
-					if err := fn(row); err != nil {
-						r.Close()
-						return nil, err
-					}
+					row.vals[ci] = decs[j](pr[j])
+					j++
 				}
-				n += int64(k)
-				if errors.Is(rerr, io.EOF) {
-					break
+				row.UserID = row.vals[userI].String()
+				row.ItemID = row.vals[itemI].String()
+				switch fb.Kind {
+				case dataset.FeedbackCount:
+					row.Feedback = 1
+				case dataset.FeedbackWeight:
+					row.Feedback = fb.Weights[row.vals[fbI].Str]
+				default:
+					row.Feedback = row.vals[fbI].Num
 				}
-				if rerr != nil {
-					r.Close()
-					return nil, fmt.Errorf("parquet file %s: %w", key, rerr)
+				row.Time, row.HasTime = time.Time{}, false
+				if tsI >= 0 {
+					row.Time, row.HasTime = parseTime(row.vals[tsI])
+				}
+				if err := fn(row); err != nil {
+					return n, err
 				}
 			}
-			r.Close()
-			if n != f.Rows {
-				return nil, fmt.Errorf("parquet file %s holds %d rows, manifest says %d", key, n, f.Rows)
+			n += int64(k)
+			if errors.Is(rerr, io.EOF) {
+				return n, nil
+			}
+			if rerr != nil {
+				return n, fmt.Errorf("parquet file %s: %w", key, rerr)
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -79,51 +79,74 @@ func Read(ctx context.Context, b lake.BucketReader, fn func(*Record) error) (*Ma
 	}
 	rows := make([]Row, 1024)
 	var rec Record
-	for _, p := range m.Partitions {
+	err = eachFile(ctx, b, loc, m, func(p Partition) (string, error) {
 		rec.CustomerNumber = p.CustomerNumber
+		return PartitionColumn + "=" + strconv.Itoa(int(p.CustomerNumber)), nil
+	}, func(key string, pf *parquet.File) (int64, error) {
+		if err := CheckSchema(pf.Schema()); err != nil {
+			return 0, fmt.Errorf("parquet file %s: %w", key, err)
+		}
+		r := parquet.NewGenericReader[Row](pf)
+		defer r.Close()
+		var n int64
+		for {
+			k, err := r.Read(rows)
+			for i := 0; i < k; i++ {
+				rec.Row = rows[i]
+				if err := fn(&rec); err != nil {
+					return n, err
+				}
+			}
+			n += int64(k)
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			if err != nil {
+				return n, fmt.Errorf("parquet file %s: %w", key, err)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// eachFile opens, in manifest order, every Parquet file m lists under
+// prefix loc and hands it to read, which returns the number of rows it
+// read (or an error, returned as it is). dir is called once per partition,
+// before its files, and returns the partition's directory (or an error,
+// returned as it is): a file listed elsewhere is refused, as is a file
+// holding another number of rows than the manifest says.
+func eachFile(ctx context.Context, b lake.BucketReader, loc string, m *Manifest, dir func(Partition) (string, error), read func(key string, pf *parquet.File) (int64, error)) error {
+	for _, p := range m.Partitions {
+		want, err := dir(p)
+		if err != nil {
+			return err
+		}
 		for _, f := range p.Files {
 			key := path.Join(loc, f.Path)
-			if err := checkPartitionPath(f.Path, p.CustomerNumber); err != nil {
-				return nil, err
+			if d, _, _ := strings.Cut(f.Path, "/"); d != want {
+				return fmt.Errorf("manifest lists %s under partition %s", f.Path, want)
 			}
 			data, err := readAll(ctx, b, key)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 			if err != nil {
-				return nil, fmt.Errorf("parquet file %s: %w", key, err)
+				return fmt.Errorf("parquet file %s: %w", key, err)
 			}
-			if err := CheckSchema(pf.Schema()); err != nil {
-				return nil, fmt.Errorf("parquet file %s: %w", key, err)
+			n, err := read(key, pf)
+			if err != nil {
+				return err
 			}
-			r := parquet.NewGenericReader[Row](pf)
-			var n int64
-			for {
-				k, err := r.Read(rows)
-				for i := 0; i < k; i++ {
-					rec.Row = rows[i]
-					if err := fn(&rec); err != nil {
-						r.Close()
-						return nil, err
-					}
-				}
-				n += int64(k)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					r.Close()
-					return nil, fmt.Errorf("parquet file %s: %w", key, err)
-				}
-			}
-			r.Close()
 			if n != f.Rows {
-				return nil, fmt.Errorf("parquet file %s holds %d rows, manifest says %d", key, n, f.Rows)
+				return fmt.Errorf("parquet file %s holds %d rows, manifest says %d", key, n, f.Rows)
 			}
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func readAll(ctx context.Context, b lake.BucketReader, key string) ([]byte, error) {
@@ -137,15 +160,6 @@ func readAll(ctx context.Context, b lake.BucketReader, key string) ([]byte, erro
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	return data, nil
-}
-
-func checkPartitionPath(p string, customer int32) error {
-	dir, _, _ := strings.Cut(p, "/")
-	want := PartitionColumn + "=" + strconv.Itoa(int(customer))
-	if dir != want {
-		return fmt.Errorf("manifest lists %s under partition %s", p, want)
-	}
-	return nil
 }
 
 // CheckSchema reports whether a Parquet file schema has exactly the stored

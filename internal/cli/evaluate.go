@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/eval"
 	"github.com/recoflow/recoflow/eval/baseline"
 	"github.com/recoflow/recoflow/lake"
@@ -33,6 +34,7 @@ func (a *app) evaluateCommand() *cobra.Command {
 		opt     eval.Options
 		methods []string
 		out     string
+		spec    string
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate",
@@ -90,7 +92,11 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 
 			start := time.Now()
 			a.log.Info("reading training dataset", "lake", b.String())
-			in, man, err := loadEvalInput(ctx, b, opt.Seed)
+			ds, err := a.datasetSpec(cmd, spec)
+			if err != nil {
+				return err
+			}
+			in, man, err := loadEvalInput(ctx, b, ds, opt.Seed)
 			if err != nil {
 				if errors.Is(err, training.ErrNoDataset) {
 					return err
@@ -146,6 +152,7 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 	f.StringVar(&opt.Split, "split", eval.SplitRandom, "how ratings are held out: random (per customer) or time (each customer's latest; needs rating times)")
 	f.StringSliceVar(&methods, "methods", allEvalMethods, "methods to evaluate, comma-separated: "+strings.Join(allEvalMethods, ", "))
 	f.StringVar(&out, "out", "", "also write the report JSON to this file")
+	f.StringVar(&spec, "dataset", "", "dataset spec file (YAML) of the training data (default: the config file's dataset key, else the built-in classicmodels spec)")
 	return cmd
 }
 
@@ -159,8 +166,8 @@ type evalInput struct {
 // customers and products without ratings count too) and converts it to eval
 // data with the dataset's indices (model.Dataset.EvalData); the model's
 // methods are trained with the model's default settings and seed.
-func loadEvalInput(ctx context.Context, b lake.BucketReader, seed uint64) (*evalInput, *training.Manifest, error) {
-	d, man, err := model.ReadDataset(ctx, b)
+func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec, seed uint64) (*evalInput, *training.Manifest, error) {
+	d, man, err := model.ReadSpecDataset(ctx, b, spec)
 	if err != nil {
 		return nil, nil, err
 	}

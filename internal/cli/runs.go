@@ -1,36 +1,54 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/recoflow/recoflow/etl"
+	"github.com/recoflow/recoflow/model"
 	"github.com/spf13/cobra"
 )
 
 // etlRunsCommand is `recoflow etl runs`: the committed runs still in the
 // lake, which `etl rollback` can commit again.
 func (a *app) etlRunsCommand() *cobra.Command {
-	var lf lakeFlags
+	var (
+		lf       lakeFlags
+		specFile string
+	)
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List the committed ETL runs still in the lake (the ones etl rollback can restore)",
 		Long: `runs lists the committed ETL runs whose files are still in the lake, most
 recently committed first; * marks the current one. How many earlier runs are
 kept is etl's --keep-runs. Runs committed by a recoflow that kept no run
-history are not listed.`,
+history are not listed. The dataset is the spec's lake.dataset (--dataset, else
+the config file's dataset key, else the built-in classicmodels spec). A lake
+directory that does not exist is an error: runs creates nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := a.datasetSpec(cmd, specFile)
+			if err != nil {
+				return err
+			}
+			if err := lakeMustExist(lf.url); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			bucket, err := lf.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer bucket.Close()
-			runs, err := etl.Runs(ctx, bucket)
+			full := spec.WithDefaults()
+			runs, err := etl.RunsOf(ctx, bucket, full.Lake.Dataset)
 			if err != nil {
 				return err
 			}
@@ -38,7 +56,32 @@ history are not listed.`,
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().StringVar(&specFile, "dataset", "", "dataset spec file (YAML) whose lake dataset to list (default: the config file's dataset key, else the built-in classicmodels spec)")
 	return cmd
+}
+
+// lakeMustExist reports an error naming the directory when raw is a file
+// lake (a path, or a file:// URL) whose directory does not exist, so that a
+// command that only reads does not create it.
+func lakeMustExist(raw string) error {
+	p := raw
+	if strings.Contains(raw, "://") {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "file" {
+			return nil // connect reports a bad URL; other lakes are not directories
+		}
+		p = u.Path
+		if u.Host != "" && u.Host != "localhost" {
+			p = u.Host + u.Path
+		}
+	}
+	if p == "" {
+		return nil
+	}
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("lake %s: no directory %s: nothing has been written there yet (run recoflow etl first, or check --lake)", raw, p)
+	}
+	return nil
 }
 
 func printRuns(w io.Writer, lakeName string, runs []etl.RunInfo) error {
@@ -62,7 +105,10 @@ func printRuns(w io.Writer, lakeName string, runs []etl.RunInfo) error {
 
 // etlRollbackCommand is `recoflow etl rollback [RUN]`.
 func (a *app) etlRollbackCommand() *cobra.Command {
-	var lf lakeFlags
+	var (
+		lf       lakeFlags
+		specFile string
+	)
 	cmd := &cobra.Command{
 		Use:   "rollback [RUN]",
 		Short: "Commit an earlier ETL run again (by default the one before the current)",
@@ -77,6 +123,13 @@ it replaces stays listed and can be restored the same way.`,
   recoflow etl rollback 20261127T150405Z-1a2b3c4d`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := a.datasetSpec(cmd, specFile)
+			if err != nil {
+				return err
+			}
+			if err := lakeMustExist(lf.url); err != nil {
+				return err
+			}
 			runID := ""
 			if len(args) == 1 {
 				runID = strings.TrimSpace(args[0])
@@ -87,7 +140,11 @@ it replaces stays listed and can be restored the same way.`,
 				return err
 			}
 			defer bucket.Close()
-			sum, err := etl.Rollback(ctx, bucket, runID, etl.Options{Log: a.log})
+			opts := etl.Options{Log: a.log}
+			if !model.IsBuiltIn(spec) {
+				opts.Spec = spec
+			}
+			sum, err := etl.Rollback(ctx, bucket, runID, opts)
 			if err != nil {
 				return err
 			}
@@ -104,5 +161,6 @@ it replaces stays listed and can be restored the same way.`,
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().StringVar(&specFile, "dataset", "", "dataset spec file (YAML) whose lake dataset to roll back (default: the config file's dataset key, else the built-in classicmodels spec)")
 	return cmd
 }

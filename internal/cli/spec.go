@@ -58,17 +58,18 @@ func (a *app) specShowCommand() *cobra.Command {
 		Short: "Print the built-in classicmodels dataset spec, or a spec file with its defaults filled",
 		Long: `show prints the built-in dataset spec — the lab's classicmodels shop, which
 every stage runs on — as a commented YAML file, a starting point for your own.
-With --dataset it validates that file and prints it with every default filled.`,
+With --dataset, or when the config file has a dataset key, it validates that
+spec and prints it with every default filled.`,
 		Example: `  recoflow spec show > classicmodels.yaml
   recoflow spec show --dataset shop.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				_, err := a.opts.Stdout.Write(dataset.ClassicYAML())
+			s, from, err := a.resolveDataset(cmd, file)
+			if err != nil {
 				return err
 			}
-			s, err := loadSpec(file)
-			if err != nil {
+			if from.builtIn {
+				_, err := a.opts.Stdout.Write(dataset.ClassicYAML())
 				return err
 			}
 			out, err := dataset.Marshal(s)
@@ -79,7 +80,7 @@ With --dataset it validates that file and prints it with every default filled.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&file, "dataset", "", "dataset spec file to print with its defaults filled (default: print the built-in classicmodels spec)")
+	cmd.Flags().StringVar(&file, "dataset", "", "dataset spec file to print with its defaults filled (default: the config file's dataset key, else print the built-in classicmodels spec)")
 	return cmd
 }
 

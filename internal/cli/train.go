@@ -26,6 +26,7 @@ func (a *app) trainCommand() *cobra.Command {
 		evaluation bool
 		tune       int
 		tuneTime   time.Duration
+		specFile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -142,7 +143,11 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 
 			start := time.Now()
 			a.log.Info("reading training dataset", "lake", b.String())
-			d, man, err := model.ReadDataset(ctx, b)
+			spec, err := a.datasetSpec(cmd, specFile)
+			if err != nil {
+				return err
+			}
+			d, man, err := model.ReadSpecDataset(ctx, b, spec)
 			if err != nil {
 				if errors.Is(err, training.ErrNoDataset) {
 					return err
@@ -214,6 +219,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	}
 	f := cmd.Flags()
 	lf.register(f)
+	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML) of the training data (default: the config file's dataset key, else the built-in classicmodels spec)")
 	def := model.DefaultConfig()
 	f.StringVar(&version, "version", "", "name of the artifacts version (default: the UTC time, e.g. 20261125T153000Z)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the split, the initial weights and the batch order")
