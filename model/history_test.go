@@ -181,7 +181,7 @@ func TestItemNeighboursAreFoldedIntoThePublishedItemVectors(t *testing.T) {
 	}
 	changed := 0
 	for k, id := range d.itemIDs {
-		a, b := off.Model.EmbedKnownItem(id, d.items[k]), on.Model.EmbedKnownItem(id, d.items[k])
+		a, b := off.Model.EmbedKnownItem(id, d.items[k].labItem()), on.Model.EmbedKnownItem(id, d.items[k].labItem())
 		var na, nd float64
 		for c := range a {
 			na += float64(a[c]) * float64(a[c])
@@ -199,7 +199,7 @@ func TestItemNeighboursAreFoldedIntoThePublishedItemVectors(t *testing.T) {
 		t.Error("no item turned towards its neighbours")
 	}
 	for k, id := range d.userIDs {
-		a, b := off.Model.EmbedKnownUser(id, d.users[k]), on.Model.EmbedKnownUser(id, d.users[k])
+		a, b := off.Model.EmbedKnownUser(id, d.users[k].labUser()), on.Model.EmbedKnownUser(id, d.users[k].labUser())
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("user %s: embedding changed by the items' neighbours", id)
 		}
