@@ -69,6 +69,9 @@ type Transformer struct {
 	// user features the model takes are in its Records (-1: not mapped).
 	mapping               *event.Mapping
 	city, country, credit int
+	// records holds *[]event.Record for transformChunk's decoded events,
+	// reused from batch to batch (a chunk's hundreds of Records).
+	records sync.Pool
 }
 
 // TransformOptions tune a Transformer.
@@ -259,7 +262,18 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 		req      int    // index in reqs, or -1
 	}
 	todo := make([]pending, 0, len(msgs))
-	evs := make([]event.Record, len(msgs)) // one allocation for the chunk's events
+	pooled, _ := t.records.Get().(*[]event.Record)
+	if pooled == nil {
+		pooled = new([]event.Record)
+	}
+	if cap(*pooled) < len(msgs) {
+		*pooled = make([]event.Record, len(msgs))
+	}
+	evs := (*pooled)[:len(msgs)]
+	defer func() {
+		clear(evs) // no message bytes kept alive by the pool
+		t.records.Put(pooled)
+	}()
 	var reqs []recommend.Request
 	for i, m := range msgs {
 		ev := &evs[i]
