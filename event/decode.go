@@ -6,36 +6,67 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Decode parses one record strictly (see the package comment for what it
 // accepts). Every error is an *Error naming the field and the reason. The
-// returned Event keeps a reference to data.
+// returned Event keeps a reference to data, and its strings may share
+// data's memory: the caller must not modify data afterwards.
+//
+// Decode reads through the built-in spec's mapping (LabMapping): there is
+// one reader of events, and Decode is the lab's view of its Record.
 func Decode(data []byte) (*Event, error) {
-	if len(data) > MaxSize {
-		return nil, &Error{Reason: fmt.Sprintf("record is %d bytes, more than the %d-byte limit", len(data), MaxSize)}
+	l := lab()
+	r := &Record{}
+	if err := l.m.DecodeTo(r, data); err != nil {
+		return nil, err
 	}
-	d := decoder{buf: data}
+	e := &Event{
+		SessionID:      r.SessionID,
+		CustomerNumber: r.userNum,
+		City:           r.UserFeatures[l.city].Text,
+		Country:        r.UserFeatures[l.country].Text,
+		CreditLimit:    r.UserFeatures[l.credit].Number,
+		BrowseHistory:  make([]Item, len(r.Browsed)),
+		raw:            data,
+	}
+	for i, b := range r.Browsed {
+		e.BrowseHistory[i] = Item{ProductCode: b.ItemID, Quantity: b.Quantity, InShoppingCart: b.InCart}
+	}
+	return e, nil
+}
+
+// open starts reading data, which must be one JSON object: it checks the
+// size limit and that an object comes first, and leaves d at its '{'.
+// With close (nothing after the object), it is the one preamble of every
+// reader of events.
+func (d *decoder) open(data []byte) error {
+	*d = decoder{buf: data}
+	if len(data) > MaxSize {
+		return &Error{Reason: fmt.Sprintf("record is %d bytes, more than the %d-byte limit", len(data), MaxSize)}
+	}
 	d.skipSpace()
 	if d.eof() {
-		return nil, &Error{Reason: "empty record, want a JSON object"}
+		return &Error{Reason: "empty record, want a JSON object"}
 	}
 	if d.buf[d.pos] != '{' {
 		start := d.pos
 		if err := d.skipValue(rootPath, 1); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, &Error{Reason: describe(d.buf[start:d.pos]) + " is not a JSON object"}
+		return &Error{Reason: describe(d.buf[start:d.pos]) + " is not a JSON object"}
 	}
-	e := &Event{raw: data}
-	if err := d.record(e); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// close checks that nothing but whitespace follows the object.
+func (d *decoder) close() error {
 	d.skipSpace()
 	if !d.eof() {
-		return nil, d.syntax(rootPath, "unexpected %s after the object", d.describeNext())
+		return d.syntax(rootPath, "unexpected %s after the object", d.describeNext())
 	}
-	return e, nil
+	return nil
 }
 
 // decoder is a hand-written reader of JSON for the event's shape: it checks
@@ -46,23 +77,35 @@ type decoder struct {
 	pos     int
 	scratch []byte // unescaped string contents
 	key     bool   // the string being read is a field name
+	escaped bool   // the last string read had escapes: its contents are in scratch
 }
 
-// path renders a field path for an error; it is called only on errors.
-type path func() string
+// path is a field's place in the record, rendered (String) only for an
+// error: "", a top-level field, an item of an array field, or a field of
+// such an item.
+type path struct {
+	name  string // the top-level field; "" for the record itself
+	index int    // the item's index in name's array, or -1
+	sub   string // the field in that item, or ""
+}
 
-func rootPath() string { return "" }
+// rootPath is the record itself.
+var rootPath = path{index: -1}
 
-func fieldPath(name string) path { return func() string { return name } }
+func fieldPath(name string) path { return path{name: name, index: -1} }
 
-func itemPath(i int, name string) path {
-	return func() string {
-		p := "browse_history[" + strconv.Itoa(i) + "]"
-		if name != "" {
-			p += "." + name
-		}
-		return p
+func itemPath(array string, i int, name string) path { return path{name: array, index: i, sub: name} }
+
+// String renders the path, e.g. "browse_history[2].quantity".
+func (p path) String() string {
+	if p.index < 0 {
+		return p.name
 	}
+	s := p.name + "[" + strconv.Itoa(p.index) + "]"
+	if p.sub != "" {
+		s += "." + p.sub
+	}
+	return s
 }
 
 func (d *decoder) eof() bool { return d.pos >= len(d.buf) }
@@ -79,11 +122,11 @@ func (d *decoder) skipSpace() {
 }
 
 func (d *decoder) syntax(p path, format string, args ...any) error {
-	return &Error{Field: p(), Reason: fmt.Sprintf("invalid JSON at byte %d: ", d.pos) + fmt.Sprintf(format, args...)}
+	return &Error{Field: p.String(), Reason: fmt.Sprintf("invalid JSON at byte %d: ", d.pos) + fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) fieldError(p path, format string, args ...any) error {
-	return &Error{Field: p(), Reason: fmt.Sprintf(format, args...)}
+	return &Error{Field: p.String(), Reason: fmt.Sprintf(format, args...)}
 }
 
 // describeNext names the byte at d.pos for a syntax error.
@@ -120,6 +163,12 @@ func describe(v []byte) string {
 	}
 	return string(v)
 }
+
+// shownValue is a value's text, described (describe) only when an error
+// prints it.
+type shownValue []byte
+
+func (v shownValue) String() string { return describe(v) }
 
 // expect consumes the byte c after optional whitespace.
 func (d *decoder) expect(p path, c byte, what string) error {
@@ -180,166 +229,6 @@ func (d *decoder) members(p path, depth int, fn func(key []byte) error) error {
 	}
 }
 
-// Bits of the top-level fields seen.
-const (
-	seenSessionID = 1 << iota
-	seenCustomerNumber
-	seenCity
-	seenCountry
-	seenCreditLimit
-	seenBrowseHistory
-	seenAll = 1<<iota - 1
-)
-
-var recordFields = [...]string{"session_id", "customer_number", "city", "country", "credit_limit", "browse_history"}
-
-func (d *decoder) record(e *Event) error {
-	seen := 0
-	mark := func(bit int, name string) error {
-		if seen&bit != 0 {
-			return d.fieldError(fieldPath(name), "given twice")
-		}
-		seen |= bit
-		return nil
-	}
-	err := d.members(rootPath, 1, func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "session_id":
-			if err = mark(seenSessionID, "session_id"); err == nil {
-				e.SessionID, err = d.nonEmptyString(fieldPath("session_id"))
-			}
-		case "customer_number":
-			if err = mark(seenCustomerNumber, "customer_number"); err == nil {
-				e.CustomerNumber, err = d.wholeNumber(fieldPath("customer_number"), math.MaxInt64, false)
-			}
-		case "city":
-			if err = mark(seenCity, "city"); err == nil {
-				e.City, err = d.string(fieldPath("city"))
-			}
-		case "country":
-			if err = mark(seenCountry, "country"); err == nil {
-				e.Country, err = d.string(fieldPath("country"))
-			}
-		case "credit_limit":
-			if err = mark(seenCreditLimit, "credit_limit"); err == nil {
-				e.CreditLimit, err = d.nonNegative(fieldPath("credit_limit"))
-			}
-		case "browse_history":
-			if err = mark(seenBrowseHistory, "browse_history"); err == nil {
-				e.BrowseHistory, err = d.history()
-			}
-		case FieldRecommendedItems, FieldSimilarItems:
-			name := string(key)
-			return d.fieldError(fieldPath(name), "reserved for the output, not accepted in input")
-		default:
-			err = d.skipValue(fieldPath(string(key)), 2)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if seen != seenAll {
-		for i, name := range recordFields {
-			if seen&(1<<i) == 0 {
-				return d.fieldError(fieldPath(name), "missing")
-			}
-		}
-	}
-	return nil
-}
-
-func (d *decoder) history() ([]Item, error) {
-	p := fieldPath("browse_history")
-	if d.eof() || d.buf[d.pos] != '[' {
-		return nil, d.wrongType(p, 2, "an array")
-	}
-	d.pos++
-	items := make([]Item, 0, 8)
-	d.skipSpace()
-	if !d.eof() && d.buf[d.pos] == ']' {
-		d.pos++
-		return items, nil
-	}
-	for {
-		d.skipSpace()
-		it, err := d.item(len(items))
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-		d.skipSpace()
-		if d.eof() {
-			return nil, d.syntax(p, "unterminated array")
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return items, nil
-		default:
-			return nil, d.syntax(p, "want ',' or ']', found %s", d.describeNext())
-		}
-	}
-}
-
-const (
-	seenProductCode = 1 << iota
-	seenQuantity
-	seenInCart
-	seenAllItem = 1<<iota - 1
-)
-
-var itemFields = [...]string{"product_code", "quantity", "in_shopping_cart"}
-
-func (d *decoder) item(i int) (Item, error) {
-	var it Item
-	if d.eof() || d.buf[d.pos] != '{' {
-		return it, d.wrongType(itemPath(i, ""), 3, "an object")
-	}
-	seen := 0
-	mark := func(bit int, name string) error {
-		if seen&bit != 0 {
-			return d.fieldError(itemPath(i, name), "given twice")
-		}
-		seen |= bit
-		return nil
-	}
-	err := d.members(itemPath(i, ""), 3, func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "product_code":
-			if err = mark(seenProductCode, "product_code"); err == nil {
-				it.ProductCode, err = d.nonEmptyString(itemPath(i, "product_code"))
-			}
-		case "quantity":
-			if err = mark(seenQuantity, "quantity"); err == nil {
-				it.Quantity, err = d.quantity(itemPath(i, "quantity"))
-			}
-		case "in_shopping_cart":
-			if err = mark(seenInCart, "in_shopping_cart"); err == nil {
-				it.InShoppingCart, err = d.boolean(itemPath(i, "in_shopping_cart"))
-			}
-		default:
-			err = d.skipValue(itemPath(i, string(key)), 4)
-		}
-		return err
-	})
-	if err != nil {
-		return it, err
-	}
-	if seen != seenAllItem {
-		for b, name := range itemFields {
-			if seen&(1<<b) == 0 {
-				return it, d.fieldError(itemPath(i, name), "missing")
-			}
-		}
-	}
-	return it, nil
-}
-
 // wrongType consumes the value at d.pos (checking its syntax) and reports
 // that it is not what was wanted.
 func (d *decoder) wrongType(p path, depth int, want string) error {
@@ -355,8 +244,35 @@ func (d *decoder) string(p path) (string, error) {
 		return "", d.wrongType(p, 2, "a string")
 	}
 	s, err := d.str(p)
-	return string(s), err
+	if err != nil {
+		return "", err
+	}
+	return d.text(s), nil
 }
+
+// text returns the contents of the string just read (by str) as a Go
+// string: one that shares buf's memory when the string had no escapes (a
+// decoded record keeps its bytes, which the caller must not modify), else
+// a copy of scratch.
+func (d *decoder) text(s []byte) string {
+	if d.escaped {
+		return string(s)
+	}
+	return bytesString(s)
+}
+
+// bytesString is b as a string sharing its memory; b must not change
+// afterwards.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// keyPath is the path of the top-level field named key (a field name just
+// read), for a value that is not mapped.
+func (d *decoder) keyPath(key []byte) path { return fieldPath(d.text(key)) }
 
 func (d *decoder) nonEmptyString(p path) (string, error) {
 	s, err := d.string(p)
@@ -407,7 +323,7 @@ func (d *decoder) wholeNumber(p path, max int64, fromString bool) (int64, error)
 		if err != nil {
 			return 0, err
 		}
-		shown := describe(d.buf[start:d.pos])
+		shown := shownValue(d.buf[start:d.pos])
 		if len(s) == 0 {
 			return 0, d.fieldError(p, "%s is not a whole number", shown)
 		}
@@ -434,8 +350,8 @@ func (d *decoder) wholeNumber(p path, max int64, fromString bool) (int64, error)
 		}
 		return 0, d.wrongType(p, 4, want)
 	}
-	shown := describe(text)
-	if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+	shown := shownValue(text)
+	if n, err := strconv.ParseInt(bytesString(text), 10, 64); err == nil {
 		switch {
 		case n < 0:
 			return 0, d.fieldError(p, "%s is negative", shown)
@@ -445,7 +361,7 @@ func (d *decoder) wholeNumber(p path, max int64, fromString bool) (int64, error)
 		return n, nil
 	}
 	// A fraction or an exponent: judge the value as a float64.
-	f, err := strconv.ParseFloat(string(text), 64)
+	f, err := strconv.ParseFloat(bytesString(text), 64)
 	switch {
 	case err != nil && text[0] == '-': // beyond float64, negative
 		return 0, d.fieldError(p, "%s is negative", shown)
@@ -474,7 +390,7 @@ func (d *decoder) nonNegative(p path) (float64, error) {
 	if !ok {
 		return 0, d.wrongType(p, 2, "a number")
 	}
-	f, err := strconv.ParseFloat(string(text), 64)
+	f, err := strconv.ParseFloat(bytesString(text), 64)
 	if err != nil {
 		return 0, d.fieldError(p, "%s is out of range", describe(text))
 	}
@@ -531,9 +447,13 @@ func (d *decoder) digits() int {
 // encoding/json.
 func (d *decoder) str(p path) ([]byte, error) {
 	d.pos++ // opening quote
+	d.escaped = false
 	start := d.pos
 	ascii := true
 	for {
+		for d.pos < len(d.buf) && plain[d.buf[d.pos]] {
+			d.pos++
+		}
 		if d.eof() {
 			return nil, d.syntax(p, "unterminated string")
 		}
@@ -557,6 +477,15 @@ func (d *decoder) str(p path) ([]byte, error) {
 	}
 }
 
+// plain marks the bytes str passes over without a second look: printable
+// ASCII other than '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // badUTF8 reports invalid UTF-8 in the string whose contents start at
 // byte start of the record (decoded, s), naming the first invalid byte and
 // its offset in the record. An invalid field name is named in the path
@@ -575,7 +504,7 @@ func (d *decoder) badUTF8(p path, start int, s []byte) error {
 	where := fmt.Sprintf("byte 0x%02x at byte %d", d.buf[at], at)
 	if d.key {
 		field := strconv.Quote(string(s))
-		if parent := p(); parent != "" {
+		if parent := p.String(); parent != "" {
 			field = parent + "." + field
 		}
 		return &Error{Field: field, Reason: "field name is not valid UTF-8: " + where}
@@ -596,6 +525,7 @@ func (d *decoder) escapedStr(p path, start int, ascii bool) ([]byte, error) {
 		case c == '"':
 			d.pos++
 			d.scratch = out
+			d.escaped = true
 			if !ascii && !utf8.Valid(out) {
 				return nil, d.badUTF8(p, start, out)
 			}

@@ -57,12 +57,15 @@
 // browsed items oldest first. A mapping without a quantity field reads each
 // item as one; one without an in-cart field reads none as in the cart.
 // LabMapping, the built-in spec's mapping, accepts and rejects exactly what
-// Decode does, with the same values and errors (a table test and a fuzz
-// target compare the two). The pipeline still calls Decode; to plug the
-// mapping in, it builds one Mapping from the run's spec at start (an error
-// there is a configuration error, before any message is read), calls
-// Mapping.Decode for each message where it calls Decode, Record.Pick where
-// it calls Pick (the item's id is already text, for string or integer
-// vector-store keys), and Record.AppendWith for the output, whose bytes are
-// the same as Event.AppendWith's; an *Error still marks a bad record.
+// the lab's Decode did, with the same values and errors (a table test and a
+// fuzz target compare the two). There is one reader: Decode itself reads
+// through LabMapping and returns the lab's view of the Record.
+//
+// The pipeline builds one Mapping from the run's spec at start (an error
+// there is a configuration error, before any message is read) and decodes
+// each message with Mapping.DecodeTo into a Record of a per-batch slice;
+// Record.Pick picks the item, and Record.AppendWith writes the output,
+// whose bytes are the same as Event.AppendWith's. Strings in a decoded
+// Record (and Event) share the record's bytes when they had no escapes, so
+// decoding the lab's event allocates nothing beyond the Record.
 package event

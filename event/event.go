@@ -174,8 +174,18 @@ func (e *Event) appendFields(dst []byte) []byte {
 	return append(dst, "]}"...)
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string, as encoding/json writes it:
+// plain printable ASCII between quotes as it is, anything else (quotes,
+// backslashes, control characters, HTML's <, > and &, non-ASCII) through
+// encoding/json.
 func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 
 	"github.com/recoflow/recoflow/dataset"
 )
@@ -153,15 +154,39 @@ func NewMapping(s *dataset.Spec) (*Mapping, error) {
 }
 
 // LabMapping returns the Mapping of the built-in classicmodels spec: the
-// lab's event format, which it reads exactly as Decode does.
-func LabMapping() *Mapping {
+// lab's event format, which Decode reads through it. It is built once and
+// shared (a Mapping is immutable).
+func LabMapping() *Mapping { return lab().m }
+
+// labView is the lab's Mapping with where Decode finds the lab's user
+// features in a Record.
+type labView struct {
+	m                     *Mapping
+	city, country, credit int // indices in Record.UserFeatures
+}
+
+var lab = sync.OnceValue(func() labView {
 	s := dataset.Classic()
 	m, err := NewMapping(&s)
 	if err != nil {
 		panic("event: the built-in spec's stream mapping: " + err.Error()) // a bug: the built-in spec is tested
 	}
-	return m
-}
+	l := labView{m: m, city: -1, country: -1, credit: -1}
+	for i, name := range m.features {
+		switch name {
+		case "city":
+			l.city = i
+		case "country":
+			l.country = i
+		case "creditLimit":
+			l.credit = i
+		}
+	}
+	if l.city < 0 || l.country < 0 || l.credit < 0 {
+		panic(fmt.Sprintf("event: the built-in spec's stream mapping carries user features %q, not city, country and creditLimit", m.features))
+	}
+	return l
+})
 
 // UserFeatures returns the names of the user features an event carries, in
 // the spec's order: the order of Record.UserFeatures.
@@ -182,8 +207,10 @@ type Record struct {
 	// Browsed is the list of browsed items, in the order sent: oldest first.
 	Browsed []Browsed
 
-	raw   []byte
-	feats [4]FeatureValue // UserFeatures' storage when they are few, saving an allocation
+	raw     []byte
+	userNum int64           // an integer user id's value
+	feats   [4]FeatureValue // UserFeatures' storage when they are few, saving an allocation
+	items   [8]Browsed      // Browsed's storage for a short list
 }
 
 // FeatureValue is the value of one user feature in an event.
@@ -259,83 +286,89 @@ func (r *Record) AppendWith(dst []byte, members ...Member) []byte {
 // unknown fields accepted and ignored; recommended_items and similar_items
 // rejected at the top level. Every error is an *Error naming the field path
 // with the event's own names (e.g. "viewed[2].movie"). The returned Record
-// keeps a reference to data.
+// keeps a reference to data, and its strings may share data's memory: the
+// caller must not modify data afterwards.
 func (m *Mapping) Decode(data []byte) (*Record, error) {
-	if len(data) > MaxSize {
-		return nil, &Error{Reason: fmt.Sprintf("record is %d bytes, more than the %d-byte limit", len(data), MaxSize)}
+	r := &Record{}
+	if err := m.DecodeTo(r, data); err != nil {
+		return nil, err
 	}
-	d := decoder{buf: data}
-	d.skipSpace()
-	if d.eof() {
-		return nil, &Error{Reason: "empty record, want a JSON object"}
-	}
-	if d.buf[d.pos] != '{' {
-		start := d.pos
-		if err := d.skipValue(rootPath, 1); err != nil {
-			return nil, err
-		}
-		return nil, &Error{Reason: describe(d.buf[start:d.pos]) + " is not a JSON object"}
-	}
-	r := &Record{raw: data}
+	return r, nil
+}
+
+// DecodeTo is Decode into r, which it overwrites (a slice of Records
+// decodes a batch in one allocation). On an error r holds no record.
+func (m *Mapping) DecodeTo(r *Record, data []byte) error {
+	*r = Record{raw: data}
 	switch n := len(m.features); {
 	case n > len(r.feats):
 		r.UserFeatures = make([]FeatureValue, n)
 	case n > 0:
 		r.UserFeatures = r.feats[:n:n]
 	}
-	if err := m.record(&d, r); err != nil {
-		return nil, err
+	var d decoder
+	err := d.open(data)
+	if err == nil {
+		err = m.record(&d, r)
 	}
-	d.skipSpace()
-	if !d.eof() {
-		return nil, d.syntax(rootPath, "unexpected %s after the object", d.describeNext())
+	if err == nil {
+		err = d.close()
 	}
-	return r, nil
+	if err != nil {
+		*r = Record{}
+	}
+	return err
 }
 
 func (m *Mapping) record(d *decoder, r *Record) error {
 	var seen uint64
+	next := 0 // the field expected next: events mostly come in the mapping's order
 	err := d.members(rootPath, 1, func(key []byte) error {
-		for i := range m.top {
-			f := &m.top[i]
-			if string(key) != f.name {
-				continue
-			}
-			p := fieldPath(f.name)
-			if seen&(1<<i) != 0 {
-				return d.fieldError(p, "given twice")
-			}
-			seen |= 1 << i
-			var err error
-			switch f.kind {
-			case valSession:
-				r.SessionID, err = d.nonEmptyString(p)
-			case valIntID:
-				var n int64
-				if n, err = d.wholeNumber(p, math.MaxInt64, false); err == nil {
-					r.UserID = strconv.FormatInt(n, 10)
+		i := -1
+		if next < len(m.top) && string(key) == m.top[next].name {
+			i = next
+		} else {
+			for j := range m.top {
+				if string(key) == m.top[j].name {
+					i = j
+					break
 				}
-			case valStringID:
-				r.UserID, err = d.nonEmptyString(p)
-			case valNumber:
-				fv := &r.UserFeatures[f.feature]
-				fv.Name, fv.Numeric = m.features[f.feature], true
-				fv.Number, err = d.nonNegative(p)
-			case valString:
-				fv := &r.UserFeatures[f.feature]
-				fv.Name = m.features[f.feature]
-				fv.Text, err = d.string(p)
-			case valBrowsed:
-				r.Browsed, err = m.history(d)
 			}
-			return err
 		}
-		switch string(key) {
-		case FieldRecommendedItems, FieldSimilarItems:
-			name := string(key)
-			return d.fieldError(fieldPath(name), "reserved for the output, not accepted in input")
+		if i < 0 {
+			switch string(key) {
+			case FieldRecommendedItems, FieldSimilarItems:
+				return d.fieldError(fieldPath(string(key)), "reserved for the output, not accepted in input")
+			}
+			return d.skipValue(d.keyPath(key), 2)
 		}
-		return d.skipValue(fieldPath(string(key)), 2)
+		next = i + 1
+		f := &m.top[i]
+		p := fieldPath(f.name)
+		if seen&(1<<i) != 0 {
+			return d.fieldError(p, "given twice")
+		}
+		seen |= 1 << i
+		var err error
+		switch f.kind {
+		case valSession:
+			r.SessionID, err = d.nonEmptyString(p)
+		case valIntID:
+			r.UserID, r.userNum, err = d.intID(p)
+		case valStringID:
+			r.UserID, err = d.nonEmptyString(p)
+		case valNumber:
+			fv := &r.UserFeatures[f.feature]
+			fv.Name, fv.Numeric = m.features[f.feature], true
+			fv.Number, err = d.nonNegative(p)
+		case valString:
+			fv := &r.UserFeatures[f.feature]
+			fv.Name = m.features[f.feature]
+			fv.Text, err = d.string(p)
+		case valBrowsed:
+			r.Browsed, err = m.history(d, r.items[:0])
+		}
+		return err
 	})
 	if err != nil {
 		return err
@@ -350,25 +383,39 @@ func (m *Mapping) record(d *decoder, r *Record) error {
 	return nil
 }
 
-// itemPath is the package function itemPath for the mapping's browsed-items
-// field.
-func (m *Mapping) itemPath(i int, name string) path {
-	return func() string {
-		p := m.browsed + "[" + strconv.Itoa(i) + "]"
-		if name != "" {
-			p += "." + name
-		}
-		return p
+// intID reads an integer id: a non-negative whole number, returned as its
+// decimal text too (the record's own digits when written plainly).
+func (d *decoder) intID(p path) (string, int64, error) {
+	start := d.pos
+	n, err := d.wholeNumber(p, math.MaxInt64, false)
+	if err != nil {
+		return "", 0, err
 	}
+	if text := d.buf[start:d.pos]; plainDigits(text) {
+		return bytesString(text), n, nil
+	}
+	return strconv.FormatInt(n, 10), n, nil
 }
 
-func (m *Mapping) history(d *decoder) ([]Browsed, error) {
+// plainDigits reports whether a JSON number's text is its value's decimal
+// digits as strconv.FormatInt writes them: digits only, which JSON allows
+// with no leading zero but in "0".
+func plainDigits(text []byte) bool {
+	for _, c := range text {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(text) > 0
+}
+
+// history reads the browsed items into items (appending).
+func (m *Mapping) history(d *decoder, items []Browsed) ([]Browsed, error) {
 	p := fieldPath(m.browsed)
 	if d.eof() || d.buf[d.pos] != '[' {
 		return nil, d.wrongType(p, 2, "an array")
 	}
 	d.pos++
-	items := make([]Browsed, 0, 8)
 	d.skipSpace()
 	if !d.eof() && d.buf[d.pos] == ']' {
 		d.pos++
@@ -402,38 +449,46 @@ func (m *Mapping) browsedItem(d *decoder, i int) (Browsed, error) {
 	if !m.quantity {
 		it.Quantity = 1
 	}
+	at := itemPath(m.browsed, i, "")
 	if d.eof() || d.buf[d.pos] != '{' {
-		return it, d.wrongType(m.itemPath(i, ""), 3, "an object")
+		return it, d.wrongType(at, 3, "an object")
 	}
 	var seen uint
-	err := d.members(m.itemPath(i, ""), 3, func(key []byte) error {
-		for b := range m.item {
-			f := &m.item[b]
-			if string(key) != f.name {
-				continue
-			}
-			p := m.itemPath(i, f.name)
-			if seen&(1<<b) != 0 {
-				return d.fieldError(p, "given twice")
-			}
-			seen |= 1 << b
-			var err error
-			switch f.kind {
-			case valIntID:
-				var n int64
-				if n, err = d.wholeNumber(p, math.MaxInt64, false); err == nil {
-					it.ItemID = strconv.FormatInt(n, 10)
+	next := 0
+	err := d.members(at, 3, func(key []byte) error {
+		b := -1
+		if next < len(m.item) && string(key) == m.item[next].name {
+			b = next
+		} else {
+			for j := range m.item {
+				if string(key) == m.item[j].name {
+					b = j
+					break
 				}
-			case valStringID:
-				it.ItemID, err = d.nonEmptyString(p)
-			case valQuantity:
-				it.Quantity, err = d.quantity(p)
-			case valInCart:
-				it.InCart, err = d.boolean(p)
 			}
-			return err
 		}
-		return d.skipValue(m.itemPath(i, string(key)), 4)
+		if b < 0 {
+			return d.skipValue(itemPath(m.browsed, i, d.text(key)), 4)
+		}
+		next = b + 1
+		f := &m.item[b]
+		p := itemPath(m.browsed, i, f.name)
+		if seen&(1<<b) != 0 {
+			return d.fieldError(p, "given twice")
+		}
+		seen |= 1 << b
+		var err error
+		switch f.kind {
+		case valIntID:
+			it.ItemID, _, err = d.intID(p)
+		case valStringID:
+			it.ItemID, err = d.nonEmptyString(p)
+		case valQuantity:
+			it.Quantity, err = d.quantity(p)
+		case valInCart:
+			it.InCart, err = d.boolean(p)
+		}
+		return err
 	})
 	if err != nil {
 		return it, err
@@ -441,7 +496,7 @@ func (m *Mapping) browsedItem(d *decoder, i int) (Browsed, error) {
 	if all := uint(1)<<len(m.item) - 1; seen != all {
 		for b, f := range m.item {
 			if seen&(1<<b) == 0 {
-				return it, d.fieldError(m.itemPath(i, f.name), "missing")
+				return it, d.fieldError(itemPath(m.browsed, i, f.name), "missing")
 			}
 		}
 	}

@@ -454,3 +454,28 @@ func FuzzShopMapping(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeToAllocates: reading the lab's event into a Record the caller
+// holds allocates nothing (its strings share the record's bytes), and a
+// string with escapes is a copy that outlives the decoder's scratch space.
+func TestDecodeToAllocates(t *testing.T) {
+	m := event.LabMapping()
+	data := []byte(benchRecord)
+	var r event.Record
+	if n := testing.AllocsPerRun(100, func() {
+		if err := m.DecodeTo(&r, data); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("DecodeTo allocates %v times per event, want 0", n)
+	}
+	esc := []byte(`{"session_id":"s\u0031","customer_number":1,"city":"a\"b","country":"","credit_limit":0,` +
+		`"browse_history":[{"product_code":"S\u0032","quantity":1,"in_shopping_cart":false},{"product_code":"S3","quantity":1,"in_shopping_cart":false}]}`)
+	if err := m.DecodeTo(&r, esc); err != nil {
+		t.Fatal(err)
+	}
+	city, _ := r.Feature("city")
+	if r.SessionID != "s1" || city.Text != `a"b` || r.Browsed[0].ItemID != "S2" || r.Browsed[1].ItemID != "S3" || r.UserID != "1" {
+		t.Errorf("decoded %+v", r)
+	}
+}

@@ -120,7 +120,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // AckReporter is implemented by sources that can tell which messages their
 // consumer group has acknowledged for good (stream/nats.Source, from the
-// durable consumer's acknowledgement floor). Run hands it to a sink that
+// durable consumer's acknowledgement floor; stream/kafka.Source, from the
+// group's committed offsets). Run hands it to a sink that
 // asks (sink.Buffered.SetAcknowledged), so that ledger entries left by
 // killed runs are retired once the source has acknowledged their messages.
 type AckReporter interface {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +64,14 @@ type Transformer struct {
 
 	// fallbacks counts fallbacks by part and reason; Run sets it.
 	fallbacks atomic.Pointer[prometheus.CounterVec]
+
+	// mapping reads the events; city, country and credit are where the
+	// user features the model takes are in its Records (-1: not mapped).
+	mapping               *event.Mapping
+	city, country, credit int
+	// records holds *[]event.Record for transformChunk's decoded events,
+	// reused from batch to batch (a chunk's hundreds of Records).
+	records sync.Pool
 }
 
 // TransformOptions tune a Transformer.
@@ -83,6 +91,11 @@ type TransformOptions struct {
 	// Workers is how many chunks of a batch are transformed at the same
 	// time (default GOMAXPROCS: every core).
 	Workers int
+	// Mapping reads the events: a dataset spec's stream section
+	// (event.NewMapping). Default event.LabMapping(), the lab's events.
+	// The user id, and the user features the model takes (city, country,
+	// creditLimit) when the mapping carries them, go to the engine.
+	Mapping *event.Mapping
 }
 
 // NewTransformer builds a Transformer on an engine.
@@ -105,7 +118,37 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	return &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers}, nil
+	if opts.Mapping == nil {
+		opts.Mapping = event.LabMapping()
+	}
+	t := &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers,
+		mapping: opts.Mapping, city: -1, country: -1, credit: -1}
+	for i, name := range opts.Mapping.UserFeatures() {
+		switch name {
+		case "city":
+			t.city = i
+		case "country":
+			t.country = i
+		case "creditLimit":
+			t.credit = i
+		}
+	}
+	return t, nil
+}
+
+// userFeatures are the model's features of a shopper in an event.
+func (t *Transformer) userFeatures(r *event.Record) model.UserFeatures {
+	var f model.UserFeatures
+	if t.city >= 0 {
+		f.City = r.UserFeatures[t.city].Text
+	}
+	if t.country >= 0 {
+		f.Country = r.UserFeatures[t.country].Text
+	}
+	if t.credit >= 0 {
+		f.CreditLimit = r.UserFeatures[t.credit].Number
+	}
+	return f
 }
 
 // FieldFallback is the key that TransformOptions.Annotate adds to a record
@@ -211,7 +254,7 @@ type chunk struct {
 func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message, now time.Time, cached bool) chunk {
 	var errs []sink.ErrorRecord
 	type pending struct {
-		ev       *event.Event
+		ev       *event.Record
 		msg      int // index in msgs
 		user     userKey
 		product  string
@@ -219,17 +262,29 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 		req      int    // index in reqs, or -1
 	}
 	todo := make([]pending, 0, len(msgs))
+	pooled, _ := t.records.Get().(*[]event.Record)
+	if pooled == nil {
+		pooled = new([]event.Record)
+	}
+	if cap(*pooled) < len(msgs) {
+		*pooled = make([]event.Record, len(msgs))
+	}
+	evs := (*pooled)[:len(msgs)]
+	defer func() {
+		clear(evs) // no message bytes kept alive by the pool
+		t.records.Put(pooled)
+	}()
 	var reqs []recommend.Request
 	for i, m := range msgs {
-		ev, err := event.Decode(m.Data)
-		if err != nil {
+		ev := &evs[i]
+		if err := t.mapping.DecodeTo(ev, m.Data); err != nil {
 			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "decode event: " + err.Error(), Time: msgTime(m, now)})
 			continue
 		}
-		user := model.UserFeatures{City: ev.City, Country: ev.Country, CreditLimit: ev.CreditLimit}
-		p := pending{ev: ev, msg: i, user: userKeyOf(ev.CustomerNumber, user), req: -1}
-		if it, ok := event.Pick(ev); ok {
-			p.product = it.ProductCode
+		user := t.userFeatures(ev)
+		p := pending{ev: ev, msg: i, user: userKeyOf(ev.UserID, user), req: -1}
+		if it, ok := ev.Pick(); ok {
+			p.product = it.ItemID
 		} else {
 			p.sim = noSimilar
 		}
@@ -240,7 +295,13 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 			}
 		}
 		if p.rec == nil || p.sim == nil {
-			req := recommend.Request{User: user, UserID: strconv.FormatInt(ev.CustomerNumber, 10)}
+			// A question for the engine: its strings are copied out of
+			// the message's bytes (which the decoded event shares), so
+			// that what the engine and the caches keep does not hold
+			// the message.
+			p.user = p.user.clone()
+			p.product = strings.Clone(p.product)
+			req := recommend.Request{User: model.UserFeatures{City: p.user.city, Country: p.user.country, CreditLimit: user.CreditLimit}, UserID: p.user.id}
 			if p.rec == nil {
 				req.K = t.k
 			}
@@ -329,16 +390,20 @@ var noSimilar = appendSimilar(nil, "", nil)
 // (about 0.6 KiB per shopper at k = 10, 0.3 KiB per product at 5).
 const partCacheSize = 1 << 14
 
-// userKey is a shopper's features as a map key (the credit limit by its
-// bits, so that even a NaN finds itself).
+// userKey is a shopper's id and features as a map key (the credit limit
+// by its bits, so that even a NaN finds itself).
 type userKey struct {
-	id            int64
-	city, country string
-	credit        uint64
+	id, city, country string
+	credit            uint64
 }
 
-func userKeyOf(id int64, f model.UserFeatures) userKey {
+func userKeyOf(id string, f model.UserFeatures) userKey {
 	return userKey{id: id, city: f.City, country: f.Country, credit: math.Float64bits(f.CreditLimit)}
+}
+
+// clone copies the key's strings (which may share a message's bytes).
+func (k userKey) clone() userKey {
+	return userKey{id: strings.Clone(k.id), city: strings.Clone(k.city), country: strings.Clone(k.country), credit: k.credit}
 }
 
 // partCache is a map safe for concurrent use that holds at most

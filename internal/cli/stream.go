@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/recoflow/recoflow/event"
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/pipeline"
 	"github.com/recoflow/recoflow/recommend"
@@ -40,6 +41,7 @@ func (a *app) streamCommand() *cobra.Command {
 		metricsListen string
 		grace         time.Duration
 		progressInt   time.Duration
+		specFile      string
 	)
 	cmd := &cobra.Command{
 		Use:   "stream",
@@ -62,7 +64,11 @@ event's arrival in the broker to its recommendations: after a restart it
 includes the backlog's wait (recoflow_stream_compute_seconds is the
 computation alone).
 
-Events that cannot be processed go, with the reason, to recommendations-errors/.
+The events' fields are read through the dataset spec's stream section
+(--dataset, or the config file's dataset key): which field holds the user's
+id, the user features and the browsed items. Without a spec they are the
+lab's (the built-in classicmodels spec). Events that cannot be processed go,
+with the reason, to recommendations-errors/.
 A stream position is acknowledged only once the output holding it is durable,
 and a ledger in the lake makes every event exactly one output or error record
 across crashes and restarts. Many stream processes can share the work through
@@ -96,6 +102,14 @@ Stream URLs:
 			if k < 1 || similarK < 1 {
 				return usageError("--k %d and --similar-k %d: want at least 1", k, similarK)
 			}
+			spec, err := a.datasetSpec(cmd, specFile)
+			if err != nil {
+				return err
+			}
+			mapping, err := event.NewMapping(spec)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			ctx := cmd.Context()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -120,7 +134,7 @@ Stream URLs:
 				return err
 			}
 			defer engine.Close()
-			tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{K: k, SimilarK: similarK, OnStoreDown: policy, Annotate: annotate})
+			tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{K: k, SimilarK: similarK, OnStoreDown: policy, Annotate: annotate, Mapping: mapping})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -206,6 +220,7 @@ Stream URLs:
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address, e.g. 127.0.0.1:9101")
 	f.DurationVar(&grace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, time to flush and acknowledge what is in flight")
 	f.DurationVar(&progressInt, "progress-interval", 5*time.Second, "how often to log throughput and latency")
+	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML) whose stream section maps the events' fields (default: the config file's dataset key, else the built-in classicmodels spec: the lab's events)")
 	return cmd
 }
 

@@ -150,3 +150,65 @@ func TestRebalanceMovesUnacked(t *testing.T) {
 	}
 	t.Logf("%d records moved to B; %d of A's %d acks reported moved partitions", len(moved), failed, len(acks))
 }
+
+// TestAcknowledged: a record is reported acknowledged once the group's
+// committed offset is past it, and not before; another topic's ID, a
+// malformed one or one of a partition never read is not.
+func TestAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	base := Config{Brokers: cluster(t, "events"), Topic: "events", Group: "g"}
+	p := open(t, NewProducer, base)
+	for i := range 10 {
+		if err := p.Publish(ctx, "k", []byte{byte(i)}); err != nil { // one key: one partition
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, NewSource, base)
+	defer s.Close(ctx)
+	var ids []string
+	var acks []stream.AckFunc
+	for len(ids) < 10 {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, ack, err := s.ReadBatch(rctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range b {
+			ids = append(ids, m.ID)
+		}
+		acks = append(acks, ack)
+	}
+	others := []string{"kafka:other:0:0", "kafka:events:x:1", "kafka:events:99:0", "nats:events:1"}
+	got, err := s.Acknowledged(ctx, append(append([]string(nil), ids...), others...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range got {
+		if ok {
+			t.Fatalf("%s reported acknowledged before any ack", append(ids, others...)[i])
+		}
+	}
+	for _, ack := range acks {
+		if err := ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = s.Acknowledged(ctx, append(append([]string(nil), ids...), others...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range got {
+		if want := i < len(ids); ok != want {
+			t.Errorf("%s: acknowledged %v, want %v", append(ids, others...)[i], ok, want)
+		}
+	}
+}
+
+// The Kafka source tells the sink what its group has acknowledged.
+var _ interface {
+	Acknowledged(context.Context, []string) ([]bool, error)
+} = (*Source)(nil)
