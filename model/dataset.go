@@ -78,6 +78,13 @@ func NewDataset() *Dataset {
 // nil for the lab's.
 func (d *Dataset) Spec() *dataset.Spec { return d.spec }
 
+// implicit reports whether the dataset's feedback is implicit (purchases,
+// counts, events): its ratings are all 5 and weigh by their totals, so
+// there is no rating to predict.
+func (d *Dataset) implicit() bool {
+	return d.spec != nil && d.spec.WithDefaults().Interactions.Feedback.Kind != dataset.FeedbackExplicit
+}
+
 // Len returns the number of ratings.
 func (d *Dataset) Len() int { return len(d.ratings) }
 

@@ -78,9 +78,12 @@ type RefitStats struct {
 // Holdout are the figures on the hold-out ratings, which neither training
 // nor the choice of epoch saw.
 type Holdout struct {
-	Ratings int         `json:"ratings"`
-	RMSE    HoldoutRMSE `json:"rmse"`
-	Ranking Ranking     `json:"ranking"`
+	Ratings int `json:"ratings"`
+	// Implicit is true when the feedback is implicit (purchases, counts,
+	// events): there is no rating to predict, and RMSE is left out.
+	Implicit bool        `json:"implicit_feedback,omitempty"`
+	RMSE     HoldoutRMSE `json:"rmse,omitzero"`
+	Ranking  Ranking     `json:"ranking"`
 }
 
 // HoldoutRMSE compares the model's root-mean-square error on the 1–5 scale
@@ -208,11 +211,14 @@ func (t *trainer) holdoutWith(ue, ie []float64, split []uint8, a, b float64) Hol
 	if n == 0 {
 		return h
 	}
-	h.RMSE = HoldoutRMSE{
-		Model:      math.Sqrt(se[0] / float64(n)),
-		GlobalMean: math.Sqrt(se[1] / float64(n)),
-		ItemMean:   math.Sqrt(se[2] / float64(n)),
-		UserMean:   math.Sqrt(se[3] / float64(n)),
+	h.Implicit = d.implicit()
+	if !h.Implicit {
+		h.RMSE = HoldoutRMSE{
+			Model:      math.Sqrt(se[0] / float64(n)),
+			GlobalMean: math.Sqrt(se[1] / float64(n)),
+			ItemMean:   math.Sqrt(se[2] / float64(n)),
+			UserMean:   math.Sqrt(se[3] / float64(n)),
+		}
 	}
 	h.Ranking = t.rank(ue, ie, split, splitHoldout, true)
 	return h

@@ -179,8 +179,18 @@ items:
 				{"etl", "--source", src, "--lake", "file://" + lakeDir, "--dataset", specFile},
 				{"train", "--lake", "file://" + lakeDir, "--dataset", specFile, "--epochs", "2", "--evaluation=false", "--version", "v1", "--dim", "8", "--hidden", "16"},
 			} {
-				if out, stderr, err := runCLI(t, args...); err != nil {
+				out, stderr, err := runCLI(t, args...)
+				if err != nil {
 					t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+				}
+				if args[0] != "train" {
+					continue
+				}
+				// Implicit feedback has no rating to predict: no RMSE
+				// row, rather than a meaningless 0.
+				none := strings.Contains(out, "hold-out RMSE none (implicit feedback")
+				if some := strings.Contains(out, "hold-out RMSE model"); none == some || none != (name != "explicit") {
+					t.Errorf("train's summary for %s feedback:\n%s", name, out)
 				}
 			}
 			b, err := lakefile.Open(lakeDir)

@@ -33,8 +33,9 @@ func (a *app) trainCommand() *cobra.Command {
 		Short: "Train the hybrid two-tower recommender on the lake's training data and publish the ML artifacts",
 		Long: `train reads the committed training dataset from the lake (the output of
 recoflow etl; only a committed one), fits the feature encoders and trains the
-hybrid two-tower model: a user tower (city, country, credit limit) and an item
-tower (product line, scale, stock, buy price, MSRP), each a ReLU layer then a
+hybrid two-tower model: a user tower (the lab's city, country, credit limit,
+or the features a --dataset spec declares) and an item tower (product line,
+scale, stock, buy price, MSRP, or the spec's), each a ReLU layer then a
 linear embedding, plus a learned id vector for every customer and product with
 ratings. It is trained for cosine retrieval with a sampled softmax over
 in-batch negatives (popularity-corrected); id vectors are dropped at random
@@ -286,8 +287,12 @@ func printTrainSummary(w io.Writer, m *model.Metrics, where string) error {
 	if h.Ratings > 0 {
 		fmt.Fprintf(&b, "  Precision@%d  model %.4f | popularity %.4f (%d users)\n", h.Ranking.K, h.Ranking.Model.Precision, h.Ranking.Popularity.Precision, h.Ranking.Users)
 		fmt.Fprintf(&b, "  NDCG@%d       model %.4f | popularity %.4f\n", h.Ranking.K, h.Ranking.Model.NDCG, h.Ranking.Popularity.NDCG)
-		fmt.Fprintf(&b, "  hold-out RMSE model %.4f | global mean %.4f | item mean %.4f | user mean %.4f\n",
-			h.RMSE.Model, h.RMSE.GlobalMean, h.RMSE.ItemMean, h.RMSE.UserMean)
+		if r := h.RMSE; !h.Implicit {
+			fmt.Fprintf(&b, "  hold-out RMSE model %.4f | global mean %.4f | item mean %.4f | user mean %.4f\n",
+				r.Model, r.GlobalMean, r.ItemMean, r.UserMean)
+		} else {
+			fmt.Fprintf(&b, "  hold-out RMSE none (implicit feedback: no rating to predict)\n")
+		}
 	} else {
 		fmt.Fprintf(&b, "  hold-out      none (--holdout 0)\n")
 	}
