@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/recoflow/recoflow/internal/jsonout"
 	"github.com/recoflow/recoflow/recommend"
 )
 
@@ -195,13 +196,10 @@ func appendLabItems(b []byte, items []recommend.Item, distance bool) ([]byte, bo
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"id":"`...)
-		for j := 0; j < len(it.ID); j++ {
-			c := it.ID[j]
-			if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-				return b, false
-			}
+		if !jsonout.Plain(it.ID) {
+			return b, false
 		}
+		b = append(b, `{"id":"`...)
 		b = append(b, it.ID...)
 		x := it.Score
 		if distance {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/recoflow/recoflow/internal/jsonout"
 )
 
 // Limits of Decode.
@@ -123,7 +125,7 @@ func (e *Event) AppendWith(dst []byte, members ...Member) []byte {
 			dst = append(dst, ',')
 		}
 		empty = false
-		dst = appendString(dst, m.Name)
+		dst = jsonout.AppendString(dst, m.Name)
 		dst = append(dst, ':')
 		dst = append(dst, m.Value...)
 	}
@@ -149,13 +151,13 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 
 func (e *Event) appendFields(dst []byte) []byte {
 	dst = append(dst, `{"session_id":`...)
-	dst = appendString(dst, e.SessionID)
+	dst = jsonout.AppendString(dst, e.SessionID)
 	dst = append(dst, `,"customer_number":`...)
 	dst = strconv.AppendInt(dst, e.CustomerNumber, 10)
 	dst = append(dst, `,"city":`...)
-	dst = appendString(dst, e.City)
+	dst = jsonout.AppendString(dst, e.City)
 	dst = append(dst, `,"country":`...)
-	dst = appendString(dst, e.Country)
+	dst = jsonout.AppendString(dst, e.Country)
 	dst = append(dst, `,"credit_limit":`...)
 	dst = strconv.AppendFloat(dst, e.CreditLimit, 'f', -1, 64)
 	dst = append(dst, `,"browse_history":[`...)
@@ -164,7 +166,7 @@ func (e *Event) appendFields(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"product_code":`...)
-		dst = appendString(dst, it.ProductCode)
+		dst = jsonout.AppendString(dst, it.ProductCode)
 		dst = append(dst, `,"quantity":`...)
 		dst = strconv.AppendInt(dst, int64(it.Quantity), 10)
 		dst = append(dst, `,"in_shopping_cart":`...)
@@ -172,20 +174,4 @@ func (e *Event) appendFields(dst []byte) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
-}
-
-// appendString appends s as a JSON string, as encoding/json writes it:
-// plain printable ASCII between quotes as it is, anything else (quotes,
-// backslashes, control characters, HTML's <, > and &, non-ASCII) through
-// encoding/json.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always marshals
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }

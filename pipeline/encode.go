@@ -1,10 +1,10 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 
+	"github.com/recoflow/recoflow/internal/jsonout"
 	"github.com/recoflow/recoflow/recommend"
 )
 
@@ -29,7 +29,7 @@ func appendRecommended(dst []byte, items []recommend.Item) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendString(dst, it.ID)
+		dst = jsonout.AppendString(dst, it.ID)
 		dst = append(dst, `,"score":`...)
 		dst = appendRound6(dst, it.Score)
 		dst = append(dst, '}')
@@ -40,35 +40,19 @@ func appendRecommended(dst []byte, items []recommend.Item) []byte {
 // appendSimilar appends the lab's similar_items object.
 func appendSimilar(dst []byte, productCode string, items []recommend.Item) []byte {
 	dst = append(dst, `{"product_code":`...)
-	dst = appendString(dst, productCode)
+	dst = jsonout.AppendString(dst, productCode)
 	dst = append(dst, `,"similar_items":[`...)
 	for i, it := range items {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendString(dst, it.ID)
+		dst = jsonout.AppendString(dst, it.ID)
 		dst = append(dst, `,"distance":`...)
 		dst = appendRound6(dst, it.Distance)
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
-}
-
-// appendString appends s as a JSON string, as encoding/json writes it:
-// plain printable ASCII is copied between quotes; anything else (quotes,
-// backslashes, control characters, HTML's <, > and &, non-ASCII) is left
-// to encoding/json.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always marshals
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 // appendRound6 appends x rounded to six decimals, as encoding/json writes
