@@ -26,12 +26,12 @@ func (s *Source) Acknowledged(_ context.Context, ids []string) ([]bool, error) {
 		if !ok {
 			continue
 		}
-		ps, os, ok := strings.Cut(rest, ":")
+		ps, offs, ok := strings.Cut(rest, ":")
 		if !ok {
 			continue
 		}
 		part, err1 := strconv.ParseInt(ps, 10, 32)
-		off, err2 := strconv.ParseInt(os, 10, 64)
+		off, err2 := strconv.ParseInt(offs, 10, 64)
 		if err1 != nil || err2 != nil {
 			continue
 		}
