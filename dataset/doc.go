@@ -26,6 +26,6 @@
 // no spec is given; ClassicYAML is the same as a commented file. DraftFrom
 // guesses a spec from a database's schema for a person to edit.
 //
-// The stages (ETL, training, vectors, API, stream) still run the built-in
-// spec only; this package is the contract they will be rewired onto.
+// seed, the ETL, training, evaluation and the stream follow a spec; the
+// vector store, the API and produce still run the built-in spec only.
 package dataset
