@@ -91,14 +91,7 @@ const historyNeighbours = 20
 func (t *trainer) itemRows(ie []float64, source string) []float64 {
 	D := t.cfg.Dim
 	n := len(t.d.items)
-	unitI := make([]float64, len(ie))
-	for k := range n {
-		v := ie[k*D : (k+1)*D]
-		norm := math.Sqrt(dot(v, v) + cosineEps)
-		for c, x := range v {
-			unitI[k*D+c] = x / norm
-		}
-	}
+	unitI := unitRows(ie[:n*D], D)
 	if source != HistoryNeighbours {
 		return unitI
 	}
@@ -268,14 +261,7 @@ const itemPriorWeight = 1
 func (t *trainer) itemNeighbourDirs(ie []float64) []float64 {
 	D := t.cfg.Dim
 	n := len(t.d.items)
-	unitI := make([]float64, len(ie))
-	for i := range n {
-		v := ie[i*D : (i+1)*D]
-		norm := math.Sqrt(dot(v, v) + cosineEps)
-		for c, x := range v {
-			unitI[i*D+c] = x / norm
-		}
-	}
+	unitI := unitRows(ie[:n*D], D)
 	nbr, sim := t.neighbours(historyNeighbours)
 	k := historyNeighbours
 	dirs := make([]float64, len(ie))

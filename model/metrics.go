@@ -238,18 +238,7 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 	}
 	D := t.cfg.Dim
 	nItems := len(d.items)
-	unit := func(e []float64, n int) []float64 {
-		out := make([]float64, len(e))
-		for k := range n {
-			v := e[k*D : (k+1)*D]
-			norm := math.Sqrt(dot(v, v) + cosineEps)
-			for j, x := range v {
-				out[k*D+j] = x / norm
-			}
-		}
-		return out
-	}
-	un, in := unit(ue, len(d.users)), unit(ie, nItems)
+	un, in := unitRows(ue[:len(d.users)*D], D), unitRows(ie[:nItems*D], D)
 	byPop := make([]int32, nItems)
 	for i := range byPop {
 		byPop[i] = int32(i)

@@ -173,6 +173,20 @@ func axpy(y []float64, a float64, x []float64) {
 // cosineEps keeps norms away from zero: ‖u‖ is sqrt(u·u + cosineEps).
 const cosineEps = 1e-12
 
+// unitRows returns e (rows of D values) with each row divided by its norm
+// sqrt(row·row + cosineEps).
+func unitRows(e []float64, D int) []float64 {
+	out := make([]float64, len(e))
+	for k := range len(e) / D {
+		v := e[k*D : (k+1)*D]
+		norm := math.Sqrt(dot(v, v) + cosineEps)
+		for j, x := range v {
+			out[k*D+j] = x / norm
+		}
+	}
+	return out
+}
+
 // cosine returns the cosine similarity of u and v, with u·u and v·v (each
 // plus cosineEps) for cosineGrad.
 func cosine(u, v []float64) (c, uu, vv float64) {
