@@ -117,7 +117,9 @@ func TestETLSurvivesKill(t *testing.T) {
 		checkCommitted(t, b, lakeDir, first)
 	}
 
-	out := run(t, bin, "etl", "--source", src, "--lake", lakeURL)
+	// A generous --gc-wait: on a loaded machine the removal of the killed
+	// runs' files may outlast the run, which then leaves it to the next.
+	out := run(t, bin, "etl", "--source", src, "--lake", lakeURL, "--gc-wait", "10m")
 	if !strings.Contains(out, "etl committed run") {
 		t.Fatalf("re-run output:\n%s", out)
 	}

@@ -29,6 +29,7 @@ func (a *app) etlCommand() *cobra.Command {
 		allowEmpty       bool
 		maxShrink        float64
 		keepRuns         int
+		gcWait           time.Duration
 		specFile         string
 	)
 	cmd := &cobra.Command{
@@ -101,6 +102,9 @@ give. The built-in spec (no --dataset) is the layout above.`,
 			if !(maxShrink > 0 && maxShrink <= 1) {
 				return usageError("--max-shrink %g: want a fraction above 0 and at most 1 (1 disables the check)", maxShrink)
 			}
+			if gcWait <= 0 {
+				return usageError("--gc-wait %s: want a positive duration", gcWait)
+			}
 			if keepRuns < 1 {
 				return usageError("--keep-runs %d: want at least 1 (readers may still be on the previous run)", keepRuns)
 			}
@@ -139,6 +143,7 @@ give. The built-in spec (no --dataset) is the layout above.`,
 				AllowEmpty:       allowEmpty,
 				MaxShrink:        maxShrink,
 				KeepRuns:         keepRuns,
+				GCWait:           gcWait,
 				Spec:             spec,
 			})
 			prog.done()
@@ -157,6 +162,7 @@ give. The built-in spec (no --dataset) is the layout above.`,
 	f.IntVar(&maxFileMiB, "max-file-size", 64, "start a new Parquet file in a partition past this many MiB")
 	f.BoolVar(&allowEmpty, "allow-empty", false, "commit the run even if it has no rows (otherwise such a run is refused and the previous dataset stays)")
 	f.Float64Var(&maxShrink, "max-shrink", etl.DefaultMaxShrink, "refuse a run that would lose more than this fraction of the committed dataset's rows (1 disables the check)")
+	f.DurationVar(&gcWait, "gc-wait", time.Second, "after committing, wait at most this long for the removal of old staged runs (it starts with the run) before leaving the rest to the next run")
 	f.IntVar(&keepRuns, "keep-runs", 1, "earlier committed runs to keep in the lake for `recoflow etl rollback`, besides the new one")
 	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML) to follow (default: the built-in classicmodels spec)")
 	cmd.AddCommand(a.etlRunsCommand(), a.etlRollbackCommand())

@@ -76,6 +76,9 @@ func TestETLCommand(t *testing.T) {
 	if _, _, err := runCLI(t, "etl", "--source", src, "--lake", lakeURL, "--max-shrink", "0"); err == nil || !strings.Contains(err.Error(), "--max-shrink") {
 		t.Errorf("--max-shrink 0: %v, want a usage error", err)
 	}
+	if _, _, err := runCLI(t, "etl", "--source", src, "--lake", lakeURL, "--gc-wait", "0s"); err == nil || !strings.Contains(err.Error(), "--gc-wait") {
+		t.Errorf("--gc-wait 0s: %v, want a usage error", err)
+	}
 }
 
 // TestETLBeforeSeed: etl on a source that was never seeded says to run
