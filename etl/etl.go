@@ -623,10 +623,8 @@ func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.
 		}
 		if len(batch) == batchSize {
 			st.rowsRead.Store(n)
-			select {
-			case out <- batch:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := sendBatch(ctx, out, batch); err != nil {
+				return err
 			}
 			batch = make([]training.Record, 0, batchSize)
 		}
@@ -636,11 +634,7 @@ func (st *state) read(ctx context.Context, db *source.DB, out chan<- []training.
 	}
 	st.rowsRead.Store(n)
 	if len(batch) > 0 {
-		select {
-		case out <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return sendBatch(ctx, out, batch)
 	}
 	return nil
 }

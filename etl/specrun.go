@@ -112,10 +112,8 @@ func (st *state) readSpec(ctx context.Context, db *source.DB, out chan<- []specR
 		}
 		if len(batch) == batchSize {
 			st.rowsRead.Store(n)
-			select {
-			case out <- batch:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := sendBatch(ctx, out, batch); err != nil {
+				return err
 			}
 			batch = make([]specRecord, 0, batchSize)
 		}
@@ -125,11 +123,7 @@ func (st *state) readSpec(ctx context.Context, db *source.DB, out chan<- []specR
 	}
 	st.rowsRead.Store(n)
 	if len(batch) > 0 {
-		select {
-		case out <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return sendBatch(ctx, out, batch)
 	}
 	return nil
 }
@@ -598,4 +592,15 @@ func (sw *specWriter) finishFile(ctx context.Context, out chan<- stagedFile) err
 	sw.seq[sw.cur]++
 	sw.n = 0
 	return nil
+}
+
+// sendBatch hands a full batch of rows from the reader to the writers, or
+// gives up when ctx is done.
+func sendBatch[T any](ctx context.Context, out chan<- []T, batch []T) error {
+	select {
+	case out <- batch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
