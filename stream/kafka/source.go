@@ -142,44 +142,31 @@ func (s *Source) ReadBatch(ctx context.Context) (stream.Batch, stream.AckFunc, e
 	}
 	s.mu.Unlock()
 
-	var (
-		once   sync.Once
-		ackErr error
-	)
-	ack := func(ctx context.Context) error {
-		once.Do(func() {
-			defer s.limiter.Release(len(marks))
-			if _, ok := ctx.Deadline(); !ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, commitTimeout)
-				defer cancel()
+	ack := commit.AckOnce(commitTimeout, func() { s.limiter.Release(len(marks)) }, func(ctx context.Context) error {
+		s.commitMu.Lock()
+		defer s.commitMu.Unlock()
+		to := map[int32]kgo.EpochOffset{}
+		gone := false
+		s.mu.Lock()
+		for _, m := range marks {
+			if m.p.gone {
+				gone = true
+				continue
 			}
-			s.commitMu.Lock()
-			defer s.commitMu.Unlock()
-			to := map[int32]kgo.EpochOffset{}
-			gone := false
-			s.mu.Lock()
-			for _, m := range marks {
-				if m.p.gone {
-					gone = true
-					continue
-				}
-				if pos, ok := m.p.q.Ack(m.ticket); ok {
-					to[m.p.id] = pos
-				}
+			if pos, ok := m.p.q.Ack(m.ticket); ok {
+				to[m.p.id] = pos
 			}
-			closed := s.closed
-			s.mu.Unlock()
-			if err := s.commit(ctx, to); err != nil {
-				ackErr = err
-				return
-			}
-			if gone {
-				ackErr = fmt.Errorf("ack on %s: partition no longer assigned to this member: %w", s, errClosedOrMoved(closed))
-			}
-		})
-		return ackErr
-	}
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if err := s.commit(ctx, to); err != nil {
+			return err
+		}
+		if gone {
+			return fmt.Errorf("ack on %s: partition no longer assigned to this member: %w", s, errClosedOrMoved(closed))
+		}
+		return nil
+	})
 	return batch, ack, nil
 }
 

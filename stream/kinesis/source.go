@@ -440,49 +440,38 @@ more:
 	}
 	s.mu.Unlock()
 
-	var (
-		once   sync.Once
-		ackErr error
-	)
-	ack := func(ctx context.Context) error {
-		once.Do(func() {
-			defer s.limiter.Release(len(marks))
-			if _, ok := ctx.Deadline(); !ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, checkpointTimeout)
-				defer cancel()
+	ack := commit.AckOnce(checkpointTimeout, func() { s.limiter.Release(len(marks)) }, func(ctx context.Context) error {
+		var ackErr error
+		s.ckMu.Lock()
+		to := map[*shard]string{}
+		gone := false
+		s.mu.Lock()
+		for _, m := range marks {
+			if m.sh.gone {
+				gone = true
+				continue
 			}
-			s.ckMu.Lock()
-			to := map[*shard]string{}
-			gone := false
-			s.mu.Lock()
-			for _, m := range marks {
-				if m.sh.gone {
-					gone = true
-					continue
-				}
-				if seq, ok := m.sh.q.Ack(m.ticket); ok {
-					to[m.sh] = seq
-				}
+			if seq, ok := m.sh.q.Ack(m.ticket); ok {
+				to[m.sh] = seq
 			}
-			s.mu.Unlock()
-			for sh, seq := range to {
-				if err := s.cfg.Checkpoints.Set(ctx, s.cfg.Stream, s.cfg.Group, sh.id, seq); err != nil && ackErr == nil {
-					ackErr = fmt.Errorf("ack on %s: %w", s, err)
-				}
+		}
+		s.mu.Unlock()
+		for sh, seq := range to {
+			if err := s.cfg.Checkpoints.Set(ctx, s.cfg.Stream, s.cfg.Group, sh.id, seq); err != nil && ackErr == nil {
+				ackErr = fmt.Errorf("ack on %s: %w", s, err)
 			}
-			s.ckMu.Unlock()
-			if gone && ackErr == nil {
-				ackErr = fmt.Errorf("ack on %s: %w", s, stream.ErrClosed)
+		}
+		s.ckMu.Unlock()
+		if gone && ackErr == nil {
+			ackErr = fmt.Errorf("ack on %s: %w", s, stream.ErrClosed)
+		}
+		for sh := range to {
+			if err := s.finishIfDone(ctx, sh); err != nil && ackErr == nil {
+				ackErr = fmt.Errorf("ack on %s: %w", s, err)
 			}
-			for sh := range to {
-				if err := s.finishIfDone(ctx, sh); err != nil && ackErr == nil {
-					ackErr = fmt.Errorf("ack on %s: %w", s, err)
-				}
-			}
-		})
+		}
 		return ackErr
-	}
+	})
 	return batch, ack, nil
 }
 

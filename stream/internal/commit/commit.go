@@ -3,6 +3,12 @@
 // end of the longest acknowledged prefix.
 package commit
 
+import (
+	"context"
+	"sync"
+	"time"
+)
+
 // Queue tracks the messages of one partition handed out and not yet
 // committed. It is not safe for concurrent use; callers lock.
 type Queue[P any] struct {
@@ -50,3 +56,26 @@ func (q *Queue[P]) Ack(ticket uint64) (P, bool) {
 
 // Len returns how many messages are handed out and not yet committed.
 func (q *Queue[P]) Len() int { return len(q.entries) }
+
+// AckOnce returns a batch's ack function: the first call runs commit, with
+// a deadline of timeout when the caller's ctx has none, then release
+// (which frees the batch's in-flight allowance whatever commit returned);
+// every call returns the first call's error, so acking twice commits once.
+func AckOnce(timeout time.Duration, release func(), commit func(ctx context.Context) error) func(ctx context.Context) error {
+	var (
+		once sync.Once
+		err  error
+	)
+	return func(ctx context.Context) error {
+		once.Do(func() {
+			defer release()
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			err = commit(ctx)
+		})
+		return err
+	}
+}

@@ -1,6 +1,11 @@
 package commit
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
 
 func TestQueue(t *testing.T) {
 	var q Queue[int]
@@ -36,5 +41,28 @@ func TestQueue(t *testing.T) {
 	}
 	if p, ok := q.Ack(tickets[0]); !ok || p != 5099 || q.Len() != 0 {
 		t.Fatalf("final: %d %v %d", p, ok, q.Len())
+	}
+}
+
+// TestAckOnce: the first call commits and releases once; later calls give
+// the first call's error without committing again; a ctx with no deadline
+// gets one.
+func TestAckOnce(t *testing.T) {
+	var commits, releases int
+	boom := errors.New("boom")
+	ack := AckOnce(time.Minute, func() { releases++ }, func(ctx context.Context) error {
+		commits++
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("commit ran without a deadline")
+		}
+		return boom
+	})
+	for range 3 {
+		if err := ack(context.Background()); !errors.Is(err, boom) {
+			t.Fatalf("ack = %v, want %v", err, boom)
+		}
+	}
+	if commits != 1 || releases != 1 {
+		t.Errorf("%d commits and %d releases, want 1 and 1", commits, releases)
 	}
 }
