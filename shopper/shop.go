@@ -149,11 +149,15 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 	for _, uf := range f.UserFeatures {
 		cols = append(cols, uf.Column)
 	}
-	var firstSkip string
+	var firstKey, firstSkip string // the first row left out: the key at fault and why
 	err = scanTable(ctx, db, d.Users.Table, cols, func(vals []any) error {
 		u := User{Features: make([]Value, len(f.UserFeatures))}
 		var why string
+		key := "users.id"
 		u.ID, why = idText(vals[0], f.UserIDInteger)
+		if why != "" {
+			why = fmt.Sprintf("column %q of table %q holds %s", d.Users.ID, d.Users.Table, why)
+		}
 		for i, uf := range f.UserFeatures {
 			if why != "" {
 				break
@@ -162,7 +166,8 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 			if uf.Numeric {
 				u.Features[i].Number, why = number(v)
 				if why != "" {
-					why = fmt.Sprintf("stream.user_features.%s: column %q is %s", uf.Name, uf.Column, why)
+					key = "stream.user_features." + uf.Name
+					why = fmt.Sprintf("column %q of table %q is %s for user %s", uf.Column, d.Users.Table, why, u.ID)
 				}
 			} else {
 				u.Features[i].Text = text(v)
@@ -170,7 +175,7 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 		}
 		if why != "" {
 			if firstSkip == "" {
-				firstSkip = fmt.Sprintf("user %s: %s", u.ID, why)
+				firstKey, firstSkip = key, why
 			}
 			st.SkippedUsers++
 			return nil
@@ -184,7 +189,7 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 	st.Users = len(shop.Users)
 	if len(shop.Users) == 0 {
 		if firstSkip != "" {
-			return nil, st, fmt.Errorf("users.table %q: no user the events can carry (%d left out; the first: %s)", d.Users.Table, st.SkippedUsers, firstSkip)
+			return nil, st, fmt.Errorf("%s: none of the %d users can be written in an event; the first: %s", firstKey, st.SkippedUsers, firstSkip)
 		}
 		return nil, st, fmt.Errorf("users.table %q: no users to simulate", d.Users.Table)
 	}
@@ -204,7 +209,7 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 		id, why := idText(vals[0], f.ItemIDInteger)
 		if why != "" {
 			if firstSkip == "" {
-				firstSkip = why
+				firstSkip = fmt.Sprintf("column %q of table %q holds %s", d.Items.ID, d.Items.Table, why)
 			}
 			st.SkippedItems++
 			return nil
@@ -226,7 +231,7 @@ func ReadShop(ctx context.Context, db *source.DB, s *dataset.Spec) (*Shop, ShopS
 	st.Items = len(shop.Items)
 	if len(shop.Items) == 0 {
 		if firstSkip != "" {
-			return nil, st, fmt.Errorf("items.table %q: no item the events can carry (%d left out; the first: %s)", d.Items.Table, st.SkippedItems, firstSkip)
+			return nil, st, fmt.Errorf("items.id: none of the %d items can be written in an event; the first: %s", st.SkippedItems, firstSkip)
 		}
 		return nil, st, fmt.Errorf("items.table %q: no items to browse", d.Items.Table)
 	}
