@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/dataset/datasettest"
@@ -119,6 +120,15 @@ func TestProduceDatasetMovieShop(t *testing.T) {
 			}
 			if known, fresh := decodeAll(m, out, 1000); known == 0 || fresh == 0 {
 				t.Errorf("%d events by the shop's users, %d by new shoppers", known, fresh)
+			}
+
+			// Published to a stream: each record keyed by its session.
+			if b.Name == "sqlite" {
+				url := "nats-embedded://" + filepath.Join(dir, "nats")
+				if out, stderr, err := runCLI(t, "produce", "--dataset", specFile, "--source", src, "--stream", url, "--count", "200", "--rate", "0"); err != nil {
+					t.Fatalf("produce --dataset --stream: %v\n%s%s", err, out, stderr)
+				}
+				readSpecEvents(t, url, m, 200, users, items)
 			}
 
 			// The config file's dataset key: the same events.
@@ -237,5 +247,49 @@ func TestProduceDatasetErrors(t *testing.T) {
 	out, stderr, err := runCLI(t, "produce", "--dataset", f, "--source", src, "--dry-run", "--count", "5", "--rate", "0")
 	if err != nil || strings.Count(out, `"age"`) != 0 || strings.Count(out, `"country"`) != 5 {
 		t.Errorf("without age mapped: %v\n%s%s", err, out, stderr)
+	}
+}
+
+// readSpecEvents reads n events from the stream at url through m: each
+// decodes, is keyed by its session, and names the shop's movies.
+func readSpecEvents(t *testing.T, url string, m *event.Mapping, n int, users, items map[string]bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src, err := connect.Stream(ctx, url, connect.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	known := 0
+	for got := 0; got < n; {
+		batch, ack, err := src.ReadBatch(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", got, n, err)
+		}
+		for _, msg := range batch {
+			r, err := m.Decode(msg.Data)
+			if err != nil {
+				t.Fatalf("%s: %v", msg.Data, err)
+			}
+			if msg.Key != r.SessionID {
+				t.Fatalf("message key %q is not the session %q", msg.Key, r.SessionID)
+			}
+			if users[r.UserID] {
+				known++
+			}
+			for _, it := range r.Browsed {
+				if !items[it.ItemID] {
+					t.Fatalf("%s: movie %s is not in the shop", msg.Data, it.ItemID)
+				}
+			}
+		}
+		got += len(batch)
+		if err := ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if known == 0 {
+		t.Error("no event by a user of the shop")
 	}
 }
