@@ -147,7 +147,7 @@ Streams, by URL (--stream):
 			if res.sent > 0 || runErr == nil {
 				a.log.Info("produced", "stream", shown, "events", res.sent, "elapsed", res.elapsed.Round(time.Millisecond).String())
 				if !dryRun {
-					if err := printProduceSummary(a.opts.Stdout, shown, streamURL, res, rate, sim.Stats(), cfg.Seed); err != nil {
+					if err := printProduceSummary(a.opts.Stdout, shown, streamURL, from.file, res, rate, sim.Stats(), cfg.Seed); err != nil {
 						return err
 					}
 				}
@@ -409,7 +409,7 @@ func (p *pacer) wait(ctx context.Context, n int64) error {
 	}
 }
 
-func printProduceSummary(w io.Writer, shown, rawURL string, res produceResult, target float64, st shopper.Stats, seed uint64) error {
+func printProduceSummary(w io.Writer, shown, rawURL, specFile string, res produceResult, target float64, st shopper.Stats, seed uint64) error {
 	var b strings.Builder
 	achieved := float64(res.sent) / max(res.elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(&b, "produced %s events in %s\n", groupDigits(res.sent), res.elapsed.Round(time.Millisecond))
@@ -424,6 +424,9 @@ func printProduceSummary(w io.Writer, shown, rawURL string, res produceResult, t
 	next := "recoflow stream"
 	if rawURL != defaultStream {
 		next += " --stream " + connect.Redact(rawURL)
+	}
+	if specFile != "" {
+		next += " --dataset " + specFile
 	}
 	fmt.Fprintf(&b, "next: %s\n", next)
 	_, err := io.WriteString(w, b.String())

@@ -125,8 +125,12 @@ func TestProduceDatasetMovieShop(t *testing.T) {
 			// Published to a stream: each record keyed by its session.
 			if b.Name == "sqlite" {
 				url := "nats-embedded://" + filepath.Join(dir, "nats")
-				if out, stderr, err := runCLI(t, "produce", "--dataset", specFile, "--source", src, "--stream", url, "--count", "200", "--rate", "0"); err != nil {
+				out, stderr, err := runCLI(t, "produce", "--dataset", specFile, "--source", src, "--stream", url, "--count", "200", "--rate", "0")
+				if err != nil {
 					t.Fatalf("produce --dataset --stream: %v\n%s%s", err, out, stderr)
+				}
+				if !strings.Contains(out, "produced 200 events") || !strings.Contains(out, "next: recoflow stream --stream "+url+" --dataset "+specFile) {
+					t.Errorf("summary:\n%s", out)
 				}
 				readSpecEvents(t, url, m, 200, users, items)
 			}
