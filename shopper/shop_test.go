@@ -288,3 +288,38 @@ func TestReadShop(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkNext compares an event of the movie shop's format (hand-written
+// JSON) with one of the lab's (encoding/json), in the same run.
+func BenchmarkNext(b *testing.B) {
+	s, err := dataset.Parse([]byte(datasettest.ShopSpecYAML), "shop.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := shopper.FormatOf(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shop := &shopper.Shop{Format: f}
+	for i := range 100 {
+		shop.Users = append(shop.Users, shopper.User{ID: fmt.Sprintf("user-%04d", i), Features: []shopper.Value{{Text: "Portugal"}, {Number: float64(20 + i%50)}}})
+	}
+	for i := range 110 {
+		shop.Items = append(shop.Items, shopper.Item{ID: strconv.Itoa(i + 1), Group: []string{"Action", "Drama"}[i%2]})
+	}
+	for _, bc := range []struct {
+		name string
+		cfg  shopper.Config
+	}{{"lab", shopper.Config{Seed: 1}}, {"movie-shop", shopper.Config{Seed: 1, Shop: shop}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			sim, err := shopper.New(bc.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				sim.Next()
+			}
+		})
+	}
+}
