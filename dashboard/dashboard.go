@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/lake"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/sample"
@@ -170,6 +171,24 @@ func (d *dash) readJSON(ctx context.Context, key string) part {
 	return part{Data: v}
 }
 
+// trainingDataset returns the lake dataset of model version v's training
+// data: its dataset spec's (DatasetSpecFile, written for a spec other than
+// the built-in one), else the lab's.
+func (d *dash) trainingDataset(ctx context.Context, v string) string {
+	if v == "" {
+		return training.Dataset
+	}
+	b, err := d.read(ctx, model.Key(v, model.DatasetSpecFile))
+	if err != nil {
+		return training.Dataset
+	}
+	s, err := dataset.Parse(b, model.Key(v, model.DatasetSpecFile))
+	if err != nil {
+		return training.Dataset
+	}
+	return s.WithDefaults().Lake.Dataset
+}
+
 func (d *dash) stages(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{}
 	if d.opts.Stages != nil {
@@ -177,7 +196,6 @@ func (d *dash) stages(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.opts.Lake != nil || d.opts.LakeDir != "" {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		out["training"] = d.readJSON(ctx, training.Dataset+"/"+training.ManifestName)
 		v := ""
 		if d.opts.ModelVersion != nil {
 			v = d.opts.ModelVersion()
@@ -195,6 +213,7 @@ func (d *dash) stages(w http.ResponseWriter, r *http.Request) {
 			out["model"] = d.readJSON(ctx, model.Prefix+"/"+v+"/"+model.MetricsFile)
 			out["model_version"] = v
 		}
+		out["training"] = d.readJSON(ctx, d.trainingDataset(ctx, v)+"/"+training.ManifestName)
 		cancel()
 	}
 	if d.opts.Metrics != nil {

@@ -20,4 +20,13 @@
 // interleave (Config.Sessions at a time), and their events are keyed by
 // session id, so a partitioned stream keeps each session's events in order.
 // The same Seed gives the same events.
+//
+// Another shop's traffic follows its dataset spec: ReadShop reads the
+// spec's users (ids and the user features its stream section maps) and
+// items from the shop's database, and a Simulator with Config.Shop writes
+// each event in the spec's stream fields (Format), as event.Mapping reads
+// them; for the movie shop of docs/DATASET_SPEC.md:
+//
+//	{"session":"5dd6…","user":"3f2a-ana","country":"Portugal","age":34,
+//	 "viewed":[{"movie":2,"copies":2},{"movie":1,"copies":"1"}]}
 package shopper

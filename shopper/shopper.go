@@ -42,6 +42,13 @@ type Config struct {
 	// when it is not the sample (a generated dataset), so that browsed
 	// items exist in the model and the vector store.
 	Products []sample.Product
+	// Shop, when set, is another shop's users and items: the events are
+	// written in its Format (a dataset spec's stream section) with its
+	// users' ids and features and its items' ids, and Products is not used.
+	// A new shopper (NewShopperShare) gets an id the shop does not have —
+	// for integer ids, above the largest; for string ids, "new-" and hex
+	// digits — and the features of one of the shop's users.
+	Shop *Shop
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -97,16 +104,21 @@ type Simulator struct {
 	customers []sample.Customer
 	active    []*session
 	stats     Stats
+
+	shop    *Shop           // nil: the lab's shoppers and records
+	userIDs map[string]bool // the shop's user ids (string ids)
+	maxUser int64           // the largest integer user id
 }
 
 // session is one shopper's visit: a growing browse history, emitted whole
 // with every event, ending after its step budget.
 type session struct {
 	id       string
-	customer shopperInfo
-	taste    string // the product line this shopper mostly looks at
-	length   int    // the most items its history will hold
-	steps    int    // events left
+	customer shopperInfo // the lab's shopper
+	user     *User       // the shop's (Config.Shop)
+	taste    string      // the product line this shopper mostly looks at
+	length   int         // the most items its history will hold
+	steps    int         // events left
 	items    []item
 }
 
@@ -132,23 +144,27 @@ func New(cfg Config) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Simulator{
+		cfg:    cfg,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x5eed_5e55_1075_ca27)),
+		byLine: map[string][]int{},
+	}
 	products := cfg.Products
-	if len(products) == 0 {
-		if products, err = sample.Products(); err != nil {
+	if cfg.Shop != nil {
+		if products, err = s.useShop(cfg.Shop); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(products) == 0 {
+			if products, err = sample.Products(); err != nil {
+				return nil, err
+			}
+		}
+		if s.customers, err = sample.Customers(); err != nil {
 			return nil, err
 		}
 	}
-	customers, err := sample.Customers()
-	if err != nil {
-		return nil, err
-	}
-	s := &Simulator{
-		cfg:       cfg,
-		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x5eed_5e55_1075_ca27)),
-		products:  products,
-		byLine:    map[string][]int{},
-		customers: customers,
-	}
+	s.products = products
 	for i, p := range products {
 		if _, ok := s.byLine[p.Line]; !ok {
 			s.lines = append(s.lines, p.Line)
@@ -210,6 +226,10 @@ func (s *Simulator) newSession() *session {
 	se.length = 1 + s.rng.IntN(s.cfg.MaxItems)
 	// Browse steps fill the history; cart changes take a few more.
 	se.steps = se.length + s.rng.IntN(se.length+1)/2
+	if s.shop != nil {
+		s.shopUser(se)
+		return se
+	}
 	if s.rng.Float64() < s.cfg.NewShopperShare {
 		s.stats.NewShoppers++
 		c := s.customers[s.rng.IntN(len(s.customers))]
@@ -269,6 +289,9 @@ type wireItem struct {
 }
 
 func (s *Simulator) encode(se *session) []byte {
+	if s.shop != nil {
+		return s.encodeShop(se)
+	}
 	w := wireEvent{
 		SessionID:      se.id,
 		CustomerNumber: se.customer.number,

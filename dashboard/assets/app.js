@@ -106,9 +106,12 @@ const f4 = (v) => fmt(v, 4);
 const secs = (v) => (typeof v === "number" && v > 0 && v < 0.01 ? "< 0.01" : fmt(v, 2));
 
 // metricsTable renders evaluation results (C2's Report: one row per method).
+// The RMSE column is left out when no method has one (implicit feedback:
+// no rating to predict).
 function metricsTable(id, caption, k, rows) {
   const cols = [["P@" + k, "precision_at_k"], ["R@" + k, "recall_at_k"], ["NDCG@" + k, "ndcg_at_k"], ["MAP@" + k, "map_at_k"],
-    ["HR@" + k, "hit_rate_at_k"], ["coverage", "coverage"], ["RMSE", "rmse"]];
+    ["HR@" + k, "hit_rate_at_k"], ["coverage", "coverage"]];
+  if (rows.some((r) => typeof r.rmse === "number")) cols.push(["RMSE", "rmse"]);
   const best = {};
   for (const [, key] of cols) {
     const vals = rows.map((r) => r[key]).filter((v) => typeof v === "number");
@@ -135,11 +138,14 @@ function renderQuality(md) {
   const h = md.holdout || {}, r = h.rmse || {}, k = h.ranking || {};
   const pm = k.model || {}, pp = k.popularity || {};
   $("quality-title").textContent = "Hold-out metrics";
-  $("quality").innerHTML = `<div class="side">` +
+  // Implicit feedback (purchases, clicks) has no rating to predict: no RMSE.
+  const rmse = h.implicit_feedback || typeof r.model !== "number" ?
+    `<p id="holdout-rmse-none" class="muted">No RMSE: ${h.implicit_feedback ? "implicit feedback, no rating to predict" : "none recorded"} (${fmt(h.ratings)} hold-out interactions).</p>` :
     `<table id="holdout-rmse"><caption>RMSE on the 1–5 scale, ${fmt(h.ratings)} hold-out ratings</caption>` +
     `<thead><tr><th>predictor</th><th class="num">RMSE</th></tr></thead><tbody>` +
     [["model", r.model], ["global mean", r.global_mean], ["item mean", r.item_mean], ["user mean", r.user_mean]]
-      .map(([n, v]) => `<tr><td>${n}</td><td class="num">${f4(v)}</td></tr>`).join("") + `</tbody></table>` +
+      .map(([n, v]) => `<tr><td>${n}</td><td class="num">${f4(v)}</td></tr>`).join("") + `</tbody></table>`;
+  $("quality").innerHTML = `<div class="side">` + rmse +
     `<table id="holdout-ranking"><caption>ranking @${fmt(k.k)}, ${fmt(k.users)} users</caption>` +
     `<thead><tr><th>metric</th><th class="num">model</th><th class="num">popularity</th></tr></thead><tbody>` +
     `<tr><td>precision@${fmt(k.k)}</td><td class="num">${f4(pm.precision_at_k)}</td><td class="num">${f4(pp.precision_at_k)}</td></tr>` +

@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/shopper"
+	"github.com/recoflow/recoflow/source"
 	"github.com/recoflow/recoflow/stream"
 	"github.com/spf13/cobra"
 )
@@ -27,12 +29,14 @@ func (a *app) produceCommand() *cobra.Command {
 		count            int64
 		cfg              shopper.Config
 		dryRun           bool
+		specFile         string
+		sourceURL        string
 		flushInterval    time.Duration
 		progressInterval time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "produce",
-		Short: "Publish simulated shopper activity (the lab's event records) to an event stream",
+		Short: "Publish simulated shopper activity (the lab's event records, or a dataset spec's) to an event stream",
 		Long: `produce simulates shoppers browsing the shop and publishes their activity to
 an event stream, one JSON record per event, in the format of the lab's stream:
 
@@ -50,6 +54,23 @@ whole browse history so far, with quantities sometimes as strings and
 sometimes as numbers, as in the lab. --sessions sessions browse at once, so
 their events interleave. The session id is the partition key: a partitioned
 stream (Kafka, Kinesis) keeps a session's events in order.
+
+With a dataset spec (--dataset FILE, or the config file's dataset key), the
+shoppers and items are the shop's own, read from the spec's users and items
+tables in --source (checked against the spec first), and each record has the
+fields the spec's stream section maps (its defaults when it has none), as
+recoflow stream --dataset reads them: the session, the user's id, the user
+features it names, and the browsed items with their id, quantity and in-cart
+fields. For the movie shop of docs/DATASET_SPEC.md:
+
+  {"session":"5dd691f0-…","user":"3f2a-ana","country":"Portugal","age":34,
+   "viewed":[{"movie":2,"copies":2},{"movie":1,"copies":"1"}]}
+
+A new shopper gets an id the shop does not have (integer ids: above the
+largest; string ids: "new-" and hex digits) and the features of one of its
+users. A user whose mapped numeric feature is null or negative (which the
+stream refuses) is left out; shoppers mostly browse one category of the
+items' first categorical feature.
 
 The events are the same for the same --seed. --rate paces them (events per
 second, 0 for as fast as the stream takes them); --count stops after that
@@ -70,7 +91,10 @@ Streams, by URL (--stream):
   recoflow produce --stream 'kinesis://shopper-events?endpoint=http://127.0.0.1:5000&shards=2'
 
   # look at the records without a stream
-  recoflow produce --dry-run --count 3 --seed 7`,
+  recoflow produce --dry-run --count 3 --seed 7
+
+  # another shop's events, as its dataset spec's stream section maps them
+  recoflow produce --dataset movie-shop.yaml --source sqlite://shop.db --count 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -86,11 +110,20 @@ Streams, by URL (--stream):
 			if cfg.NewShopperShare == 0 {
 				cfg.NewShopperShare = -1 // none (the simulator's zero means its default)
 			}
+			ctx := cmd.Context()
+			spec, from, err := a.resolveDataset(cmd, specFile)
+			if err != nil {
+				return err
+			}
+			if !from.builtIn {
+				if cfg.Shop, err = a.readShop(ctx, spec, from, sourceURL); err != nil {
+					return err
+				}
+			}
 			sim, err := shopper.New(cfg)
 			if err != nil {
 				return usageError("%v", strings.TrimPrefix(err.Error(), "shopper: "))
 			}
-			ctx := cmd.Context()
 			var out sink
 			shown := connect.Redact(streamURL)
 			if dryRun {
@@ -114,7 +147,7 @@ Streams, by URL (--stream):
 			if res.sent > 0 || runErr == nil {
 				a.log.Info("produced", "stream", shown, "events", res.sent, "elapsed", res.elapsed.Round(time.Millisecond).String())
 				if !dryRun {
-					if err := printProduceSummary(a.opts.Stdout, shown, streamURL, res, rate, sim.Stats(), cfg.Seed); err != nil {
+					if err := printProduceSummary(a.opts.Stdout, shown, streamURL, from.file, res, rate, sim.Stats(), cfg.Seed); err != nil {
 						return err
 					}
 				}
@@ -136,9 +169,37 @@ Streams, by URL (--stream):
 	f.IntVar(&cfg.Sessions, "sessions", shopper.DefaultSessions, "shopping sessions active at once")
 	f.Float64Var(&cfg.NewShopperShare, "new-shoppers", shopper.DefaultNewShopperShare, "share of sessions by shoppers the shop's database has never seen (0..1)")
 	f.BoolVar(&dryRun, "dry-run", false, "write the records to stdout instead of publishing them")
+	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML): simulate that shop's users and items and write its stream section's records (default: the config file's dataset key, else the built-in classicmodels spec: the lab's records)")
+	f.StringVar(&sourceURL, "source", defaultSource, "source database URL holding the spec's users and items tables (with --dataset; the lab's shoppers come built in)")
 	f.DurationVar(&flushInterval, "flush-interval", time.Second, "how often to wait for the stream to confirm what was published")
 	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
 	return cmd
+}
+
+// readShop reads the users and items of spec (not the built-in one) from
+// the source database at sourceURL, for the simulator.
+func (a *app) readShop(ctx context.Context, spec *dataset.Spec, from specFrom, sourceURL string) (*shopper.Shop, error) {
+	if _, err := shopper.FormatOf(spec); err != nil { // the mapping first: no database needed to refuse it
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: %w", from, err)}
+	}
+	db, err := connect.Source(ctx, sourceURL, connect.SourceOptions{})
+	if errors.Is(err, source.ErrNotExist) {
+		return nil, fmt.Errorf("%w: produce --dataset reads the shop's users and items from --source; seed or point it at the shop's database", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	shop, st, err := shopper.ReadShop(ctx, db, spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s, source %s: %w", from, connect.Redact(sourceURL), err)
+	}
+	f := shop.Format
+	a.log.Info("shop read", "spec", spec.Name, "spec_from", from.String(), "source", db.String(), "users", st.Users, "items", st.Items,
+		"users_left_out", st.SkippedUsers, "items_left_out", st.SkippedItems, "grouped_by", st.GroupFeature)
+	a.log.Info("event fields", "session", f.Session, "user_id", f.UserID, "user_features", len(f.UserFeatures),
+		"browsed_items", f.BrowsedItems, "item_id", f.ItemID, "quantity", f.Quantity, "in_cart", f.InCart)
+	return shop, nil
 }
 
 // sink is where produced events go: a stream producer, or stdout.
@@ -348,7 +409,7 @@ func (p *pacer) wait(ctx context.Context, n int64) error {
 	}
 }
 
-func printProduceSummary(w io.Writer, shown, rawURL string, res produceResult, target float64, st shopper.Stats, seed uint64) error {
+func printProduceSummary(w io.Writer, shown, rawURL, specFile string, res produceResult, target float64, st shopper.Stats, seed uint64) error {
 	var b strings.Builder
 	achieved := float64(res.sent) / max(res.elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(&b, "produced %s events in %s\n", groupDigits(res.sent), res.elapsed.Round(time.Millisecond))
@@ -363,6 +424,9 @@ func printProduceSummary(w io.Writer, shown, rawURL string, res produceResult, t
 	next := "recoflow stream"
 	if rawURL != defaultStream {
 		next += " --stream " + connect.Redact(rawURL)
+	}
+	if specFile != "" {
+		next += " --dataset " + specFile
 	}
 	fmt.Fprintf(&b, "next: %s\n", next)
 	_, err := io.WriteString(w, b.String())
