@@ -14,7 +14,10 @@
 // — with checksums, written once and published by atomic renames (see
 // Store). Opening reads it whole with one read and uses the arrays in place,
 // so start-up takes milliseconds for 100 k vectors and the graph is never
-// rebuilt.
+// rebuilt. Ids are kept as strings, in the canonical form of the version's
+// id types (vector.IDTypes), which the file records: a lab version is
+// written in format 1, as before id types existed, and one of other id types
+// in format 2, which names them; both are read.
 //
 // Several processes may open the same directory: loads are serialised by a
 // lock file, and readers pick up a version another process loaded with

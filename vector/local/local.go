@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,7 +170,7 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 		name: name,
 		info: vector.Info{
 			Version: d.info.Version, Dim: d.info.Dim, Items: d.info.Items, Users: d.info.Users,
-			LoadedAt: d.info.LoadedAt,
+			LoadedAt: d.info.LoadedAt, IDs: d.info.ids(),
 		},
 		items: d.items,
 		users: d.users,
@@ -349,16 +348,21 @@ func (s *Store) ItemVector(ctx context.Context, id string) ([]float32, error) {
 	return slices.Clone(snap.items.vec(row)), nil
 }
 
-// UserVector returns a copy of user id's vector.
-func (s *Store) UserVector(ctx context.Context, id int64) ([]float32, error) {
+// UserVector returns a copy of user id's vector, id matched as the live
+// version's user id type says.
+func (s *Store) UserVector(ctx context.Context, id string) ([]float32, error) {
 	snap, err := s.live("user vector from")
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.KeepAlive(snap) // the arrays may be in its mapping
-	row, ok := snap.users.lookup(strconv.FormatInt(id, 10))
+	key, ok := vector.LookupID("user", snap.info.IDs.User, id)
 	if !ok {
-		return nil, fmt.Errorf("user %d: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
+		return nil, fmt.Errorf("user %q: %w (version %q has %s user ids)", id, vector.ErrNotFound, snap.info.Version, snap.info.IDs.User)
+	}
+	row, ok := snap.users.lookup(key)
+	if !ok {
+		return nil, fmt.Errorf("user %q: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
 	}
 	return slices.Clone(snap.users.vec(row)), nil
 }
@@ -465,10 +469,15 @@ func exactSearch(t *table, q []float32, want int) []cand {
 
 // Load builds the new version in memory, writes it durably and makes it
 // live. See vector.Store.
-func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries) (vector.Info, error) {
+func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries, opts ...vector.LoadOption) (vector.Info, error) {
 	fail := func(err error) (vector.Info, error) {
 		return vector.Info{}, fmt.Errorf("load version %q into %s: %w", version, s, err)
 	}
+	lo, err := vector.LoadOptionsOf(opts...)
+	if err != nil {
+		return fail(err)
+	}
+	ids := lo.IDs
 	if s.closed.Load() {
 		return fail(fmt.Errorf("%w: store closed", vector.ErrUnavailable))
 	}
@@ -485,17 +494,11 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 
 	start := time.Now()
 	ib := newTableBuilder(s.dim)
-	if err := readEntries(ctx, items, s.dim, "item", func(id string, v []float32) error { return ib.add(id, v) }); err != nil {
+	if err := readEntries(ctx, items, s.dim, "item", ids.Item, ib.add); err != nil {
 		return fail(err)
 	}
 	ub := newTableBuilder(s.dim)
-	if err := readEntries(ctx, users, s.dim, "user", func(id string, v []float32) error {
-		n, err := vector.ParseUserID(id)
-		if err != nil {
-			return err
-		}
-		return ub.add(strconv.FormatInt(n, 10), v)
-	}); err != nil {
+	if err := readEntries(ctx, users, s.dim, "user", ids.User, ub.add); err != nil {
 		return fail(err)
 	}
 	it, err := ib.finish("item")
@@ -527,6 +530,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	}
 	d.info = footer{
 		Version: version, Dim: s.dim, Items: it.len(), Users: ut.len(),
+		UserIDs: string(ids.User), ItemIDs: string(ids.Item),
 		LoadedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	prev := s.cur.Load()
@@ -546,8 +550,9 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	return snap.info, nil
 }
 
-// readEntries checks and collects one table's entries.
-func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, add func(string, []float32) error) error {
+// readEntries checks and collects one table's entries, ids in the
+// canonical form of their type.
+func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, typ vector.IDType, add func(string, []float32) error) error {
 	if seq == nil {
 		return ctx.Err()
 	}
@@ -567,7 +572,11 @@ func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, 
 		if e.ID == "" {
 			return fmt.Errorf("%w: %s with an empty id", vector.ErrInvalid, kind)
 		}
-		if err := add(e.ID, e.Vector); err != nil {
+		id, err := vector.CanonicalID(kind, typ, e.ID)
+		if err != nil {
+			return err
+		}
+		if err := add(id, e.Vector); err != nil {
 			return fmt.Errorf("%s %q: %w", kind, e.ID, err)
 		}
 	}
