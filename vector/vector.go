@@ -259,6 +259,17 @@ type LoadOption func(*LoadOptions)
 type LoadOptions struct {
 	// IDs are the version's id types (default LabIDs).
 	IDs IDTypes
+	// Items and Users, when positive, are the numbers of rows expected
+	// (WithSizeHint).
+	Items, Users int
+}
+
+// WithSizeHint tells the store how many items and users the load will
+// bring (a model manifest's counts, a file's lines), so that a backend
+// building the version in memory allocates it once, at its size, instead
+// of growing it. It is a hint, not a limit: more or fewer rows load too.
+func WithSizeHint(items, users int) LoadOption {
+	return func(o *LoadOptions) { o.Items, o.Users = items, users }
 }
 
 // WithIDTypes loads a version whose ids are typed as ids says (a dataset

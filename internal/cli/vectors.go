@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -219,7 +220,13 @@ Stores, chosen by --vectors:
 				// near what the version needs for a few % more CPU.
 				defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 			}
-			info, err := st.Load(ctx, version, count(src.items), count(src.users), vector.WithIDTypes(src.ids))
+			if src.items != nil && src.nItems == 0 && strings.HasPrefix(st.String(), "file:") {
+				// The embedded store builds the version in memory: with the
+				// rows counted it allocates the arrays once, at their size.
+				src.nItems, src.nUsers = countRows(itemsFile), countRows(usersFile)
+			}
+			info, err := st.Load(ctx, version, count(src.items), count(src.users),
+				vector.WithIDTypes(src.ids), vector.WithSizeHint(src.nItems, src.nUsers))
 			prog.done()
 			if err != nil {
 				return err
@@ -262,6 +269,32 @@ type embeddingSource struct {
 	// spec and specHash name the dataset spec whose id types ids are.
 	spec, specHash string
 	ids            vector.IDTypes
+	// nItems and nUsers are the rows expected, when known (0: unknown).
+	nItems, nUsers int
+}
+
+// countRows returns the number of lines of file after its header, a size
+// hint for the load (a quoted id with a line break counts twice), or 0 when
+// it cannot be read or file is "".
+func countRows(file string) int {
+	if file == "" {
+		return 0
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err != nil {
+			break
+		}
+	}
+	return max(n-1, 0)
 }
 
 // idTypes returns the id types spec declares.
@@ -364,6 +397,8 @@ func lakeSource(ctx context.Context, b lake.Bucket, version string) (embeddingSo
 		from:     fmt.Sprintf("%s/%s", b, model.Key(version, "embeddings")),
 		dim:      man.Dim,
 		total:    int64(man.Items + man.Users),
+		nItems:   man.Items,
+		nUsers:   man.Users,
 		spec:     spec.Name,
 		specHash: dataset.Hash(spec),
 		ids:      idTypes(spec),

@@ -316,7 +316,7 @@ func readTable(secs map[string][]byte, name string, dim, n int) (*table, error) 
 			return nil, fmt.Errorf("table %s: ids not sorted or not unique", name)
 		}
 	}
-	t.inv = inverseNorms(vecs, dim)
+	t.inv = inverseNorms(vecs, dim, nil)
 	return t, nil
 }
 

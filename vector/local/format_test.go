@@ -11,6 +11,7 @@ import (
 
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/vector"
+	"github.com/recoflow/recoflow/vector/vectortest"
 )
 
 // TestReadsFormat1: a store written before id types existed (testdata,
@@ -63,10 +64,10 @@ func TestReadsFormat1(t *testing.T) {
 // TestFormat2Checked: a format-2 file must name known id types.
 func TestFormat2Checked(t *testing.T) {
 	d := &snapshotData{info: footer{Version: "v", Dim: 2, Items: 1, UserIDs: "string", ItemIDs: "integer"}}
-	b := newTableBuilder(2)
+	b := newTableBuilder(2, 0, nil)
 	b.add("1", []float32{1, 0})
 	d.items, _ = b.finish("item")
-	d.users, _ = newTableBuilder(2).finish("user")
+	d.users, _ = newTableBuilder(2, 0, nil).finish("user")
 	write := func(d *snapshotData) []byte {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "v.rfv")
@@ -91,5 +92,33 @@ func TestFormat2Checked(t *testing.T) {
 	d.info.UserIDs = "uuid"
 	if _, err := parseSnapshot(write(d), "v.rfv"); !errors.Is(err, errCorrupt) {
 		t.Fatalf("a format-2 file with user id type uuid: %v, want a corrupt file", err)
+	}
+}
+
+// TestSizeHint: a load whose size hint is too small or too large still
+// loads every row (rows beyond the hint grow on the heap), with the graph.
+func TestSizeHint(t *testing.T) {
+	ctx := context.Background()
+	items := vectortest.Clustered(3, 3000, 32, "h")
+	for _, hint := range []int{0, 10, 2999, 3000, 50_000} {
+		st, err := Open(ctx, t.TempDir(), Options{ExactThreshold: 1000, BuildWorkers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Load(ctx, "v", vector.FromSlice(items), nil, vector.WithSizeHint(hint, hint))
+		if err != nil || info.Items != len(items) {
+			t.Fatalf("hint %d: %+v, %v", hint, info, err)
+		}
+		for _, i := range []int{0, 1234, 2999} {
+			v, err := st.ItemVector(ctx, items[i].ID)
+			if err != nil || !slices.Equal(v, items[i].Vector) {
+				t.Fatalf("hint %d: item %s: %v, %v", hint, items[i].ID, v, err)
+			}
+			hits, err := st.SearchItems(ctx, items[i].Vector, 1)
+			if err != nil || len(hits) != 1 || hits[0].ID != items[i].ID {
+				t.Fatalf("hint %d: nearest to %s: %v, %v", hint, items[i].ID, hits, err)
+			}
+		}
+		st.Close()
 	}
 }

@@ -165,7 +165,11 @@ func (p *searcherPool) put(s *searcher) {
 	p.mu.Unlock()
 }
 
-func newSnapshot(name string, d *snapshotData) *snapshot {
+// newSnapshot makes d the in-memory version name. eager quantizes its
+// items now (a version opened to be searched); otherwise the first search
+// does it, so that a load that only writes the version (vectors load)
+// never holds the quantized rows.
+func newSnapshot(name string, d *snapshotData, eager bool) *snapshot {
 	s := &snapshot{
 		name: name,
 		info: vector.Info{
@@ -182,10 +186,13 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 	}
 	if s.graph != nil {
 		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
-		quant := quantize(s.items)
+		quant := sync.OnceValue(func() *quantTable { return quantize(s.items) })
+		if eager {
+			quant()
+		}
 		s.searchers.new = func() *searcher {
 			sr := newSearcher(s.graph, s.items, nil)
-			sr.quant = quant
+			sr.quant = quant()
 			return sr
 		}
 	}
@@ -245,7 +252,7 @@ func (s *Store) readCurrent() (*snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", vector.ErrUnavailable, err)
 		}
-		return newSnapshot(name, d), nil
+		return newSnapshot(name, d, true), nil
 	}
 }
 
@@ -493,11 +500,20 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	defer unlock()
 
 	start := time.Now()
-	ib := newTableBuilder(s.dim)
+	// The version's arrays live outside the Go heap (see arena) until the
+	// version is dropped; a failed load frees them here.
+	ar := &arena{}
+	committed := false
+	defer func() {
+		if !committed {
+			ar.release()
+		}
+	}()
+	ib := newTableBuilder(s.dim, lo.Items, ar)
 	if err := readEntries(ctx, items, s.dim, "item", ids.Item, ib.add); err != nil {
 		return fail(err)
 	}
-	ub := newTableBuilder(s.dim)
+	ub := newTableBuilder(s.dim, lo.Users, ar)
 	if err := readEntries(ctx, users, s.dim, "user", ids.User, ub.add); err != nil {
 		return fail(err)
 	}
@@ -519,6 +535,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		bs := time.Now()
 		d.graph, err = buildGraph(ctx, it, hnswParams{
 			m: s.opts.M, efConstruction: s.opts.EfConstruction, seed: s.opts.Seed, workers: s.opts.BuildWorkers,
+			arena: ar,
 		})
 		if err != nil {
 			return fail(err)
@@ -538,7 +555,9 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", vector.ErrUnavailable, err))
 	}
-	snap := newSnapshot(name, d)
+	d.release = ar.release
+	committed = true
+	snap := newSnapshot(name, d, false)
 	s.cur.Store(snap)
 	keep := []string{name}
 	if prev != nil {
