@@ -193,7 +193,7 @@ func TestReferenceExample(t *testing.T) {
 		}
 	}
 	// The status says which stages follow a spec and which do not yet.
-	for _, want := range []string{"**`train --dataset`**", "**`stream --dataset`**", "Not yet: `vectors`, `serve`"} {
+	for _, want := range []string{"**`train --dataset`**", "**`stream --dataset`**", "**`vectors load`**", "**`produce --dataset`**"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("the reference's status does not say %s", want)
 		}

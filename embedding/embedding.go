@@ -127,6 +127,12 @@ func appendCSVField(b []byte, s string) []byte {
 // order. Errors name the line and the reason; every entry must have the same
 // dimension and a unique, non-empty id.
 func Read(r io.Reader, fn func(Entry) error) error {
+	return ReadLines(r, func(e Entry, _ int) error { return fn(e) })
+}
+
+// ReadLines is Read that also gives fn the line each entry starts on, for
+// its caller's own errors.
+func ReadLines(r io.Reader, fn func(e Entry, line int) error) error {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
 	cr.FieldsPerRecord = 2
 	cr.ReuseRecord = true
@@ -174,7 +180,7 @@ func Read(r io.Reader, fn func(Entry) error) error {
 		} else if len(v) != dim {
 			return fmt.Errorf("embeddings line %d, id %q: dimension %d, want %d like the first entry", line, id, len(v), dim)
 		}
-		if err := fn(Entry{ID: id, Vector: v}); err != nil {
+		if err := fn(Entry{ID: id, Vector: v}, line); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,11 @@
 // A store holds at most one live model version, made of two tables as in the
 // lab — item_emb (id = productCode, a string) and user_emb (id =
 // customerNumber, an integer) — of vectors of one dimension, Dim (32 by
-// default). Load replaces the live version with a new one atomically: a
+// default). Ids are strings in the API; each version records its id types
+// (IDTypes), the lab's unless Load is given a dataset spec's with
+// WithIDTypes: integer ids are checked and kept in canonical decimal form,
+// string ids exactly. A version may have other id types than the one it
+// replaces (see each backend for how it stores them). Load replaces the live version with a new one atomically: a
 // reader sees the old version or the new one, whole, never a mix, and a load
 // that fails or is cancelled leaves the old version live.
 //
@@ -44,7 +48,12 @@
 //	st, err := connect.Vectors(ctx, "file:///var/lib/recoflow/vectors", connect.VectorOptions{})
 //	…
 //	info, err := st.Load(ctx, "v7", vector.FromSlice(items), vector.FromSlice(users))
-//	q, err := st.UserVector(ctx, 103)
+//	q, err := st.UserVector(ctx, "103")
+//	…
+//	// a dataset spec with string user ids and integer item ids
+//	info, err = st.Load(ctx, "v8", items, users,
+//		vector.WithIDTypes(vector.IDTypes{User: vector.IDString, Item: vector.IDInteger}))
+//	q, err = st.UserVector(ctx, "00000000-a762")
 //	hits, err := st.SearchItems(ctx, q, 10)
 //	similar, err := st.SearchItems(ctx, itemVec, 5, "S10_1678") // the item itself excluded
 package vector

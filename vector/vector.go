@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/recoflow/recoflow/embedding"
 )
@@ -68,6 +69,8 @@ type Info struct {
 	Dim int
 	// Items and Users count the loaded embeddings.
 	Items, Users int
+	// IDs are the id types the version was loaded with (see IDTypes).
+	IDs IDTypes
 	// LoadedAt is when the version went live.
 	LoadedAt time.Time
 }
@@ -101,7 +104,10 @@ type Reader interface {
 	// ItemVector returns a copy of the item's embedding, or ErrNotFound.
 	ItemVector(ctx context.Context, id string) ([]float32, error)
 	// UserVector returns a copy of the user's embedding, or ErrNotFound.
-	UserVector(ctx context.Context, id int64) ([]float32, error)
+	// The id is matched as the live version's user id type says: an
+	// integer id in canonical form (" 0103" finds 103; an id that is not a
+	// 32-bit integer finds nothing), a string id exactly.
+	UserVector(ctx context.Context, id string) ([]float32, error)
 	// String describes the store for logs and errors, without secrets.
 	String() string
 }
@@ -124,11 +130,13 @@ type Store interface {
 	// It blocks until the new version is live (or durable and live, for
 	// persistent stores). On any error — bad input, a cancelled ctx, a
 	// failing store — the previous version stays live and whole. Vectors of
-	// the wrong length wrap ErrDimension; zero or non-finite vectors, user
-	// ids that are not 32-bit integers, and duplicate ids wrap ErrInvalid;
-	// no items at all wraps ErrEmpty. Loading the same version again
-	// replaces it. Concurrent loads are serialised; the last to finish wins.
-	Load(ctx context.Context, version string, items, users Entries) (Info, error)
+	// the wrong length wrap ErrDimension; zero or non-finite vectors, ids
+	// that do not fit their id type (see CanonicalID) and duplicate ids wrap
+	// ErrInvalid; no items at all wraps ErrEmpty. Loading the same version
+	// again replaces it. Concurrent loads are serialised; the last to finish
+	// wins. The id types are the lab's (LabIDs) unless WithIDTypes says
+	// otherwise; a version may have other id types than the one it replaces.
+	Load(ctx context.Context, version string, items, users Entries, opts ...LoadOption) (Info, error)
 	// Close releases the store. Calls after Close wrap ErrUnavailable.
 	Close() error
 }
@@ -190,6 +198,133 @@ func CheckVector(v []float32, dim int) error {
 		return fmt.Errorf("%w: a zero vector has no cosine distance", ErrInvalid)
 	}
 	return nil
+}
+
+// IDType is how one table's ids are typed, as a dataset spec's id_type
+// declares them (dataset.IDInteger, dataset.IDString).
+type IDType string
+
+// ID types.
+const (
+	// IDInteger ids are 32-bit decimal integers for users (pgvector
+	// user_emb.id int, as in the lab) and 64-bit ones for items, checked
+	// and stored in canonical decimal form (" 0103" is stored as "103").
+	// UserVector matches a user id in that form too; item ids given to
+	// readers (ItemVector, exclusions) are matched exactly, as stored.
+	IDInteger IDType = "integer"
+	// IDString ids are any non-empty UTF-8 text up to MaxIDLen bytes
+	// without NUL, stored and matched exactly.
+	IDString IDType = "string"
+)
+
+// MaxIDLen bounds the length of a string id, in bytes (PostgreSQL's B-tree
+// keys must fit in a third of a page).
+const MaxIDLen = 1000
+
+// IDTypes are the id types of a version's two tables.
+type IDTypes struct {
+	User, Item IDType
+}
+
+// LabIDs are the lab's id types, the built-in spec's: integer users
+// (customerNumber), string items (productCode). A zero IDTypes field
+// means the lab's type.
+var LabIDs = IDTypes{User: IDInteger, Item: IDString}
+
+// Resolve fills the zero fields of t with the lab's types and checks the
+// rest; an unknown type wraps ErrInvalid.
+func (t IDTypes) Resolve() (IDTypes, error) {
+	if t.User == "" {
+		t.User = LabIDs.User
+	}
+	if t.Item == "" {
+		t.Item = LabIDs.Item
+	}
+	for _, x := range []struct {
+		kind string
+		typ  IDType
+	}{{"user", t.User}, {"item", t.Item}} {
+		if x.typ != IDInteger && x.typ != IDString {
+			return t, fmt.Errorf("%w: %s id type %q: want %q or %q", ErrInvalid, x.kind, x.typ, IDInteger, IDString)
+		}
+	}
+	return t, nil
+}
+
+// LoadOption adjusts one Store.Load.
+type LoadOption func(*LoadOptions)
+
+// LoadOptions are what LoadOptions set; backends read them with
+// LoadOptionsOf.
+type LoadOptions struct {
+	// IDs are the version's id types (default LabIDs).
+	IDs IDTypes
+	// Items and Users, when positive, are the numbers of rows expected
+	// (WithSizeHint).
+	Items, Users int
+}
+
+// WithSizeHint tells the store how many items and users the load will
+// bring (a model manifest's counts, a file's lines), so that a backend
+// building the version in memory allocates it once, at its size, instead
+// of growing it. It is a hint, not a limit: more or fewer rows load too.
+func WithSizeHint(items, users int) LoadOption {
+	return func(o *LoadOptions) { o.Items, o.Users = items, users }
+}
+
+// WithIDTypes loads a version whose ids are typed as ids says (a dataset
+// spec's users.id_type and items.id_type); zero fields keep the lab's.
+func WithIDTypes(ids IDTypes) LoadOption {
+	return func(o *LoadOptions) { o.IDs = ids }
+}
+
+// LoadOptionsOf applies opts to the defaults and checks the result.
+func LoadOptionsOf(opts ...LoadOption) (LoadOptions, error) {
+	var o LoadOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	var err error
+	o.IDs, err = o.IDs.Resolve()
+	return o, err
+}
+
+// CanonicalID checks a kind ("user", "item") id of type typ as a load
+// reads it and returns the form stores keep: for IDInteger the canonical
+// decimal (32-bit for users, as the lab's user_emb.id int; 64-bit for
+// items), for IDString the id itself. A bad id wraps ErrInvalid and names
+// it.
+func CanonicalID(kind string, typ IDType, id string) (string, error) {
+	if typ == IDInteger {
+		bits, col := 64, ""
+		if kind == "user" {
+			bits, col = 32, " (user_emb.id is int)"
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, bits)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s id %q is not a %d-bit integer%s", ErrInvalid, kind, id, bits, col)
+		}
+		return strconv.FormatInt(n, 10), nil
+	}
+	switch {
+	case id == "":
+		return "", fmt.Errorf("%w: %s with an empty id", ErrInvalid, kind)
+	case len(id) > MaxIDLen:
+		return "", fmt.Errorf("%w: %s id %.40q… is longer than %d bytes", ErrInvalid, kind, id, MaxIDLen)
+	case !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0:
+		return "", fmt.Errorf("%w: %s id %q is not UTF-8 text without NUL", ErrInvalid, kind, id)
+	}
+	return id, nil
+}
+
+// LookupID returns the form in which a version with id type typ keeps the
+// kind id a reader was given, and false when no id of that type can be
+// that id (a user id that is not a 32-bit integer, for integer users).
+func LookupID(kind string, typ IDType, id string) (string, bool) {
+	c, err := CanonicalID(kind, typ, id)
+	return c, err == nil
 }
 
 // ParseUserID parses a user id as the lab's user_emb table stores it: a

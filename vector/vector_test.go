@@ -113,3 +113,55 @@ func TestHitSimilarity(t *testing.T) {
 		t.Fatalf("Similarity = %v", s)
 	}
 }
+
+func TestCanonicalID(t *testing.T) {
+	cases := []struct {
+		kind string
+		typ  vector.IDType
+		in   string
+		want string // "" means ErrInvalid
+	}{
+		{"user", vector.IDInteger, " 0103 ", "103"},
+		{"user", vector.IDInteger, "-7", "-7"},
+		{"user", vector.IDInteger, "2147483648", ""},
+		{"user", vector.IDInteger, "00000000-a762", ""},
+		{"item", vector.IDInteger, "3000000000", "3000000000"},
+		{"item", vector.IDInteger, "S10_1678", ""},
+		{"user", vector.IDString, " 0103 ", " 0103 "},
+		{"user", vector.IDString, "00000000-a762", "00000000-a762"},
+		{"user", vector.IDString, "", ""},
+		{"user", vector.IDString, "a\x00b", ""},
+		{"user", vector.IDString, "caf\xe9", ""},
+		{"item", vector.IDString, strings.Repeat("x", vector.MaxIDLen+1), ""},
+	}
+	for _, c := range cases {
+		got, err := vector.CanonicalID(c.kind, c.typ, c.in)
+		if c.want == "" {
+			if !errors.Is(err, vector.ErrInvalid) {
+				t.Errorf("CanonicalID(%s, %s, %q) = %q, %v; want ErrInvalid", c.kind, c.typ, c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("CanonicalID(%s, %s, %q) = %q, %v; want %q", c.kind, c.typ, c.in, got, err, c.want)
+		}
+	}
+	_, err := vector.CanonicalID("user", vector.IDInteger, "alice")
+	if err == nil || err.Error() != `invalid vector store input: user id "alice" is not a 32-bit integer (user_emb.id is int)` {
+		t.Errorf("the lab's error for a user id that is not an int changed: %v", err)
+	}
+}
+
+func TestLoadOptions(t *testing.T) {
+	o, err := vector.LoadOptionsOf()
+	if err != nil || o.IDs != vector.LabIDs {
+		t.Fatalf("default load options %+v, %v; want the lab's id types", o, err)
+	}
+	o, err = vector.LoadOptionsOf(vector.WithIDTypes(vector.IDTypes{User: vector.IDString}))
+	if err != nil || o.IDs != (vector.IDTypes{User: vector.IDString, Item: vector.IDString}) {
+		t.Fatalf("string users: %+v, %v", o, err)
+	}
+	if _, err := vector.LoadOptionsOf(vector.WithIDTypes(vector.IDTypes{Item: "uuid"})); !errors.Is(err, vector.ErrInvalid) || !strings.Contains(err.Error(), "uuid") {
+		t.Fatalf("an unknown id type: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/lake"
@@ -75,6 +77,7 @@ func (a *app) vectorsLoadCommand() *cobra.Command {
 		vf                   vectorFlags
 		version              string
 		itemsFile, usersFile string
+		specFile             string
 		progressInterval     time.Duration
 	)
 	cmd := &cobra.Command{
@@ -92,6 +95,14 @@ checking both against the version's manifest. --version picks another
 committed version. --items and --users load lab-format CSV files instead
 (header id,embedding; the embedding in pgvector text form "[0.1,…]"), for
 embeddings trained elsewhere; --version then names them.
+
+Ids are typed as the dataset spec says (users.id_type, items.id_type): the
+spec the model version was trained on (recorded in its artifacts), or for
+--items and --users the one --dataset (or the config file's dataset key)
+gives, else the built-in classicmodels spec: integer user ids (32-bit,
+pgvector user_emb.id int) and string item ids. String user ids go into
+user_emb.id text; integer item ids are kept in item_emb.id varchar.
+--dataset with a model version from the lake must be the version's spec.
 
 Stores, chosen by --vectors:
   file:///path/dir     embedded: exact search below --exact-threshold items,
@@ -137,7 +148,11 @@ Stores, chosen by --vectors:
 						return fmt.Errorf("embeddings file: %w", err)
 					}
 				}
-				src = fileSource(itemsFile, usersFile)
+				spec, err := a.datasetSpec(cmd, specFile)
+				if err != nil {
+					return err
+				}
+				src = fileSource(itemsFile, usersFile, spec)
 				src.version = version
 			} else {
 				b, err := lf.open(ctx)
@@ -147,6 +162,14 @@ Stores, chosen by --vectors:
 				defer b.Close()
 				if src, err = lakeSource(ctx, b, version); err != nil {
 					return err
+				}
+				given, from, err := a.resolveDataset(cmd, specFile)
+				if err != nil {
+					return err
+				}
+				if !from.builtIn && dataset.Hash(given) != src.specHash {
+					return usageError("model version %s was trained on the dataset spec %s (hash %s), but %s is %s (hash %s): load the version of that spec, or drop --dataset",
+						src.version, src.spec, src.specHash, from, given.Name, dataset.Hash(given))
 				}
 			}
 			version = src.version
@@ -161,7 +184,8 @@ Stores, chosen by --vectors:
 					version, src.dim, st, st.Dim(), vector.ErrDimension)
 			}
 
-			a.log.Info("loading vectors", "version", version, "from", src.from, "into", st.String())
+			a.log.Info("loading vectors", "version", version, "from", src.from, "into", st.String(),
+				"spec", src.spec, "user_ids", src.ids.User, "item_ids", src.ids.Item)
 			start := time.Now()
 			prog := newProgressPrinter(a, "vectors", "embeddings")
 			interval := progressInterval
@@ -196,7 +220,13 @@ Stores, chosen by --vectors:
 				// near what the version needs for a few % more CPU.
 				defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 			}
-			info, err := st.Load(ctx, version, count(src.items), count(src.users))
+			if src.items != nil && src.nItems == 0 && strings.HasPrefix(st.String(), "file:") {
+				// The embedded store builds the version in memory: with the
+				// rows counted it allocates the arrays once, at their size.
+				src.nItems, src.nUsers = countRows(itemsFile), countRows(usersFile)
+			}
+			info, err := st.Load(ctx, version, count(src.items), count(src.users),
+				vector.WithIDTypes(src.ids), vector.WithSizeHint(src.nItems, src.nUsers))
 			prog.done()
 			if err != nil {
 				return err
@@ -209,6 +239,9 @@ Stores, chosen by --vectors:
 			fmt.Fprintf(&sb, "  items         %12s\n", groupDigits(int64(info.Items)))
 			fmt.Fprintf(&sb, "  users         %12s\n", groupDigits(int64(info.Users)))
 			fmt.Fprintf(&sb, "  dimension     %12d\n", info.Dim)
+			if src.ids != vector.LabIDs {
+				fmt.Fprintf(&sb, "  ids           users %s, items %s (dataset spec %s)\n", src.ids.User, src.ids.Item, src.spec)
+			}
 			fmt.Fprintf(&sb, "  from          %s\n", src.from)
 			fmt.Fprintf(&sb, "  live since    %s\n", info.LoadedAt.UTC().Format(time.RFC3339))
 			_, err = io.WriteString(a.opts.Stdout, sb.String())
@@ -221,6 +254,7 @@ Stores, chosen by --vectors:
 	f.StringVar(&version, "version", "", "model version to load (default: the one ml-artifacts/LATEST names); with --items, the name to give the files' embeddings")
 	f.StringVar(&itemsFile, "items", "", "load item embeddings from this lab-format CSV file instead of the lake")
 	f.StringVar(&usersFile, "users", "", "load user embeddings from this lab-format CSV file (with --items; without it the version has items only)")
+	f.StringVar(&specFile, "dataset", "", "dataset spec file (YAML) whose id types the --items and --users files have (default: the config file's dataset key, else the built-in classicmodels spec); with a model version from the lake, it must be the version's spec")
 	f.DurationVar(&progressInterval, "progress-interval", 2*time.Second, "how often to report progress when stderr is not a terminal")
 	return cmd
 }
@@ -232,9 +266,43 @@ type embeddingSource struct {
 	dim          int   // 0: unknown until read
 	total        int64 // 0: unknown
 	items, users vector.Entries
+	// spec and specHash name the dataset spec whose id types ids are.
+	spec, specHash string
+	ids            vector.IDTypes
+	// nItems and nUsers are the rows expected, when known (0: unknown).
+	nItems, nUsers int
 }
 
-func fileSource(itemsFile, usersFile string) embeddingSource {
+// countRows returns the number of lines of file after its header, a size
+// hint for the load (a quoted id with a line break counts twice), or 0 when
+// it cannot be read or file is "".
+func countRows(file string) int {
+	if file == "" {
+		return 0
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err != nil {
+			break
+		}
+	}
+	return max(n-1, 0)
+}
+
+// idTypes returns the id types spec declares.
+func idTypes(spec *dataset.Spec) vector.IDTypes {
+	return vector.IDTypes{User: vector.IDType(spec.Users.IDType), Item: vector.IDType(spec.Items.IDType)}
+}
+
+func fileSource(itemsFile, usersFile string, spec *dataset.Spec) embeddingSource {
 	open := func(path string) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) {
 			f, err := os.Open(path)
@@ -244,12 +312,63 @@ func fileSource(itemsFile, usersFile string) embeddingSource {
 			return namedReader{f, path}, nil
 		}
 	}
-	src := embeddingSource{from: itemsFile, items: vector.FromCSV(open(itemsFile))}
+	src := embeddingSource{from: itemsFile, spec: spec.Name, specHash: dataset.Hash(spec), ids: idTypes(spec)}
+	src.items = csvEntries(itemsFile, open(itemsFile), "item", src.ids.Item, src.spec)
 	if usersFile != "" {
 		src.from += ", " + usersFile
-		src.users = vector.FromCSV(open(usersFile))
+		src.users = csvEntries(usersFile, open(usersFile), "user", src.ids.User, src.spec)
 	}
 	return src
+}
+
+// csvEntries reads the embeddings CSV file name that open opens when
+// iteration starts, like vector.FromCSV, and checks each kind id against
+// its type typ (the dataset spec's), so that a bad id's error names the
+// file, the line and the id. Errors of the file's contents name the file.
+func csvEntries(name string, open func() (io.ReadCloser, error), kind string, typ vector.IDType, spec string) vector.Entries {
+	return func(yield func(embedding.Entry, error) bool) {
+		rc, err := open()
+		if err != nil {
+			yield(embedding.Entry{}, err)
+			return
+		}
+		defer rc.Close()
+		r := &errReader{r: rc}
+		stopped := false
+		err = embedding.ReadLines(r, func(e embedding.Entry, line int) error {
+			if _, err := vector.CanonicalID(kind, typ, e.ID); err != nil {
+				return fmt.Errorf("%s, line %d: %w (dataset spec %s: %ss.id_type is %s)", name, line, err, spec, kind, typ)
+			}
+			if !yield(e, nil) {
+				stopped = true
+				return errStopRead
+			}
+			return nil
+		})
+		switch {
+		case stopped || err == nil:
+		case r.err != nil && errors.Is(err, r.err), strings.HasPrefix(err.Error(), name+", line "):
+			yield(embedding.Entry{}, err) // the reader's errors name the file already
+		default:
+			yield(embedding.Entry{}, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+}
+
+var errStopRead = errors.New("stop reading")
+
+// errReader remembers its reader's error.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // lakeSource finds a committed model version in the lake (the latest when
@@ -269,11 +388,20 @@ func lakeSource(ctx context.Context, b lake.Bucket, version string) (embeddingSo
 		}
 		return embeddingSource{}, err
 	}
+	spec, err := versionSpec(ctx, b, man)
+	if err != nil {
+		return embeddingSource{}, err
+	}
 	src := embeddingSource{
-		version: version,
-		from:    fmt.Sprintf("%s/%s", b, model.Key(version, "embeddings")),
-		dim:     man.Dim,
-		total:   int64(man.Items + man.Users),
+		version:  version,
+		from:     fmt.Sprintf("%s/%s", b, model.Key(version, "embeddings")),
+		dim:      man.Dim,
+		total:    int64(man.Items + man.Users),
+		nItems:   man.Items,
+		nUsers:   man.Users,
+		spec:     spec.Name,
+		specHash: dataset.Hash(spec),
+		ids:      idTypes(spec),
 	}
 	open := func(file string) func() (io.ReadCloser, error) {
 		key := model.Key(version, file)
@@ -290,9 +418,60 @@ func lakeSource(ctx context.Context, b lake.Bucket, version string) (embeddingSo
 			return namedReader{rc, key}, nil
 		}
 	}
-	src.items = vector.FromCSV(open(model.ItemEmbeddingsFile))
-	src.users = vector.FromCSV(open(model.UserEmbeddingsFile))
+	src.items = csvEntries(model.Key(version, model.ItemEmbeddingsFile), open(model.ItemEmbeddingsFile), "item", src.ids.Item, src.spec)
+	src.users = csvEntries(model.Key(version, model.UserEmbeddingsFile), open(model.UserEmbeddingsFile), "user", src.ids.User, src.spec)
 	return src, nil
+}
+
+// maxSpecBytes bounds the dataset spec file read from a model version.
+const maxSpecBytes = 1 << 20
+
+// versionSpec returns the dataset spec the model version man describes was
+// trained on: the built-in one for versions of the built-in spec (or saved
+// before specs existed), else its artifacts' dataset/spec.yaml, checked
+// against the manifest's size, SHA-256 and spec hash.
+func versionSpec(ctx context.Context, b lake.Bucket, man *model.Manifest) (*dataset.Spec, error) {
+	name, hash := man.SpecOf()
+	classic := dataset.Classic()
+	if hash == dataset.Hash(&classic) {
+		return &classic, nil
+	}
+	key := model.Key(man.Version, model.DatasetSpecFile)
+	var file *model.ManifestFile
+	for i := range man.Files {
+		if man.Files[i].Path == model.DatasetSpecFile {
+			file = &man.Files[i]
+		}
+	}
+	if file == nil {
+		return nil, fmt.Errorf("model version %s was trained on the dataset spec %s (hash %s), but its manifest lists no %s to read the id types from",
+			man.Version, name, hash, model.DatasetSpecFile)
+	}
+	if file.Bytes > maxSpecBytes {
+		return nil, fmt.Errorf("%s in %s: %d bytes, more than a dataset spec's %d", key, b, file.Bytes, maxSpecBytes)
+	}
+	rc, err := b.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", key, b, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, file.Bytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", key, b, err)
+	}
+	sum := sha256.Sum256(data)
+	if int64(len(data)) != file.Bytes || !strings.EqualFold(hex.EncodeToString(sum[:]), file.SHA256) {
+		return nil, fmt.Errorf("%s in %s: %d bytes with SHA-256 %s, but the manifest lists %d bytes with %s: the file is damaged or was changed",
+			key, b, len(data), hex.EncodeToString(sum[:]), file.Bytes, file.SHA256)
+	}
+	spec, err := dataset.Parse(data, key)
+	if err != nil {
+		return nil, fmt.Errorf("model version %s: %w", man.Version, err)
+	}
+	if h := dataset.Hash(spec); h != hash {
+		return nil, fmt.Errorf("%s in %s has hash %s, but the manifest records %s", key, b, h, hash)
+	}
+	return spec, nil
 }
 
 // namedReader prefixes read errors with the file's name.

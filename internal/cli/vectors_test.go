@@ -125,7 +125,7 @@ func checkLoaded(t *testing.T, url, version string, items, users []embedding.Ent
 		t.Fatalf("nearest to item %s: %v, %v", items[3].ID, hits, err)
 	}
 	if len(users) > 0 {
-		if _, err := st.UserVector(ctx, 100); err != nil {
+		if _, err := st.UserVector(ctx, "100"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,7 +14,17 @@
 // — with checksums, written once and published by atomic renames (see
 // Store). Opening reads it whole with one read and uses the arrays in place,
 // so start-up takes milliseconds for 100 k vectors and the graph is never
-// rebuilt.
+// rebuilt. Ids are kept as strings, in the canonical form of the version's
+// id types (vector.IDTypes), which the file records: a lab version is
+// written in format 1, as before id types existed, and one of other id types
+// in format 2, which names them; both are read.
+//
+// Load builds a version in memory, its large arrays (vectors, graph links,
+// id offsets) outside the Go heap (anonymous mappings freed when the version
+// is dropped), sized once when the load has a size hint
+// (vector.WithSizeHint): the load's peak memory is then about the version's
+// size plus a constant, not the version plus the collector's headroom over
+// it.
 //
 // Several processes may open the same directory: loads are serialised by a
 // lock file, and readers pick up a version another process loaded with

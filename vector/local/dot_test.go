@@ -89,7 +89,7 @@ func TestDots(t *testing.T) {
 func TestQuantized(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	n := 200
-	b := newTableBuilder(quantDim)
+	b := newTableBuilder(quantDim, 0, nil)
 	for i := range n {
 		v := make([]float32, quantDim)
 		for j := range v {

@@ -36,7 +36,7 @@ func Example() {
 	}
 
 	// Items for a user, most similar first.
-	u, err := st.UserVector(ctx, 103)
+	u, err := st.UserVector(ctx, "103")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,7 +3,11 @@ package local
 // The version file: one file per loaded version, written once, never
 // changed, read whole at start-up.
 //
-//	[0, 64)        "RFVSTORE", format version (uint32 LE), zero padding
+//	[0, 64)        "RFVSTORE", format version (uint32 LE), zero padding:
+//	               1 for the lab's id types (integer users, string items),
+//	               2 for others, which the footer names (user_ids,
+//	               item_ids), so that a program reading only format 1
+//	               refuses such a file rather than misreading its ids
 //	sections       raw little-endian arrays, each starting on a 64-byte
 //	               boundary: item ids, offsets, order, vectors; user ids,
 //	               offsets, order, vectors; graph levels, upOff, up, l0
@@ -26,12 +30,15 @@ import (
 	"math"
 	"time"
 	"unsafe"
+
+	"github.com/recoflow/recoflow/vector"
 )
 
 const (
 	headMagic     = "RFVSTORE"
 	tailMagic     = "RFVEND01"
-	formatVersion = 1
+	formatVersion = 1 // the lab's id types
+	formatTyped   = 2 // other id types, named in the footer
 	headSize      = 64
 	trailerSize   = 16
 	align         = 64
@@ -59,9 +66,17 @@ type footer struct {
 	Dim      int           `json:"dim"`
 	Items    int           `json:"items"`
 	Users    int           `json:"users"`
+	UserIDs  string        `json:"user_ids,omitempty"` // format 2: the id types
+	ItemIDs  string        `json:"item_ids,omitempty"`
 	LoadedAt time.Time     `json:"loaded_at"`
 	Graph    *graphInfo    `json:"graph,omitempty"`
 	Sections []sectionInfo `json:"sections"`
+}
+
+// ids returns the id types the footer records: the lab's for format 1.
+func (f *footer) ids() vector.IDTypes {
+	ids, _ := vector.IDTypes{User: vector.IDType(f.UserIDs), Item: vector.IDType(f.ItemIDs)}.Resolve()
+	return ids
 }
 
 // snapshotData is what a version file holds.
@@ -138,7 +153,11 @@ func writeSnapshot(f io.Writer, d *snapshotData) error {
 	fw := &fileWriter{w: bufio.NewWriterSize(f, 1<<20)}
 	head := make([]byte, headSize)
 	copy(head, headMagic)
-	binary.LittleEndian.PutUint32(head[8:], formatVersion)
+	format := uint32(formatVersion)
+	if d.info.ids() != vector.LabIDs {
+		format = formatTyped
+	}
+	binary.LittleEndian.PutUint32(head[8:], format)
 	fw.write(head)
 	for _, tb := range []struct {
 		name string
@@ -157,7 +176,11 @@ func writeSnapshot(f io.Writer, d *snapshotData) error {
 		fw.section("graph.l0", func() { fw.u32s(g.l0) })
 		info.Graph = &graphInfo{M: g.m, EfConstruction: d.efCons, MaxLevel: g.maxLevel, Entry: g.entry}
 	}
-	info.Format = formatVersion
+	info.Format = int(format)
+	info.UserIDs, info.ItemIDs = "", ""
+	if format == formatTyped {
+		info.UserIDs, info.ItemIDs = string(d.info.ids().User), string(d.info.ids().Item)
+	}
 	info.Sections = fw.sections
 	js, err := json.Marshal(info)
 	if err != nil {
@@ -206,8 +229,9 @@ func parseSnapshot(b []byte, path string) (*snapshotData, error) {
 	if len(b) < headSize+trailerSize || string(b[:8]) != headMagic || string(b[len(b)-8:]) != tailMagic {
 		return nil, corrupt("%s: not a recoflow vector store file (bad magic)", path)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
-		return nil, corrupt("%s: format version %d, this program reads %d", path, v, formatVersion)
+	format := binary.LittleEndian.Uint32(b[8:])
+	if format != formatVersion && format != formatTyped {
+		return nil, corrupt("%s: format version %d, this program reads %d and %d", path, format, formatVersion, formatTyped)
 	}
 	tail := b[len(b)-trailerSize:]
 	flen := int64(binary.LittleEndian.Uint32(tail[0:]))
@@ -236,6 +260,17 @@ func parseSnapshot(b []byte, path string) (*snapshotData, error) {
 	}
 	if ft.Dim <= 0 || ft.Items < 0 || ft.Users < 0 {
 		return nil, corrupt("%s: bad dimension or counts", path)
+	}
+	if ft.Format != int(format) {
+		return nil, corrupt("%s: footer says format %d, header %d", path, ft.Format, format)
+	}
+	if format == formatVersion && (ft.UserIDs != "" || ft.ItemIDs != "") {
+		return nil, corrupt("%s: format 1 with id types", path)
+	}
+	if format == formatTyped {
+		if _, err := (vector.IDTypes{User: vector.IDType(ft.UserIDs), Item: vector.IDType(ft.ItemIDs)}).Resolve(); err != nil || ft.UserIDs == "" || ft.ItemIDs == "" {
+			return nil, corrupt("%s: id types %q, %q", path, ft.UserIDs, ft.ItemIDs)
+		}
 	}
 	d := &snapshotData{info: ft}
 	if d.items, err = readTable(secs, "items", ft.Dim, ft.Items); err != nil {
@@ -281,7 +316,7 @@ func readTable(secs map[string][]byte, name string, dim, n int) (*table, error) 
 			return nil, fmt.Errorf("table %s: ids not sorted or not unique", name)
 		}
 	}
-	t.inv = inverseNorms(vecs, dim)
+	t.inv = inverseNorms(vecs, dim, nil)
 	return t, nil
 }
 

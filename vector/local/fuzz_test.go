@@ -40,7 +40,7 @@ func FuzzReadSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		snap := newSnapshot("v.rfv", d)
+		snap := newSnapshot("v.rfv", d, true)
 		s := &Store{opts: Options{EfSearch: 8}, dim: d.info.Dim}
 		s.cur.Store(snap)
 		if d.info.Dim > 0 && d.info.Dim < 1024 {
@@ -59,7 +59,7 @@ func userEntries() []embedding.Entry {
 // refused (a search would otherwise index out of bounds).
 func TestHostileGraph(t *testing.T) {
 	items := vectortest.Clustered(2, 300, 8, "h")
-	b := newTableBuilder(8)
+	b := newTableBuilder(8, 0, nil)
 	for _, e := range items {
 		b.add(e.ID, e.Vector)
 	}
@@ -67,7 +67,7 @@ func TestHostileGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ut, _ := newTableBuilder(8).finish("user")
+	ut, _ := newTableBuilder(8, 0, nil).finish("user")
 	for name, spoil := range map[string]func(g *graph){
 		"layer-0 link out of range": func(g *graph) { g.l0[17] = 300 },
 		"upper link to a lower node": func(g *graph) {

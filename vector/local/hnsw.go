@@ -378,6 +378,7 @@ type hnswParams struct {
 	efConstruction int
 	seed           uint64
 	workers        int
+	arena          *arena // where the graph's arrays go (nil: the heap)
 }
 
 // builder inserts nodes into a graph under construction.
@@ -392,7 +393,7 @@ type builder struct {
 // buildGraph builds the HNSW graph of t. It stops early with ctx's error.
 func buildGraph(ctx context.Context, t *table, p hnswParams) (*graph, error) {
 	n := t.len()
-	g := &graph{m: p.m, m0: 2 * p.m, levels: make([]uint8, n), upOff: make([]uint32, n)}
+	g := &graph{m: p.m, m0: 2 * p.m, levels: arenaSlice[uint8](p.arena, n), upOff: arenaSlice[uint32](p.arena, n)}
 	rng := rand.New(rand.NewPCG(p.seed, 0x9e3779b97f4a7c15))
 	ml := 1 / math.Log(float64(p.m))
 	slots := 0
@@ -403,8 +404,8 @@ func buildGraph(ctx context.Context, t *table, p hnswParams) (*graph, error) {
 		g.upOff[i] = uint32(slots)
 		slots += lv * g.m
 	}
-	g.up = make([]uint32, slots)
-	g.l0 = make([]uint32, n*g.m0)
+	g.up = arenaSlice[uint32](p.arena, slots)
+	g.l0 = arenaSlice[uint32](p.arena, n*g.m0)
 	for i := range g.up {
 		g.up[i] = none
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,12 +165,16 @@ func (p *searcherPool) put(s *searcher) {
 	p.mu.Unlock()
 }
 
-func newSnapshot(name string, d *snapshotData) *snapshot {
+// newSnapshot makes d the in-memory version name. eager quantizes its
+// items now (a version opened to be searched); otherwise the first search
+// does it, so that a load that only writes the version (vectors load)
+// never holds the quantized rows.
+func newSnapshot(name string, d *snapshotData, eager bool) *snapshot {
 	s := &snapshot{
 		name: name,
 		info: vector.Info{
 			Version: d.info.Version, Dim: d.info.Dim, Items: d.info.Items, Users: d.info.Users,
-			LoadedAt: d.info.LoadedAt,
+			LoadedAt: d.info.LoadedAt, IDs: d.info.ids(),
 		},
 		items: d.items,
 		users: d.users,
@@ -183,10 +186,13 @@ func newSnapshot(name string, d *snapshotData) *snapshot {
 	}
 	if s.graph != nil {
 		s.searchers.limit = 4 * runtime.GOMAXPROCS(0)
-		quant := quantize(s.items)
+		quant := sync.OnceValue(func() *quantTable { return quantize(s.items) })
+		if eager {
+			quant()
+		}
 		s.searchers.new = func() *searcher {
 			sr := newSearcher(s.graph, s.items, nil)
-			sr.quant = quant
+			sr.quant = quant()
 			return sr
 		}
 	}
@@ -246,7 +252,7 @@ func (s *Store) readCurrent() (*snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", vector.ErrUnavailable, err)
 		}
-		return newSnapshot(name, d), nil
+		return newSnapshot(name, d, true), nil
 	}
 }
 
@@ -349,16 +355,21 @@ func (s *Store) ItemVector(ctx context.Context, id string) ([]float32, error) {
 	return slices.Clone(snap.items.vec(row)), nil
 }
 
-// UserVector returns a copy of user id's vector.
-func (s *Store) UserVector(ctx context.Context, id int64) ([]float32, error) {
+// UserVector returns a copy of user id's vector, id matched as the live
+// version's user id type says.
+func (s *Store) UserVector(ctx context.Context, id string) ([]float32, error) {
 	snap, err := s.live("user vector from")
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.KeepAlive(snap) // the arrays may be in its mapping
-	row, ok := snap.users.lookup(strconv.FormatInt(id, 10))
+	key, ok := vector.LookupID("user", snap.info.IDs.User, id)
 	if !ok {
-		return nil, fmt.Errorf("user %d: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
+		return nil, fmt.Errorf("user %q: %w (version %q has %s user ids)", id, vector.ErrNotFound, snap.info.Version, snap.info.IDs.User)
+	}
+	row, ok := snap.users.lookup(key)
+	if !ok {
+		return nil, fmt.Errorf("user %q: %w (version %q)", id, vector.ErrNotFound, snap.info.Version)
 	}
 	return slices.Clone(snap.users.vec(row)), nil
 }
@@ -465,10 +476,15 @@ func exactSearch(t *table, q []float32, want int) []cand {
 
 // Load builds the new version in memory, writes it durably and makes it
 // live. See vector.Store.
-func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries) (vector.Info, error) {
+func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries, opts ...vector.LoadOption) (vector.Info, error) {
 	fail := func(err error) (vector.Info, error) {
 		return vector.Info{}, fmt.Errorf("load version %q into %s: %w", version, s, err)
 	}
+	lo, err := vector.LoadOptionsOf(opts...)
+	if err != nil {
+		return fail(err)
+	}
+	ids := lo.IDs
 	if s.closed.Load() {
 		return fail(fmt.Errorf("%w: store closed", vector.ErrUnavailable))
 	}
@@ -484,18 +500,21 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	defer unlock()
 
 	start := time.Now()
-	ib := newTableBuilder(s.dim)
-	if err := readEntries(ctx, items, s.dim, "item", func(id string, v []float32) error { return ib.add(id, v) }); err != nil {
+	// The version's arrays live outside the Go heap (see arena) until the
+	// version is dropped; a failed load frees them here.
+	ar := &arena{}
+	committed := false
+	defer func() {
+		if !committed {
+			ar.release()
+		}
+	}()
+	ib := newTableBuilder(s.dim, lo.Items, ar)
+	if err := readEntries(ctx, items, s.dim, "item", ids.Item, ib.add); err != nil {
 		return fail(err)
 	}
-	ub := newTableBuilder(s.dim)
-	if err := readEntries(ctx, users, s.dim, "user", func(id string, v []float32) error {
-		n, err := vector.ParseUserID(id)
-		if err != nil {
-			return err
-		}
-		return ub.add(strconv.FormatInt(n, 10), v)
-	}); err != nil {
+	ub := newTableBuilder(s.dim, lo.Users, ar)
+	if err := readEntries(ctx, users, s.dim, "user", ids.User, ub.add); err != nil {
 		return fail(err)
 	}
 	it, err := ib.finish("item")
@@ -516,6 +535,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		bs := time.Now()
 		d.graph, err = buildGraph(ctx, it, hnswParams{
 			m: s.opts.M, efConstruction: s.opts.EfConstruction, seed: s.opts.Seed, workers: s.opts.BuildWorkers,
+			arena: ar,
 		})
 		if err != nil {
 			return fail(err)
@@ -527,6 +547,7 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	}
 	d.info = footer{
 		Version: version, Dim: s.dim, Items: it.len(), Users: ut.len(),
+		UserIDs: string(ids.User), ItemIDs: string(ids.Item),
 		LoadedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	prev := s.cur.Load()
@@ -534,7 +555,9 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", vector.ErrUnavailable, err))
 	}
-	snap := newSnapshot(name, d)
+	d.release = ar.release
+	committed = true
+	snap := newSnapshot(name, d, false)
 	s.cur.Store(snap)
 	keep := []string{name}
 	if prev != nil {
@@ -546,8 +569,9 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 	return snap.info, nil
 }
 
-// readEntries checks and collects one table's entries.
-func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, add func(string, []float32) error) error {
+// readEntries checks and collects one table's entries, ids in the
+// canonical form of their type.
+func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, typ vector.IDType, add func(string, []float32) error) error {
 	if seq == nil {
 		return ctx.Err()
 	}
@@ -567,7 +591,11 @@ func readEntries(ctx context.Context, seq vector.Entries, dim int, kind string, 
 		if e.ID == "" {
 			return fmt.Errorf("%w: %s with an empty id", vector.ErrInvalid, kind)
 		}
-		if err := add(e.ID, e.Vector); err != nil {
+		id, err := vector.CanonicalID(kind, typ, e.ID)
+		if err != nil {
+			return err
+		}
+		if err := add(id, e.Vector); err != nil {
 			return fmt.Errorf("%s %q: %w", kind, e.ID, err)
 		}
 	}

@@ -37,3 +37,14 @@ func mapFile(path string) (b []byte, release func(), err error) {
 	}
 	return b, func() { unix.Munmap(b) }, nil
 }
+
+// allocPages returns size zeroed bytes outside the Go heap (an anonymous
+// private mapping) and the function that unmaps them, or a nil function
+// when the mapping fails (the caller then uses the heap).
+func allocPages(size int) ([]byte, func()) {
+	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil
+	}
+	return b, func() { unix.Munmap(b) }
+}

@@ -47,7 +47,7 @@ func TestGraphRecall(t *testing.T) {
 
 func TestGraphDeterministic(t *testing.T) {
 	items := vectortest.Clustered(9, 2000, 32, "d")
-	b := newTableBuilder(32)
+	b := newTableBuilder(32, 0, nil)
 	for _, e := range items {
 		b.add(e.ID, e.Vector)
 	}

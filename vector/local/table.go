@@ -44,14 +44,24 @@ func (t *table) lookup(id string) (uint32, bool) {
 
 // tableBuilder collects a table's rows during a load.
 type tableBuilder struct {
-	dim  int
-	ids  strings.Builder
-	off  []uint32
-	vecs []float32
+	arena *arena
+	dim   int
+	ids   strings.Builder
+	off   []uint32
+	vecs  []float32
 }
 
-func newTableBuilder(dim int) *tableBuilder {
-	return &tableBuilder{dim: dim, off: []uint32{0}}
+// maxHintRows caps the rows a size hint preallocates (a wrong hint must not
+// allocate more than a few GiB up front).
+const maxHintRows = 1 << 24
+
+// newTableBuilder starts a table of vectors of dimension dim, with room
+// for hint rows (a size hint; 0: grow as rows come) allocated from a (nil:
+// the heap). Rows beyond the hint grow on the heap.
+func newTableBuilder(dim int, hint int, a *arena) *tableBuilder {
+	hint = min(max(hint, 0), maxHintRows)
+	off := arenaSlice[uint32](a, hint+1)[:1]
+	return &tableBuilder{arena: a, dim: dim, off: off, vecs: arenaSlice[float32](a, hint*dim)[:0]}
 }
 
 func (b *tableBuilder) add(id string, v []float32) error {
@@ -72,7 +82,7 @@ func (b *tableBuilder) add(id string, v []float32) error {
 func (b *tableBuilder) finish(kind string) (*table, error) {
 	t := &table{dim: b.dim, ids: b.ids.String(), off: b.off, vecs: b.vecs}
 	n := t.len()
-	t.order = make([]uint32, n)
+	t.order = arenaSlice[uint32](b.arena, n)
 	for i := range t.order {
 		t.order[i] = uint32(i)
 	}
@@ -84,13 +94,14 @@ func (b *tableBuilder) finish(kind string) (*table, error) {
 			return nil, fmt.Errorf("%w: %s id %q appears twice", vector.ErrInvalid, kind, t.id(t.order[j]))
 		}
 	}
-	t.inv = inverseNorms(t.vecs, t.dim)
+	t.inv = inverseNorms(t.vecs, t.dim, b.arena)
 	return t, nil
 }
 
-func inverseNorms(vecs []float32, dim int) []float32 {
+// inverseNorms returns the inverse norm of each vector, allocated from a.
+func inverseNorms(vecs []float32, dim int, a *arena) []float32 {
 	n := len(vecs) / dim
-	inv := make([]float32, n)
+	inv := arenaSlice[float32](a, n)
 	for i := range n {
 		v := vecs[i*dim : (i+1)*dim]
 		var s float64

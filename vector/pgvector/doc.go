@@ -8,7 +8,10 @@
 // item_emb(id varchar PRIMARY KEY, embedding vector(32)) and
 // user_emb(id int PRIMARY KEY, embedding vector(32)), each with an HNSW
 // index for cosine distance, plus recoflow_vector_version, one row naming
-// the live model version. Load builds a version in staging tables beside
+// the live model version and its id types. Those are the tables of the
+// lab's id types; a version loaded with string user ids (a dataset spec's,
+// vector.WithIDTypes) gets user_emb(id text PRIMARY KEY, …), and integer
+// item ids are kept in item_emb's varchar in canonical decimal form. Load builds a version in staging tables beside
 // the live ones and swaps them in with one transaction (see Store).
 //
 // Bulk loads use binary COPY on PostgreSQL, and batched

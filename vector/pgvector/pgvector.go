@@ -7,7 +7,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"regexp"
@@ -148,7 +147,14 @@ func (o *Options) setDefaults() error {
 //
 //	item_emb(id varchar PRIMARY KEY, embedding vector(DIM))
 //	user_emb(id int PRIMARY KEY, embedding vector(DIM))
-//	recoflow_vector_version(version, dim, items, users, loaded_at)
+//	recoflow_vector_version(version, dim, items, users, loaded_at,
+//	                        user_id_type, item_id_type)
+//
+// The id columns follow the version's id types (vector.IDTypes): user_emb.id
+// is int for integer user ids (the lab's) and text for string ones;
+// item_emb.id is varchar for both item id types (integer item ids are kept
+// in canonical decimal form). A version whose user id type differs from the
+// live one's gets staging tables of its own type, swapped in like any other.
 //
 // each embedding column with an HNSW index for cosine distance
 // (vector_cosine_ops). Load fills staging tables beside the live ones,
@@ -169,6 +175,11 @@ type Store struct {
 	log      *slog.Logger
 
 	items, users, versions string // quoted, schema-qualified table names
+
+	// userIDs caches the live user_emb.id type (a vector.IDType), which a
+	// load in another process may change: UserVector re-reads it when a
+	// query finds the other type.
+	userIDs atomic.Value
 
 	// The searches' statements (see setSQL).
 	searchSQL, searchExclSQL, similarSQL, similarExclSQL string
@@ -365,10 +376,17 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) (dim int, pglite bo
 			users bigint NOT NULL,
 			loaded_at timestamptz NOT NULL)`,
 	}
+	// Versions loaded before id types existed are the lab's.
+	ddl = append(ddl,
+		"ALTER TABLE "+s.versions+" ADD COLUMN IF NOT EXISTS user_id_type text NOT NULL DEFAULT 'integer'",
+		"ALTER TABLE "+s.versions+" ADD COLUMN IF NOT EXISTS item_id_type text NOT NULL DEFAULT 'string'")
 	for _, q := range ddl {
 		if _, err := conn.Exec(ctx, q); err != nil && !isDuplicate(err) {
 			return 0, false, s.errorf("prepare schema on", err)
 		}
+	}
+	if err := s.readUserIDType(ctx, conn); err != nil {
+		return 0, false, err
 	}
 	var typmod *int32
 	err = conn.QueryRow(ctx, `SELECT a.atttypmod FROM pg_attribute a
@@ -395,6 +413,38 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) (dim int, pglite bo
 	}
 	return dim, pglite, nil
 }
+
+// querier is a connection or the pool.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// readUserIDType reads the type of the live user_emb.id into the cache:
+// integer types are vector.IDInteger, anything else (text) vector.IDString;
+// no table yet means the lab's.
+func (s *Store) readUserIDType(ctx context.Context, q querier) error {
+	var typ *string
+	err := q.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+		JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = 'user_emb' AND a.attname = 'id' AND NOT a.attisdropped`,
+		pgx.QueryExecModeSimpleProtocol, s.opts.Schema).Scan(&typ)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return s.errorf("inspect", err)
+	}
+	t := vector.LabIDs.User
+	if typ != nil {
+		switch *typ {
+		case "integer", "bigint", "smallint":
+			t = vector.IDInteger
+		default:
+			t = vector.IDString
+		}
+	}
+	s.userIDs.Store(t)
+	return nil
+}
+
+func (s *Store) userIDType() vector.IDType { return s.userIDs.Load().(vector.IDType) }
 
 // serverEfSearch reads the session's hnsw.ef_search: the server's setting
 // (postgresql.conf, ALTER DATABASE or ROLE, the URL's options), or
@@ -481,7 +531,7 @@ func (s *Store) errorf(op string, err error) error {
 func isDuplicate(err error) bool {
 	var pe *pgconn.PgError
 	// Concurrent CREATE … IF NOT EXISTS can still collide in the catalogs.
-	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710")
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710" || pe.Code == "42701")
 }
 
 func (s *Store) checkOpen(op string) error {
@@ -498,8 +548,8 @@ func (s *Store) Version(ctx context.Context) (vector.Info, error) {
 	}
 	var info vector.Info
 	var items, users int64
-	err := s.pool.QueryRow(ctx, "SELECT version, dim, items, users, loaded_at FROM "+s.versions).
-		Scan(&info.Version, &info.Dim, &items, &users, &info.LoadedAt)
+	err := s.pool.QueryRow(ctx, "SELECT version, dim, items, users, loaded_at, user_id_type, item_id_type FROM "+s.versions).
+		Scan(&info.Version, &info.Dim, &items, &users, &info.LoadedAt, &info.IDs.User, &info.IDs.Item)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return vector.Info{}, fmt.Errorf("version of %s: %w", s, vector.ErrEmpty)
 	}
@@ -516,15 +566,40 @@ func (s *Store) ItemVector(ctx context.Context, id string) ([]float32, error) {
 	return s.vectorOf(ctx, "item", "SELECT embedding FROM "+s.items+" WHERE id = $1", id)
 }
 
-// UserVector returns a copy of user id's vector.
-func (s *Store) UserVector(ctx context.Context, id int64) ([]float32, error) {
-	if id < math.MinInt32 || id > math.MaxInt32 {
-		if err := s.checkOpen("user vector from"); err != nil {
+// UserVector returns a copy of user id's vector, id matched as the type
+// of user_emb.id says (see vector.IDInteger). The type is cached; when a
+// load elsewhere has changed it, the query fails on the types (or the id
+// cannot be an integer), and the type is read again and the query retried.
+func (s *Store) UserVector(ctx context.Context, id string) ([]float32, error) {
+	if err := s.checkOpen("user vector from"); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		typ := s.userIDType()
+		var v []float32
+		var err error
+		key, ok := vector.LookupID("user", typ, id)
+		if !ok {
+			err = fmt.Errorf("user %q: %w (user_emb.id is int)", id, vector.ErrNotFound)
+		} else if typ == vector.IDInteger {
+			n, _ := strconv.ParseInt(key, 10, 32)
+			v, err = s.vectorOf(ctx, "user", "SELECT embedding FROM "+s.users+" WHERE id = $1::int", int32(n))
+		} else {
+			v, err = s.vectorOf(ctx, "user", "SELECT embedding FROM "+s.users+" WHERE id = $1::text", key)
+		}
+		var pe *pgconn.PgError
+		stale := !ok || errors.As(err, &pe) && pe.Code == "42883" // undefined_function: int = text
+
+		if !stale || attempt > 0 {
+			return v, err
+		}
+		if err := s.readUserIDType(ctx, s.pool); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("user %d: %w (user_emb.id is int)", id, vector.ErrNotFound)
+		if s.userIDType() == typ && pe == nil {
+			return v, err // not found, and the type has not changed
+		}
 	}
-	return s.vectorOf(ctx, "user", "SELECT embedding FROM "+s.users+" WHERE id = $1", id)
 }
 
 func (s *Store) vectorOf(ctx context.Context, kind, sql string, id any) ([]float32, error) {
@@ -682,13 +757,18 @@ func scanHit(r pgx.CollectableRow) (vector.Hit, error) {
 
 // Load fills staging tables, indexes them and swaps them in. See
 // vector.Store.
-func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries) (vector.Info, error) {
+func (s *Store) Load(ctx context.Context, version string, items, users vector.Entries, opts ...vector.LoadOption) (vector.Info, error) {
 	fail := func(err error) (vector.Info, error) {
 		return vector.Info{}, fmt.Errorf("load version %q into %s: %w", version, s, err)
 	}
 	if err := s.checkOpen("load into"); err != nil {
 		return vector.Info{}, err
 	}
+	lo, err := vector.LoadOptionsOf(opts...)
+	if err != nil {
+		return fail(err)
+	}
+	ids := lo.IDs
 	if err := vector.CheckVersion(version); err != nil {
 		return fail(err)
 	}
@@ -705,20 +785,23 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		}
 	}()
 	idType := map[string]string{"item": "varchar", "user": "int"}
+	if ids.User == vector.IDString {
+		idType["user"] = "text"
+	}
 	for _, kind := range []string{"item", "user"} {
 		if _, err := s.pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id %s NOT NULL, embedding vector(%d) NOT NULL)",
 			q(stage[kind]), idType[kind], s.dim)); err != nil {
 			return fail(s.errorf("create staging table in", err))
 		}
 	}
-	nItems, err := s.fill(ctx, stage["item"], "item", items)
+	nItems, err := s.fill(ctx, stage["item"], "item", ids.Item, items)
 	if err != nil {
 		return fail(err)
 	}
 	if nItems == 0 {
 		return fail(fmt.Errorf("%w: no item embeddings", vector.ErrEmpty))
 	}
-	nUsers, err := s.fill(ctx, stage["user"], "user", users)
+	nUsers, err := s.fill(ctx, stage["user"], "user", ids.User, users)
 	if err != nil {
 		return fail(err)
 	}
@@ -757,18 +840,20 @@ func (s *Store) Load(ctx context.Context, version string, items, users vector.En
 		}
 	}
 	var info vector.Info
-	err = tx.QueryRow(ctx, "INSERT INTO "+s.versions+` (singleton, version, dim, items, users, loaded_at)
-		VALUES (true, $1, $2, $3, $4, now())
+	err = tx.QueryRow(ctx, "INSERT INTO "+s.versions+` (singleton, version, dim, items, users, loaded_at, user_id_type, item_id_type)
+		VALUES (true, $1, $2, $3, $4, now(), $5, $6)
 		ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, dim = EXCLUDED.dim,
-			items = EXCLUDED.items, users = EXCLUDED.users, loaded_at = EXCLUDED.loaded_at
-		RETURNING loaded_at`, version, s.dim, nItems, nUsers).Scan(&info.LoadedAt)
+			items = EXCLUDED.items, users = EXCLUDED.users, loaded_at = EXCLUDED.loaded_at,
+			user_id_type = EXCLUDED.user_id_type, item_id_type = EXCLUDED.item_id_type
+		RETURNING loaded_at`, version, s.dim, nItems, nUsers, string(ids.User), string(ids.Item)).Scan(&info.LoadedAt)
 	if err != nil {
 		return fail(s.errorf("record version in", err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fail(s.errorf("swap in", err))
 	}
-	info.Version, info.Dim, info.Items, info.Users = version, s.dim, int(nItems), int(nUsers)
+	s.userIDs.Store(ids.User)
+	info.Version, info.Dim, info.Items, info.Users, info.IDs = version, s.dim, int(nItems), int(nUsers), ids
 	info.LoadedAt = info.LoadedAt.UTC()
 	s.log.Info("pgvector store loaded version", "store", s.String(), "version", version, "items", nItems, "users", nUsers,
 		"copy", s.useCopy, "load", loaded, "index", indexed, "took", time.Since(start))
@@ -811,12 +896,13 @@ func (s *Store) index(ctx context.Context, table, kind string) error {
 
 // row is one checked entry ready to send.
 type row struct {
-	id  any // string for items, int32 for users
+	id  any // int32 for integer user ids, else string
 	vec pgv.Vector
 }
 
-// rows checks entries as they are read: dimension, finiteness, user ids.
-func (s *Store) rows(ctx context.Context, kind string, seq vector.Entries) iter.Seq2[row, error] {
+// rows checks entries as they are read: dimension, finiteness, ids of
+// type typ.
+func (s *Store) rows(ctx context.Context, kind string, typ vector.IDType, seq vector.Entries) iter.Seq2[row, error] {
 	return func(yield func(row, error) bool) {
 		n := 0
 		for e, err := range seq {
@@ -834,16 +920,15 @@ func (s *Store) rows(ctx context.Context, kind string, seq vector.Entries) iter.
 				yield(row{}, fmt.Errorf("%s %q: %w", kind, e.ID, err))
 				return
 			}
-			r := row{vec: pgv.NewVector(e.Vector)}
-			if kind == "user" {
-				id, err := vector.ParseUserID(e.ID)
-				if err != nil {
-					yield(row{}, err)
-					return
-				}
-				r.id = int32(id)
-			} else {
-				r.id = e.ID
+			id, err := vector.CanonicalID(kind, typ, e.ID)
+			if err != nil {
+				yield(row{}, err)
+				return
+			}
+			r := row{vec: pgv.NewVector(e.Vector), id: id}
+			if kind == "user" && typ == vector.IDInteger {
+				n, _ := strconv.ParseInt(id, 10, 32)
+				r.id = int32(n)
 			}
 			if !yield(r, nil) {
 				return
@@ -854,15 +939,15 @@ func (s *Store) rows(ctx context.Context, kind string, seq vector.Entries) iter.
 
 // fill sends every entry of seq into the staging table and returns how many
 // it sent.
-func (s *Store) fill(ctx context.Context, table, kind string, seq vector.Entries) (int64, error) {
+func (s *Store) fill(ctx context.Context, table, kind string, typ vector.IDType, seq vector.Entries) (int64, error) {
 	if seq == nil {
 		seq = func(func(embedding.Entry, error) bool) {}
 	}
-	rows := s.rows(ctx, kind, seq)
+	rows := s.rows(ctx, kind, typ, seq)
 	if s.useCopy {
 		return s.copyRows(ctx, table, kind, rows)
 	}
-	return s.insertRows(ctx, table, kind, rows)
+	return s.insertRows(ctx, table, kind, kind == "user" && typ == vector.IDInteger, rows)
 }
 
 func (s *Store) copyRows(ctx context.Context, table, kind string, rows iter.Seq2[row, error]) (int64, error) {
@@ -906,10 +991,15 @@ func (c *copySource) Next() bool {
 func (c *copySource) Values() ([]any, error) { return []any{c.cur.id, c.cur.vec}, nil }
 func (c *copySource) Err() error             { return c.err }
 
-func (s *Store) insertRows(ctx context.Context, table, kind string, rows iter.Seq2[row, error]) (int64, error) {
+// insertRows sends rows in batches; intIDs: the ids are int32s (else
+// strings).
+func (s *Store) insertRows(ctx context.Context, table, kind string, intIDs bool, rows iter.Seq2[row, error]) (int64, error) {
 	qt := pgx.Identifier{s.opts.Schema, table}.Sanitize()
 	sql := "INSERT INTO " + qt + " (id, embedding) SELECT * FROM unnest($1::varchar[], $2::vector[])"
 	if kind == "user" {
+		sql = "INSERT INTO " + qt + " (id, embedding) SELECT * FROM unnest($1::text[], $2::vector[])"
+	}
+	if intIDs {
 		sql = "INSERT INTO " + qt + " (id, embedding) SELECT * FROM unnest($1::int[], $2::vector[])"
 	}
 	var n int64
@@ -921,7 +1011,7 @@ func (s *Store) insertRows(ctx context.Context, table, kind string, rows iter.Se
 			return nil
 		}
 		var ids any = sids
-		if kind == "user" {
+		if intIDs {
 			ids = uids
 		}
 		if _, err := s.pool.Exec(ctx, sql, ids, vecs); err != nil {
@@ -935,7 +1025,7 @@ func (s *Store) insertRows(ctx context.Context, table, kind string, rows iter.Se
 		if err != nil {
 			return 0, err
 		}
-		if kind == "user" {
+		if intIDs {
 			uids = append(uids, r.id.(int32))
 		} else {
 			sids = append(sids, r.id.(string))

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	pgv "github.com/pgvector/pgvector-go"
 
+	"github.com/recoflow/recoflow/embedding"
+
 	"github.com/recoflow/recoflow/internal/testenv"
 	"github.com/recoflow/recoflow/vector"
 	"github.com/recoflow/recoflow/vector/vectortest"
@@ -471,5 +473,121 @@ func TestRaisedEfSearchOneBatch(t *testing.T) {
 	}
 	if after == strconv.Itoa(want) || after == strconv.Itoa(want+2) {
 		t.Errorf("hnsw.ef_search after the searches: %s, the raised value leaked into the session", after)
+	}
+}
+
+// TestSpecTables: a version with string user ids and integer item ids
+// gets user_emb.id text (item_emb.id stays varchar), the version row
+// records the id types, and the lab's version after it gets the lab's
+// tables back.
+func TestSpecTables(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{MaxConns: 2})
+	defer st.Close()
+	shop := vector.IDTypes{User: vector.IDString, Item: vector.IDInteger}
+	items := vectortest.Clustered(3, 50, 32, "")
+	for i := range items {
+		items[i].ID = strconv.Itoa(1000 + i)
+	}
+	users := []embedding.Entry{{ID: "00000000-a762", Vector: items[0].Vector}, {ID: "0103", Vector: items[1].Vector}}
+	columns := func() string {
+		t.Helper()
+		var got []string
+		rows, err := st.pool.Query(ctx, `SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname IN ('item_emb', 'user_emb') AND a.attname = 'id' ORDER BY 1`, st.opts.Schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			got = append(got, s)
+		}
+		return strings.Join(got, ", ")
+	}
+	if _, err := st.Load(ctx, "shop", vector.FromSlice(items), vector.FromSlice(users), vector.WithIDTypes(shop)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := columns(), "item_emb.id character varying, user_emb.id text"; got != want {
+		t.Fatalf("shop's id columns: %s, want %s", got, want)
+	}
+	var ut, it string
+	if err := st.pool.QueryRow(ctx, "SELECT user_id_type, item_id_type FROM "+st.versions).Scan(&ut, &it); err != nil || ut != "string" || it != "integer" {
+		t.Fatalf("version row's id types %q %q, %v", ut, it, err)
+	}
+	if v, err := st.UserVector(ctx, "0103"); err != nil || !slices.Equal(v, items[1].Vector) {
+		t.Fatalf("UserVector(0103) = %v, %v", v, err)
+	}
+	if _, err := st.Load(ctx, "lab", vector.FromSlice(vectortest.Clustered(3, 50, 32, "S")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := columns(), "item_emb.id character varying, user_emb.id integer"; got != want {
+		t.Fatalf("lab's id columns after the shop's: %s, want %s", got, want)
+	}
+}
+
+// TestIDTypeChangedElsewhere: a store that cached the live user id type
+// finds users after another process loaded a version of the other type.
+func TestIDTypeChangedElsewhere(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	a := openTest(t, url, Options{MaxConns: 2})
+	defer a.Close()
+	items := vectortest.Clustered(4, 20, 32, "S")
+	labUsers := []embedding.Entry{{ID: "103", Vector: items[0].Vector}}
+	if _, err := a.Load(ctx, "lab", vector.FromSlice(items), vector.FromSlice(labUsers)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, url, Options{Schema: a.opts.Schema, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	shopUsers := []embedding.Entry{{ID: "alice", Vector: items[1].Vector}, {ID: "103", Vector: items[2].Vector}}
+	if _, err := b.Load(ctx, "shop", vector.FromSlice(items), vector.FromSlice(shopUsers),
+		vector.WithIDTypes(vector.IDTypes{User: vector.IDString})); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range shopUsers { // "alice" cannot be an int; "103" can, and the query finds a text column
+		if v, err := a.UserVector(ctx, u.ID); err != nil || !slices.Equal(v, u.Vector) {
+			t.Fatalf("UserVector(%q) after another process loaded string user ids = %v, %v", u.ID, v, err)
+		}
+	}
+	if _, err := b.Load(ctx, "lab2", vector.FromSlice(items), vector.FromSlice(labUsers)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.UserVector(ctx, "0103"); err != nil || !slices.Equal(v, labUsers[0].Vector) {
+		t.Fatalf("UserVector(0103) after the lab's version came back = %v, %v", v, err)
+	}
+	if _, err := a.UserVector(ctx, "alice"); !errors.Is(err, vector.ErrNotFound) {
+		t.Fatalf("UserVector(alice) in the lab's version: %v, want ErrNotFound", err)
+	}
+	if info, err := a.Version(ctx); err != nil || info.IDs != vector.LabIDs {
+		t.Fatalf("Version = %+v, %v; want the lab's id types", info, err)
+	}
+}
+
+// TestVersionTableBeforeIDTypes: a version table made before id types
+// existed gets the columns, and its version reads as the lab's.
+func TestVersionTableBeforeIDTypes(t *testing.T) {
+	url := testenv.URL(t, testenv.PgvectorVar)
+	ctx := context.Background()
+	st := openTest(t, url, Options{MaxConns: 2})
+	defer st.Close()
+	if _, err := st.Load(ctx, "old", vector.FromSlice(vectortest.Clustered(3, 20, 32, "S")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, "ALTER TABLE "+st.versions+" DROP COLUMN user_id_type, DROP COLUMN item_id_type"); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := Open(ctx, url, Options{Schema: st.opts.Schema, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if info, err := st2.Version(ctx); err != nil || info.Version != "old" || info.IDs != vector.LabIDs {
+		t.Fatalf("Version = %+v, %v; want %q with the lab's id types", info, err, "old")
 	}
 }

@@ -52,6 +52,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("BadQueries", func(t *testing.T) { testBadQueries(t, open(t)) })
 	t.Run("BadLoads", func(t *testing.T) { testBadLoads(t, open(t)) })
 	t.Run("Swap", func(t *testing.T) { testSwap(t, open(t)) })
+	t.Run("StringIDs", func(t *testing.T) { testStringIDs(t, open(t)) })
+	t.Run("IDTypeSwap", func(t *testing.T) { testIDTypeSwap(t, open(t)) })
 	t.Run("SwapUnderReads", func(t *testing.T) { testSwapUnderReads(t, open(t)) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, h.Open(t)) })
 	if h.Reopen != nil {
@@ -66,6 +68,13 @@ func Run(t *testing.T, h Harness) {
 				t.Fatalf("after reopening: version %+v, %v; want %q with %d items", info, err, "persisted", len(small))
 			}
 			checkSmallSearch(t, st)
+		})
+		t.Run("ReopenStringIDs", func(t *testing.T) {
+			st := h.Open(t)
+			loadShop(t, st, "shop")
+			st = h.Reopen(t, st)
+			defer st.Close()
+			checkShop(t, st, "shop")
 		})
 	}
 }
@@ -158,7 +167,7 @@ func testEmpty(t *testing.T, st vector.Store) {
 	wantErr(t, "SearchItemsBatch on an empty store", err, vector.ErrEmpty)
 	_, err = st.ItemVector(ctx, "S10_1678")
 	wantErr(t, "ItemVector on an empty store", err, vector.ErrEmpty)
-	_, err = st.UserVector(ctx, 103)
+	_, err = st.UserVector(ctx, "103")
 	wantErr(t, "UserVector on an empty store", err, vector.ErrEmpty)
 	if s := st.String(); s == "" {
 		t.Error("String() is empty")
@@ -187,7 +196,7 @@ func testLoadAndLookUp(t *testing.T, st vector.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := vector.Info{Version: "2025-01-02T03-04-05", Dim: vector.DefaultDim, Items: 6, Users: 3}
+	want := vector.Info{Version: "2025-01-02T03-04-05", Dim: vector.DefaultDim, Items: 6, Users: 3, IDs: vector.LabIDs}
 	check := func(what string, got vector.Info) {
 		t.Helper()
 		at := got.LoadedAt
@@ -217,16 +226,18 @@ func testLoadAndLookUp(t *testing.T, st vector.Store) {
 	if again[0] != 1 {
 		t.Fatal("changing a returned vector changed the store")
 	}
-	u, err := st.UserVector(ctx, 103)
-	if err != nil || !slices.Equal(u, smallUsers()[0].Vector) {
-		t.Fatalf("UserVector(103) = %v, %v; want %v", u, err, smallUsers()[0].Vector)
+	for _, id := range []string{"103", " 0103 "} { // integer ids match in canonical form
+		u, err := st.UserVector(ctx, id)
+		if err != nil || !slices.Equal(u, smallUsers()[0].Vector) {
+			t.Fatalf("UserVector(%q) = %v, %v; want %v", id, u, err, smallUsers()[0].Vector)
+		}
 	}
 	_, err = st.ItemVector(ctx, "S99_9999")
 	wantErr(t, "ItemVector of an unknown item", err, vector.ErrNotFound)
-	_, err = st.UserVector(ctx, 999)
-	wantErr(t, "UserVector of an unknown user", err, vector.ErrNotFound)
-	_, err = st.UserVector(ctx, math.MaxInt64)
-	wantErr(t, "UserVector of an id beyond int", err, vector.ErrNotFound)
+	for _, id := range []string{"999", "9223372036854775807", "alice", ""} {
+		_, err = st.UserVector(ctx, id)
+		wantErr(t, fmt.Sprintf("UserVector(%q) of an unknown user or one that cannot be an int", id), err, vector.ErrNotFound)
+	}
 	checkSmallSearch(t, st)
 }
 
@@ -512,7 +523,7 @@ func testSwap(t *testing.T, st vector.Store) {
 	}
 	_, err = st.ItemVector(ctx, a[0].ID)
 	wantErr(t, "an item of the old version", err, vector.ErrNotFound)
-	_, err = st.UserVector(ctx, 103)
+	_, err = st.UserVector(ctx, "103")
 	wantErr(t, "a user of the old version", err, vector.ErrNotFound)
 	if _, err := st.ItemVector(ctx, b[7].ID); err != nil {
 		t.Fatal(err)
@@ -592,4 +603,151 @@ func testClosed(t *testing.T, st vector.Store) {
 	wantErr(t, "ItemVector after Close", err, vector.ErrUnavailable)
 	_, err = st.Load(ctx, "v2", vector.FromSlice(smallItems()), nil)
 	wantErr(t, "Load after Close", err, vector.ErrUnavailable)
+}
+
+// shopIDs are the id types of a shop like README's movie shop: string
+// user ids, integer item ids.
+var shopIDs = vector.IDTypes{User: vector.IDString, Item: vector.IDInteger}
+
+// shopItems are smallItems with integer ids: "1" is A … "6" is F.
+func shopItems() []embedding.Entry {
+	items := smallItems()
+	for i := range items {
+		items[i].ID = fmt.Sprint(i + 1)
+	}
+	return items
+}
+
+var shopOrder = func() []vector.Hit {
+	ids := map[string]string{}
+	for i, it := range smallItems() {
+		ids[it.ID] = fmt.Sprint(i + 1)
+	}
+	out := slices.Clone(smallOrder)
+	for i := range out {
+		out[i].ID = ids[out[i].ID]
+	}
+	return out
+}()
+
+// shopUsers have string ids, among them ones a lab store would refuse or
+// read as integers.
+func shopUsers() []embedding.Entry {
+	return []embedding.Entry{
+		{ID: "00000000-a762", Vector: e(0.25, -1.5, 3e-7)},
+		{ID: "alice", Vector: e(1, 2, 3)},
+		{ID: "0103", Vector: e(-0.1)},
+		{ID: "103", Vector: e(0, 0.5)},
+		{ID: "zoë o'brien, \"quoted\"", Vector: e(3, 0, 1)},
+	}
+}
+
+func loadShop(t *testing.T, st vector.Store, version string) vector.Info {
+	t.Helper()
+	info, err := st.Load(context.Background(), version, vector.FromSlice(shopItems()), vector.FromSlice(shopUsers()),
+		vector.WithIDTypes(shopIDs))
+	if err != nil {
+		t.Fatalf("load %s with string user ids: %v", version, err)
+	}
+	return info
+}
+
+// checkShop checks that the live version is loadShop's.
+func checkShop(t *testing.T, st vector.Reader, version string) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := st.Version(ctx)
+	if err != nil || info.Version != version || info.IDs != shopIDs || info.Users != len(shopUsers()) {
+		t.Fatalf("Version = %+v, %v; want %q with id types %+v and %d users", info, err, version, shopIDs, len(shopUsers()))
+	}
+	for _, u := range shopUsers() {
+		got, err := st.UserVector(ctx, u.ID)
+		if err != nil || !slices.Equal(got, u.Vector) {
+			t.Fatalf("UserVector(%q) = %v, %v; want %v", u.ID, got, err, u.Vector)
+		}
+	}
+	for _, id := range []string{" 103", "00000000-A762", "bob", "3000000000", ""} { // string ids match exactly
+		_, err := st.UserVector(ctx, id)
+		wantErr(t, fmt.Sprintf("UserVector(%q) with string user ids", id), err, vector.ErrNotFound)
+	}
+	for _, it := range shopItems() {
+		got, err := st.ItemVector(ctx, it.ID)
+		if err != nil || !slices.Equal(got, it.Vector) {
+			t.Fatalf("ItemVector(%q) = %v, %v; want %v", it.ID, got, err, it.Vector)
+		}
+	}
+	hits, err := st.SearchItems(ctx, e(1), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, "search e(1) with integer item ids", hits, shopOrder)
+	hits, err = st.SearchItems(ctx, e(1), 2, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHits(t, "search e(1) excluding item 1", hits, shopOrder[1:3])
+}
+
+// testStringIDs: a version with string user ids and integer item ids, as
+// a dataset spec declares them, and the loads its types refuse.
+func testStringIDs(t *testing.T, st vector.Store) {
+	ctx := context.Background()
+	info := loadShop(t, st, "shop-v1")
+	if info.IDs != shopIDs || info.Users != len(shopUsers()) || info.Items != len(shopItems()) {
+		t.Fatalf("Load's info %+v, want id types %+v", info, shopIDs)
+	}
+	checkShop(t, st, "shop-v1")
+
+	fails := func(what string, items, users []embedding.Entry, text string) {
+		t.Helper()
+		_, err := st.Load(ctx, "shop-v2", vector.FromSlice(items), vector.FromSlice(users), vector.WithIDTypes(shopIDs))
+		wantErr(t, what, err, vector.ErrInvalid)
+		if !strings.Contains(err.Error(), text) {
+			t.Fatalf("%s: error %q does not mention %q", what, err, text)
+		}
+		checkShop(t, st, "shop-v1")
+	}
+	fails("an item id that is not an integer", append(shopItems(), embedding.Entry{ID: "S10_1678", Vector: e(1)}), shopUsers(), "S10_1678")
+	fails("an empty user id", shopItems(), append(shopUsers(), embedding.Entry{ID: "", Vector: e(1)}), "empty")
+	fails("a user id with NUL", shopItems(), append(shopUsers(), embedding.Entry{ID: "a\x00b", Vector: e(1)}), "NUL")
+	fails("a user id that is not UTF-8", shopItems(), append(shopUsers(), embedding.Entry{ID: "caf\xe9", Vector: e(1)}), "UTF-8")
+	fails("a duplicate string user id", shopItems(), append(shopUsers(), embedding.Entry{ID: "alice", Vector: e(0, 0, 0, 1)}), "alice")
+	_, err := st.Load(ctx, "shop-v2", vector.FromSlice(shopItems()), nil, vector.WithIDTypes(vector.IDTypes{User: "uuid"}))
+	wantErr(t, "an unknown id type", err, vector.ErrInvalid)
+	checkShop(t, st, "shop-v1")
+}
+
+// testIDTypeSwap: versions of other id types replace each other whole,
+// and a failed load of another type leaves the live one and its types.
+func testIDTypeSwap(t *testing.T, st vector.Store) {
+	ctx := context.Background()
+	load(t, st, "lab", smallItems(), smallUsers())
+	loadShop(t, st, "shop")
+	checkShop(t, st, "shop")
+	_, err := st.ItemVector(ctx, "S10_1678")
+	wantErr(t, "a lab item after the shop's version", err, vector.ErrNotFound)
+
+	// A failing lab load after the shop's: the shop's stays, typed.
+	_, err = st.Load(ctx, "lab-bad", vector.FromSlice(smallItems()),
+		vector.FromSlice(append(smallUsers(), embedding.Entry{ID: "00000000-a762", Vector: e(1)})))
+	wantErr(t, "a string user id in a lab load", err, vector.ErrInvalid)
+	if !strings.Contains(err.Error(), "00000000-a762") || !strings.Contains(err.Error(), "32-bit") {
+		t.Fatalf("error %q should name the id and say it is not a 32-bit integer", err)
+	}
+	checkShop(t, st, "shop")
+
+	info := load(t, st, "lab", smallItems(), smallUsers())
+	if info.IDs != vector.LabIDs {
+		t.Fatalf("lab version's id types %+v, want %+v", info.IDs, vector.LabIDs)
+	}
+	if v, err := st.Version(ctx); err != nil || v.IDs != vector.LabIDs {
+		t.Fatalf("Version after the lab's load: %+v, %v", v, err)
+	}
+	u, err := st.UserVector(ctx, "0103")
+	if err != nil || !slices.Equal(u, smallUsers()[0].Vector) {
+		t.Fatalf("UserVector(0103) after the swap back = %v, %v; want user 103's", u, err)
+	}
+	_, err = st.UserVector(ctx, "alice")
+	wantErr(t, "a shop user after the lab's version", err, vector.ErrNotFound)
+	checkSmallSearch(t, st)
 }
