@@ -21,6 +21,9 @@ type arena struct {
 // minArenaBytes: smaller arrays stay on the heap.
 const minArenaBytes = 1 << 20
 
+// arenaSlice returns n zeroed Ts from a (or the heap, for small arrays or
+// a nil arena). T must hold no pointers: the collector does not look
+// inside arena memory.
 func arenaSlice[T any](a *arena, n int) []T {
 	var zero T
 	size := n * int(unsafe.Sizeof(zero))
