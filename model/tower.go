@@ -67,15 +67,13 @@ func (t *tower) forward(x *input, h, e []float64) {
 	for j := 0; j < x.n; j++ {
 		v := x.val[j]
 		row := t.w1[int(x.idx[j])*H:][:H]
-		if v == 1 {
+		if v == 1 && !useAVX2 {
 			for k := range h {
 				h[k] += row[k]
 			}
 			continue
 		}
-		for k := range h {
-			h[k] += float64(v * row[k])
-		}
+		axpy(h, v, row) // 1·w = w exactly: the same sums
 	}
 	copy(e, t.b2)
 	for k, v := range h {
@@ -115,6 +113,16 @@ func (t *tower) backward(x *input, h, ge []float64, g *tower, gh []float64) {
 func axpyDot(y []float64, a float64, x, w []float64) float64 {
 	x = x[:len(y)]
 	w = w[:len(y)]
+	if useAVX2 {
+		return axpyDotAVX2(y, a, x, w)
+	}
+	return axpyDotGo(y, a, x, w)
+}
+
+// axpyDotGo is axpyDot in Go: the reference of axpyDotAVX2.
+func axpyDotGo(y []float64, a float64, x, w []float64) float64 {
+	x = x[:len(y)]
+	w = w[:len(y)]
 	var s0, s1, s2, s3 float64
 	for len(y) >= 4 && len(x) >= 4 && len(w) >= 4 {
 		y4, x4, w4 := y[:4:4], x[:4:4], w[:4:4]
@@ -139,6 +147,15 @@ func axpyDot(y []float64, a float64, x, w []float64) float64 {
 // fixed, so the result is deterministic.
 func dot(a, b []float64) float64 {
 	b = b[:len(a)]
+	if useAVX2 {
+		return dotAVX2(a, b)
+	}
+	return dotGo(a, b)
+}
+
+// dotGo is dot in Go: the reference of dotAVX2.
+func dotGo(a, b []float64) float64 {
+	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	for len(a) >= 4 && len(b) >= 4 {
 		a4, b4 := a[:4:4], b[:4:4]
@@ -156,6 +173,16 @@ func dot(a, b []float64) float64 {
 
 // axpy adds a·x to y.
 func axpy(y []float64, a float64, x []float64) {
+	x = x[:len(y)]
+	if useAVX2 {
+		axpyAVX2(y, a, x)
+		return
+	}
+	axpyGo(y, a, x)
+}
+
+// axpyGo is axpy in Go: the reference of axpyAVX2.
+func axpyGo(y []float64, a float64, x []float64) {
 	x = x[:len(y)]
 	for len(y) >= 4 && len(x) >= 4 {
 		y4, x4 := y[:4:4], x[:4:4]

@@ -568,6 +568,7 @@ type trainer struct {
 	scratchE          [shards][]float64
 	rowsU, logit      [shards][]float64 // per shard: its users' embeddings, its logits
 	extra             [shards][]float64
+	eIT               []float64 // the step's candidate item embeddings, transposed
 	shardLoss, shardW [shards]float64
 	batchNo           int32
 	valUsers          []bool    // users the validation ranking measures (nil: all)
@@ -856,6 +857,11 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	// to the unit embeddings (users per position, items per shard)
 	M := min(t.nI, t.cfg.Negatives)
 	invTau := 1 / t.cfg.Temperature
+	var ET []float64 // the candidates' embeddings transposed, for mulABtT
+	if vectorGemm(M) {
+		ET = growF(&t.eIT, M*D)
+		transpose(ET, t.eI[:M*D], M, D)
+	}
 	t.parallel(func(s int) {
 		lo, hi := span(B, s)
 		R := hi - lo
@@ -871,7 +877,11 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 			copy(U[r*D:(r+1)*D], t.eU[int(t.posU[lo+r])*D:][:D])
 		}
 		E := t.eI[:M*D]
-		mulABt(G, U, E, R, M, D)
+		if ET != nil {
+			mulABtT(G, U, ET, R, M, D)
+		} else {
+			mulABt(G, U, E, R, M, D)
+		}
 		sum, wsum := 0.0, 0.0
 		for r := range R {
 			p := lo + r

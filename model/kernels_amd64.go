@@ -1,0 +1,19 @@
+package model
+
+// useAVX2 routes the kernels to their AVX2 versions (kernels_amd64.s),
+// which give the same bits as the Go code: see kernels.go.
+var useAVX2 = cpuHasAVX2()
+
+func cpuHasAVX2() bool
+
+//go:noescape
+func axpyAVX2(y []float64, a float64, x []float64)
+
+//go:noescape
+func dotAVX2(a, b []float64) float64
+
+//go:noescape
+func axpyDotAVX2(y []float64, a float64, x, w []float64) float64
+
+//go:noescape
+func combAVX2(out, c []float64, cs, n int, rows []float64, w, cols int)

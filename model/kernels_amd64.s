@@ -1,0 +1,236 @@
+#include "textflag.h"
+
+// AVX2 versions of the kernels in kernels.go. Each computes exactly what
+// its Go counterpart computes, in the same order: products and sums are
+// separate instructions (VMULPD, then VADDPD; never a fused multiply-add),
+// and the vector lanes are the Go code's accumulators, so the results are
+// the same bits.
+
+// func cpuHasAVX2() bool
+TEXT ·cpuHasAVX2(SB), NOSPLIT, $0-1
+	MOVL $0, AX
+	CPUID
+	CMPL AX, $7
+	JB   no
+	MOVL $1, AX
+	CPUID
+	// OSXSAVE (bit 27) and AVX (bit 28)
+	MOVL CX, DX
+	ANDL $0x18000000, DX
+	CMPL DX, $0x18000000
+	JNE  no
+	// the OS saves the XMM and YMM state
+	MOVL $0, CX
+	XGETBV
+	ANDL $6, AX
+	CMPL AX, $6
+	JNE  no
+	MOVL $7, AX
+	MOVL $0, CX
+	CPUID
+	// AVX2 (bit 5)
+	ANDL $0x20, BX
+	JZ   no
+	MOVB $1, ret+0(FP)
+	RET
+no:
+	MOVB $0, ret+0(FP)
+	RET
+
+// func axpyAVX2(y []float64, a float64, x []float64)
+// y[i] += a·x[i] for i < len(y); len(x) >= len(y).
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
+	MOVQ         y_base+0(FP), DI
+	MOVQ         y_len+8(FP), CX
+	VBROADCASTSD a+24(FP), Y0
+	MOVQ         x_base+32(FP), SI
+
+loop8:
+	CMPQ    CX, $8
+	JL      loop4
+	VMULPD  (SI), Y0, Y1
+	VMULPD  32(SI), Y0, Y2
+	VADDPD  (DI), Y1, Y1
+	VADDPD  32(DI), Y2, Y2
+	VMOVUPD Y1, (DI)
+	VMOVUPD Y2, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $8, CX
+	JMP     loop8
+
+loop4:
+	CMPQ    CX, $4
+	JL      tail
+	VMULPD  (SI), Y0, Y1
+	VADDPD  (DI), Y1, Y1
+	VMOVUPD Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $4, CX
+
+tail:
+	TESTQ  CX, CX
+	JE     done
+	VMULSD (SI), X0, X1
+	VADDSD (DI), X1, X1
+	VMOVSD X1, (DI)
+	ADDQ   $8, SI
+	ADDQ   $8, DI
+	DECQ   CX
+	JMP    tail
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(a, b []float64) float64
+// Four lanes (s0..s3 of index mod 4) over the whole quads, the rest into
+// s0, then (s0+s1)+(s2+s3), as dot does; len(b) >= len(a).
+TEXT ·dotAVX2(SB), NOSPLIT, $0-56
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPD Y1, Y1, Y1
+
+dloop4:
+	CMPQ   CX, $4
+	JL     dtail0
+	VMOVUPD (SI), Y2
+	VMULPD (DI), Y2, Y2
+	VADDPD Y2, Y1, Y1
+	ADDQ   $32, SI
+	ADDQ   $32, DI
+	SUBQ   $4, CX
+	JMP    dloop4
+
+dtail0:
+	VEXTRACTF128 $1, Y1, X3 // s2, s3
+
+dtail:
+	TESTQ  CX, CX
+	JE     dsum
+	VMOVSD (SI), X2
+	VMULSD (DI), X2, X2
+	VADDSD X2, X1, X1 // s0 += ; s1 kept
+	ADDQ   $8, SI
+	ADDQ   $8, DI
+	DECQ   CX
+	JMP    dtail
+
+dsum:
+	VHADDPD X1, X1, X1 // s0+s1
+	VHADDPD X3, X3, X3 // s2+s3
+	VADDSD  X3, X1, X1
+	VMOVSD  X1, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func axpyDotAVX2(y []float64, a float64, x, w []float64) float64
+// y[i] += a·x[i] and returns Σ w[i]·x[i] in dot's lanes and order;
+// len(x), len(w) >= len(y).
+TEXT ·axpyDotAVX2(SB), NOSPLIT, $0-88
+	MOVQ         y_base+0(FP), DI
+	MOVQ         y_len+8(FP), CX
+	VBROADCASTSD a+24(FP), Y0
+	MOVQ         x_base+32(FP), SI
+	MOVQ         w_base+56(FP), DX
+	VXORPD       Y1, Y1, Y1
+
+aloop4:
+	CMPQ    CX, $4
+	JL      atail0
+	VMOVUPD (SI), Y2
+	VMULPD  Y2, Y0, Y3
+	VADDPD  (DI), Y3, Y3
+	VMOVUPD Y3, (DI)
+	VMULPD  (DX), Y2, Y2
+	VADDPD  Y2, Y1, Y1
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $4, CX
+	JMP     aloop4
+
+atail0:
+	VEXTRACTF128 $1, Y1, X4
+
+atail:
+	TESTQ  CX, CX
+	JE     asum
+	VMOVSD (SI), X2
+	VMULSD X2, X0, X3
+	VADDSD (DI), X3, X3
+	VMOVSD X3, (DI)
+	VMULSD (DX), X2, X2
+	VADDSD X2, X1, X1
+	ADDQ   $8, SI
+	ADDQ   $8, DI
+	ADDQ   $8, DX
+	DECQ   CX
+	JMP    atail
+
+asum:
+	VHADDPD X1, X1, X1
+	VHADDPD X4, X4, X4
+	VADDSD  X4, X1, X1
+	VMOVSD  X1, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func combAVX2(out, c []float64, cs, n int, rows []float64, w, cols int)
+// For the first cols columns (a multiple of 16) of out:
+// out[k] = Σ_{j<n} c[j·cs]·rows[j·w+k], summed over j in ascending order
+// from 0. Bounds are checked by the caller.
+TEXT ·combAVX2(SB), NOSPLIT, $0-104
+	MOVQ out_base+0(FP), DI
+	MOVQ c_base+24(FP), SI
+	MOVQ cs+48(FP), R8
+	SHLQ $3, R8
+	MOVQ n+56(FP), R9
+	MOVQ rows_base+64(FP), R10
+	MOVQ w+88(FP), R11
+	SHLQ $3, R11
+	MOVQ cols+96(FP), R12
+
+cloop:
+	CMPQ   R12, $16
+	JL     cdone
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	MOVQ   SI, AX
+	MOVQ   R10, DX
+	MOVQ   R9, CX
+
+jloop:
+	TESTQ        CX, CX
+	JE           cstore
+	VBROADCASTSD (AX), Y0
+	VMULPD       (DX), Y0, Y5
+	VMULPD       32(DX), Y0, Y6
+	VMULPD       64(DX), Y0, Y7
+	VMULPD       96(DX), Y0, Y8
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y6, Y2, Y2
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y8, Y4, Y4
+	ADDQ         R8, AX
+	ADDQ         R11, DX
+	DECQ         CX
+	JMP          jloop
+
+cstore:
+	VMOVUPD Y1, (DI)
+	VMOVUPD Y2, 32(DI)
+	VMOVUPD Y3, 64(DI)
+	VMOVUPD Y4, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, R10
+	SUBQ    $16, R12
+	JMP     cloop
+
+cdone:
+	VZEROUPPER
+	RET

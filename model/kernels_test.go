@@ -1,0 +1,76 @@
+package model
+
+import (
+	"math"
+	"testing"
+)
+
+// TestKernelsSameBits checks that the kernels (AVX2 where the CPU has it)
+// give exactly the bits of their Go references, on lengths that exercise
+// every remainder and on values of every magnitude and sign (zeros of
+// both signs included).
+func TestKernelsSameBits(t *testing.T) {
+	t.Logf("AVX2 kernels: %v", useAVX2)
+	r := newRNG(9, 3)
+	vals := func(n int) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			switch r.intn(10) {
+			case 0:
+				s[i] = 0
+			case 1:
+				s[i] = math.Copysign(0, -1)
+			default:
+				s[i] = (2*r.float64() - 1) * math.Pow(10, float64(r.intn(12))-6)
+			}
+		}
+		return s
+	}
+	same := func(what string, n int, got, want float64) {
+		t.Helper()
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s, length %d: got %v (%#x), want %v (%#x)", what, n, got, math.Float64bits(got), want, math.Float64bits(want))
+		}
+	}
+	for n := range 70 {
+		for range 5 {
+			x, w, y := vals(n+3), vals(n+1), vals(n)
+			a := vals(1)[0]
+			same("dot", n, dot(y, x), dotGo(y, x))
+			y1, y2 := append([]float64(nil), y...), append([]float64(nil), y...)
+			axpy(y1, a, x)
+			axpyGo(y2, a, x)
+			for k := range y1 {
+				same("axpy", n, y1[k], y2[k])
+			}
+			s1, s2 := axpyDot(y1, a, x, w), axpyDotGo(y2, a, x, w)
+			same("axpyDot", n, s1, s2)
+			for k := range y1 {
+				same("axpyDot's axpy", n, y1[k], y2[k])
+			}
+		}
+	}
+	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 16}, {5, 17, 33}, {7, 64, 32}, {64, 64, 32}, {3, 48, 7}, {0, 20, 32}} {
+		rr, m, d := sz[0], sz[1], sz[2]
+		a, b, g := vals(rr*d), vals(m*d), vals(rr*m)
+		want := func(f func(out []float64), n int) []float64 { out := make([]float64, n); f(out); return out }
+		// the references: the tiled products with the vector path off
+		on := useAVX2
+		useAVX2 = false
+		ab := want(func(o []float64) { mulAB(o, g, b, rr, m, d) }, rr*d)
+		atb := want(func(o []float64) { mulAtB(o, g, a, rr, m, d) }, m*d)
+		abt := want(func(o []float64) { mulABt(o, a, b, rr, m, d) }, rr*m)
+		useAVX2 = on
+		bt := make([]float64, m*d)
+		transpose(bt, b, m, d)
+		for k, x := range want(func(o []float64) { mulAB(o, g, b, rr, m, d) }, rr*d) {
+			same("g·b", k, x, ab[k])
+		}
+		for k, x := range want(func(o []float64) { mulAtB(o, g, a, rr, m, d) }, m*d) {
+			same("gᵀ·a", k, x, atb[k])
+		}
+		for k, x := range want(func(o []float64) { mulABtT(o, a, bt, rr, m, d) }, rr*m) {
+			same("a·bᵀ", k, x, abt[k])
+		}
+	}
+}
