@@ -234,3 +234,141 @@ cstore:
 cdone:
 	VZEROUPPER
 	RET
+
+// func adamAVX2(p, m, v, g0, g1, g2, g3 []float64, k *adamConsts, flags int)
+// adamGo's step on the first len(p)&^3 elements, four at a time; flags as
+// adamGo's: adamDecay, adamShards.
+TEXT ·adamAVX2(SB), NOSPLIT, $0-184
+	MOVQ p_base+0(FP), DI
+	MOVQ p_len+8(FP), CX
+	ANDQ $-4, CX
+	MOVQ m_base+24(FP), SI
+	MOVQ v_base+48(FP), DX
+	MOVQ g0_base+72(FP), R8
+	MOVQ g1_base+96(FP), R9
+	MOVQ g2_base+120(FP), R10
+	MOVQ g3_base+144(FP), R11
+	MOVQ k+168(FP), AX
+	MOVQ flags+176(FP), BX
+	VBROADCASTSD 0(AX), Y8   // b1
+	VBROADCASTSD 8(AX), Y9   // 1-b1
+	VBROADCASTSD 16(AX), Y10 // b2
+	VBROADCASTSD 24(AX), Y11 // 1-b2
+	VBROADCASTSD 32(AX), Y12 // wd
+	VBROADCASTSD 40(AX), Y13 // lr
+	VBROADCASTSD 48(AX), Y14 // c1
+	VBROADCASTSD 56(AX), Y15 // c2
+	VBROADCASTSD 64(AX), Y7  // eps
+	VXORPD       Y5, Y5, Y5
+
+ploop:
+	CMPQ    CX, $4
+	JL      pdone
+	VMOVUPD (R8), Y0
+	TESTQ   $2, BX
+	JE      pone
+	VADDPD  (R9), Y0, Y0
+	VADDPD  (R10), Y0, Y0
+	VADDPD  (R11), Y0, Y0
+	VMOVUPD Y5, (R8)
+	VMOVUPD Y5, (R9)
+	VMOVUPD Y5, (R10)
+	VMOVUPD Y5, (R11)
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, R11
+
+pone:
+	VMULPD  (SI), Y8, Y2 // b1·m
+	VMULPD  Y0, Y9, Y1   // (1-b1)·g
+	VADDPD  Y1, Y2, Y2   // mm
+	VMOVUPD Y2, (SI)
+	VMULPD  (DX), Y10, Y4 // b2·v
+	VMULPD  Y0, Y0, Y1    // g·g
+	VMULPD  Y1, Y11, Y1   // (1-b2)·g·g
+	VADDPD  Y1, Y4, Y4    // vv
+	VMOVUPD Y4, (DX)
+	VMOVUPD (DI), Y6 // x
+	TESTQ   $1, BX
+	JE      pnodecay
+	VMULPD  Y6, Y12, Y1
+	VSUBPD  Y1, Y6, Y6 // x - wd·x
+
+pnodecay:
+	VMULPD  Y14, Y2, Y2 // mm·c1
+	VMULPD  Y2, Y13, Y2 // lr·(mm·c1)
+	VMULPD  Y15, Y4, Y4 // vv·c2
+	VSQRTPD Y4, Y4
+	VADDPD  Y7, Y4, Y4
+	VDIVPD  Y4, Y2, Y2
+	VSUBPD  Y2, Y6, Y6
+	VMOVUPD Y6, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	SUBQ    $4, CX
+	JMP     ploop
+
+pdone:
+	VZEROUPPER
+	RET
+
+// func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int)
+// For the first cols columns (a multiple of 16) of out:
+// out[k] = init[k] + Σ_{j in idx} c[j]·rows[j·w+k], summed in idx's order.
+// Bounds are checked by the caller.
+TEXT ·combIdxAVX2(SB), NOSPLIT, $0-136
+	MOVQ out_base+0(FP), DI
+	MOVQ init_base+24(FP), R13
+	MOVQ c_base+48(FP), SI
+	MOVQ rows_base+72(FP), R10
+	MOVQ idx_base+96(FP), R14
+	MOVQ idx_len+104(FP), R9
+	MOVQ w+120(FP), R11
+	SHLQ $3, R11
+	MOVQ cols+128(FP), R12
+
+xloop:
+	CMPQ    R12, $16
+	JL      xdone
+	VMOVUPD (R13), Y1
+	VMOVUPD 32(R13), Y2
+	VMOVUPD 64(R13), Y3
+	VMOVUPD 96(R13), Y4
+	MOVQ    R14, BX
+	MOVQ    R9, CX
+
+xjloop:
+	TESTQ        CX, CX
+	JE           xstore
+	MOVLQSX      (BX), AX
+	VBROADCASTSD (SI)(AX*8), Y0
+	IMULQ        R11, AX
+	ADDQ         R10, AX
+	VMULPD       (AX), Y0, Y5
+	VMULPD       32(AX), Y0, Y6
+	VMULPD       64(AX), Y0, Y7
+	VMULPD       96(AX), Y0, Y8
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y6, Y2, Y2
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y8, Y4, Y4
+	ADDQ         $4, BX
+	DECQ         CX
+	JMP          xjloop
+
+xstore:
+	VMOVUPD Y1, (DI)
+	VMOVUPD Y2, 32(DI)
+	VMOVUPD Y3, 64(DI)
+	VMOVUPD Y4, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, R13
+	ADDQ    $128, R10
+	SUBQ    $16, R12
+	JMP     xloop
+
+xdone:
+	VZEROUPPER
+	RET

@@ -12,3 +12,7 @@ func axpyDotAVX2(y []float64, a float64, x, w []float64) float64 { panic("no AVX
 func combAVX2(out, c []float64, cs, n int, rows []float64, w, cols int) {
 	panic("no AVX2")
 }
+
+func adamAVX2(p, m, v, g0, g1, g2, g3 []float64, k *adamConsts, flags int) { panic("no AVX2") }
+
+func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int) { panic("no AVX2") }

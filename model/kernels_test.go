@@ -74,3 +74,38 @@ func TestKernelsSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamSameBits checks adam (AVX2 where the CPU has it) against adamGo,
+// with and without decay and shard sums, on every remainder of four.
+func TestAdamSameBits(t *testing.T) {
+	r := newRNG(4, 4)
+	vals := func(n int, scale float64) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = (2*r.float64() - 1) * scale
+		}
+		return s
+	}
+	k := newAdamConsts(0.02, 2e-6, 1/(1-0.9*0.9), 1/(1-0.999*0.999))
+	for n := range 23 {
+		for flags := range 4 {
+			p, m, v := vals(n, 1), vals(n, 0.1), vals(n, 0.01)
+			for i := range v {
+				v[i] = math.Abs(v[i])
+			}
+			g := [4][]float64{vals(n, 1), vals(n, 1), vals(n, 1), vals(n, 1)}
+			cp := func(s []float64) []float64 { return append([]float64(nil), s...) }
+			p2, m2, v2 := cp(p), cp(m), cp(v)
+			h := [4][]float64{cp(g[0]), cp(g[1]), cp(g[2]), cp(g[3])}
+			adam(p, m, v, g[0], g[1], g[2], g[3], &k, flags)
+			adamGo(p2, m2, v2, h[0], h[1], h[2], h[3], &k, flags)
+			for _, pair := range [][2][]float64{{p, p2}, {m, m2}, {v, v2}, {g[0], h[0]}, {g[3], h[3]}} {
+				for i := range pair[0] {
+					if math.Float64bits(pair[0][i]) != math.Float64bits(pair[1][i]) {
+						t.Fatalf("length %d, flags %d, element %d: got %v, want %v", n, flags, i, pair[0][i], pair[1][i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -75,6 +75,20 @@ func (t *tower) forward(x *input, h, e []float64) {
 		}
 		axpy(h, v, row) // 1·w = w exactly: the same sums
 	}
+	if vectorGemm(D) && H <= maxHidden {
+		// the same sums, 16 outputs at a time over the active units
+		var buf [maxHidden]int32
+		act := buf[:0]
+		for k, v := range h {
+			if v <= 0 {
+				h[k] = 0
+				continue
+			}
+			act = append(act, int32(k))
+		}
+		combIdx(e, t.b2, h, t.w2, act, D)
+		return
+	}
 	copy(e, t.b2)
 	for k, v := range h {
 		if v <= 0 {
@@ -82,6 +96,33 @@ func (t *tower) forward(x *input, h, e []float64) {
 			continue
 		}
 		axpy(e, v, t.w2[k*D:][:D])
+	}
+}
+
+// maxHidden is the widest hidden layer forward's vector path takes.
+const maxHidden = 512
+
+// combIdx sets out[k], for k < w, to init[k] + Σ_{j in idx} c[j]·rows[j·w+k],
+// summed in idx's order: with AVX2, 16 columns at a time.
+func combIdx(out, init, c, rows []float64, idx []int32, w int) {
+	out = out[:w]
+	init = init[:w]
+	for _, j := range idx {
+		_ = c[j]
+		_ = rows[int(j)*w+w-1]
+	}
+	cols := 0
+	if useAVX2 {
+		if cols = w &^ 15; cols > 0 {
+			combIdxAVX2(out, init, c, rows, idx, w, cols)
+		}
+	}
+	for k := cols; k < w; k++ {
+		s := init[k]
+		for _, j := range idx {
+			s += float64(c[j] * rows[int(j)*w+k])
+		}
+		out[k] = s
 	}
 }
 

@@ -538,7 +538,8 @@ type trainer struct {
 	gItem      [shards]*tower
 	m, v       []float64 // Adam moments
 	decay      []bool    // which parameters are weights
-	b1t, b2t   float64   // β1ᵗ, β2ᵗ
+	decayRuns  []decayRun
+	b1t, b2t   float64 // β1ᵗ, β2ᵗ
 
 	// id embeddings (nil when ContentOnly): a row of Dim values per user
 	// and item of d, trained only for those with training ratings.
@@ -657,6 +658,7 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	t.decay = make([]bool, len(t.params))
 	markWeights(t.decay[:nu], t.userEnc.width, H, D)
 	markWeights(t.decay[nu:], t.itemEnc.width, H, D)
+	t.decayRuns = decayRuns(t.decay)
 	t.b1t, t.b2t = 1, 1
 
 	if !cfg.ContentOnly {
@@ -1031,7 +1033,6 @@ func unnormalizeGrad(g, unit []float64, norm, scale float64) {
 // only the rows that took part in the step move, with the step's bias
 // correction.
 func (t *trainer) adamStep() {
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	t.b1t *= beta1
 	t.b2t *= beta2
 	lr := t.cfg.LearningRate
@@ -1042,23 +1043,19 @@ func (t *trainer) adamStep() {
 	ids := t.idU != nil
 	lrID := lr * t.cfg.IDLearningRate
 	wdID := lrID * t.cfg.WeightDecay
+	kT, kID := newAdamConsts(lr, wd, c1, c2), newAdamConsts(lrID, wdID, c1, c2)
 	t.parallel(func(s int) {
 		lo, hi := span(len(t.params), s)
-		p, m, v, dec := t.params[lo:hi], t.m[lo:hi], t.v[lo:hi], t.decay[lo:hi]
-		g0, g1, g2, g3 := t.grad[0][lo:hi], t.grad[1][lo:hi], t.grad[2][lo:hi], t.grad[3][lo:hi]
-		m, v, dec = m[:len(p)], v[:len(p)], dec[:len(p)]
-		g0, g1, g2, g3 = g0[:len(p)], g1[:len(p)], g2[:len(p)], g3[:len(p)]
-		for j := range p {
-			g := ((g0[j] + g1[j]) + g2[j]) + g3[j] // the shards, in order
-			g0[j], g1[j], g2[j], g3[j] = 0, 0, 0, 0
-			mm := beta1*m[j] + (1-beta1)*g
-			vv := beta2*v[j] + (1-beta2)*float64(g*g)
-			m[j], v[j] = mm, vv
-			x := p[j]
-			if dec[j] {
-				x -= float64(wd * x)
+		for _, r := range t.decayRuns {
+			a, b := max(lo, r.lo), min(hi, r.hi)
+			if a >= b {
+				continue
 			}
-			p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
+			flags := adamShards
+			if r.decay {
+				flags |= adamDecay
+			}
+			adam(t.params[a:b], t.m[a:b], t.v[a:b], t.grad[0][a:b], t.grad[1][a:b], t.grad[2][a:b], t.grad[3][a:b], &kT, flags)
 		}
 		if !ids {
 			return
@@ -1067,36 +1064,21 @@ func (t *trainer) adamStep() {
 		for k := lo; k < hi; k++ {
 			if t.keepU[k] {
 				o := int(t.uniqU[k]) * D
-				adamRow(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], lrID, wdID, c1, c2)
+				adam(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], nil, nil, nil, &kID, adamDecay)
 			}
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
 			if t.keepI[k] {
 				o := int(t.uniqI[k]) * D
-				adamRow(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], lrID, wdID, c1, c2)
+				adam(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], nil, nil, nil, &kID, adamDecay)
 			}
 		}
 	})
 }
 
-// The shard sum in adamStep is written out for four shards.
+// The shard sum in adam is written out for four shards.
 var _ = [1]struct{}{}[shards-4]
-
-// adamRow takes an AdamW step of the parameters p (all decayed) with
-// moments m and v and gradient g, c1 and c2 being the bias corrections.
-func adamRow(p, m, v, g []float64, lr, wd, c1, c2 float64) {
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
-	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
-	for j := range p {
-		gj := g[j]
-		mm := beta1*m[j] + (1-beta1)*gj
-		vv := beta2*v[j] + (1-beta2)*float64(gj*gj)
-		m[j], v[j] = mm, vv
-		x := p[j] - float64(wd*p[j])
-		p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
-	}
-}
 
 // group finds the distinct entities (key) of a batch. It fills uniq (slot →
 // entity), pos (batch position → slot) and, as compressed rows, the batch
