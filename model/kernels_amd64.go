@@ -23,3 +23,6 @@ func adamAVX2(p, m, v, g0, g1, g2, g3 []float64, k *adamConsts, flags int)
 
 //go:noescape
 func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int)
+
+//go:noescape
+func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int)

@@ -372,3 +372,61 @@ xstore:
 xdone:
 	VZEROUPPER
 	RET
+
+// func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int)
+// For each k in idx: gw2[k·d:][:d] += h[k]·ge and gh[k] = w2[k·d:][:d]·ge
+// in axpyDot's lanes and order; d is a multiple of 4. Bounds are checked
+// by the caller.
+TEXT ·backHiddenAVX2(SB), NOSPLIT, $0-152
+	MOVQ gh_base+0(FP), R8
+	MOVQ h_base+24(FP), R9
+	MOVQ ge_base+48(FP), R10
+	MOVQ gw2_base+72(FP), R11
+	MOVQ w2_base+96(FP), R12
+	MOVQ idx_base+120(FP), R13
+	MOVQ idx_len+128(FP), R14
+	MOVQ d+144(FP), R15
+	MOVQ R15, BX
+	SHLQ $3, BX // row bytes
+
+bkloop:
+	TESTQ        R14, R14
+	JE           bkdone
+	MOVLQSX      (R13), AX
+	VBROADCASTSD (R9)(AX*8), Y0 // a = h[k]
+	MOVQ         AX, DX
+	IMULQ        BX, DX
+	LEAQ         (R11)(DX*1), DI // gw2 row
+	LEAQ         (R12)(DX*1), SI // w2 row
+	MOVQ         R10, DX         // ge
+	MOVQ         R15, CX
+	VXORPD       Y1, Y1, Y1
+
+bqloop:
+	CMPQ    CX, $4
+	JL      bqdone
+	VMOVUPD (DX), Y2
+	VMULPD  Y2, Y0, Y3
+	VADDPD  (DI), Y3, Y3
+	VMOVUPD Y3, (DI)
+	VMULPD  (SI), Y2, Y2
+	VADDPD  Y2, Y1, Y1
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $4, CX
+	JMP     bqloop
+
+bqdone:
+	VEXTRACTF128 $1, Y1, X4
+	VHADDPD      X1, X1, X1
+	VHADDPD      X4, X4, X4
+	VADDSD       X4, X1, X1
+	VMOVSD       X1, (R8)(AX*8)
+	ADDQ         $4, R13
+	DECQ         R14
+	JMP          bkloop
+
+bkdone:
+	VZEROUPPER
+	RET

@@ -16,3 +16,5 @@ func combAVX2(out, c []float64, cs, n int, rows []float64, w, cols int) {
 func adamAVX2(p, m, v, g0, g1, g2, g3 []float64, k *adamConsts, flags int) { panic("no AVX2") }
 
 func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int) { panic("no AVX2") }
+
+func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int) { panic("no AVX2") }

@@ -109,3 +109,46 @@ func TestAdamSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestTowerSameBits runs a tower's forward and backward passes with the
+// vector kernels and with the Go code, for embedding widths on and off
+// their multiples of 16 and 4, and wants the same bits.
+func TestTowerSameBits(t *testing.T) {
+	for _, hd := range [][2]int{{64, 32}, {64, 16}, {48, 20}, {8, 3}, {33, 48}, {64, 64}} {
+		H, D, in := hd[0], hd[1], 12
+		run := func(vector bool) (h, e, g []float64) {
+			on := useAVX2
+			useAVX2 = useAVX2 && vector
+			defer func() { useAVX2 = on }()
+			rr := newRNG(7, uint64(H*100+D))
+			tw := newTower(in, H, D, make([]float64, towerSize(in, H, D)))
+			tw.initialize(rr, 3)
+			for i := range tw.b1 {
+				tw.b1[i] = 0.1 * (2*rr.float64() - 1)
+			}
+			x := &input{}
+			x.add(1, 1)
+			x.add(5, 1)
+			x.add(11, 0.37)
+			x.n = 3
+			h, e = make([]float64, H), make([]float64, D)
+			tw.forward(x, h, e)
+			ge := make([]float64, D)
+			for i := range ge {
+				ge[i] = 2*rr.float64() - 1
+			}
+			gt := newTower(in, H, D, make([]float64, towerSize(in, H, D)))
+			tw.backward(x, h, ge, gt, make([]float64, H))
+			return h, e, gt.p
+		}
+		h1, e1, g1 := run(true)
+		h2, e2, g2 := run(false)
+		for _, pair := range [][2][]float64{{h1, h2}, {e1, e2}, {g1, g2}} {
+			for i := range pair[0] {
+				if math.Float64bits(pair[0][i]) != math.Float64bits(pair[1][i]) {
+					t.Fatalf("hidden %d, dim %d, value %d: vector %v, Go %v", H, D, i, pair[0][i], pair[1][i])
+				}
+			}
+		}
+	}
+}

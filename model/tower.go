@@ -135,12 +135,26 @@ func (t *tower) backward(x *input, h, ge []float64, g *tower, gh []float64) {
 	h = h[:H]
 	gh = gh[:H]
 	ge = ge[:D]
-	for k, v := range h {
-		if v <= 0 { // the ReLU was off: nothing flows through unit k
-			gh[k] = 0
-			continue
+	if useAVX2 && D%4 == 0 && H <= maxHidden {
+		// the same sums as below, the active units in one call
+		var buf [maxHidden]int32
+		act := buf[:0]
+		for k, v := range h {
+			if v <= 0 {
+				gh[k] = 0
+				continue
+			}
+			act = append(act, int32(k))
 		}
-		gh[k] = axpyDot(g.w2[k*D:][:D], v, ge, t.w2[k*D:][:D])
+		backHiddenAVX2(gh, h, ge, g.w2[:H*D], t.w2[:H*D], act, D)
+	} else {
+		for k, v := range h {
+			if v <= 0 { // the ReLU was off: nothing flows through unit k
+				gh[k] = 0
+				continue
+			}
+			gh[k] = axpyDot(g.w2[k*D:][:D], v, ge, t.w2[k*D:][:D])
+		}
 	}
 	axpy(g.b2, 1, ge)
 	axpy(g.b1, 1, gh)
