@@ -78,15 +78,10 @@ func (t *tower) forward(x *input, h, e []float64) {
 	if vectorGemm(D) && H <= maxHidden {
 		// the same sums, 16 outputs at a time over the active units
 		var buf [maxHidden]int32
-		act := buf[:0]
 		for k, v := range h {
-			if v <= 0 {
-				h[k] = 0
-				continue
-			}
-			act = append(act, int32(k))
+			h[k] = max(v, 0) // the ReLU: +0 for v ≤ 0 (−0 included), NaN stays
 		}
-		combIdx(e, t.b2, h, t.w2, act, D)
+		combIdx(e, t.b2, h, t.w2, activeUnits(buf[:H], h), D)
 		return
 	}
 	copy(e, t.b2)
@@ -99,8 +94,26 @@ func (t *tower) forward(x *input, h, e []float64) {
 	}
 }
 
-// maxHidden is the widest hidden layer forward's vector path takes.
-const maxHidden = 512
+// maxHidden is the widest hidden layer the vector paths of forward and
+// backward take (a buffer of that many unit numbers on the stack).
+const maxHidden = 128
+
+// activeUnits returns, in buf, the units k of h that the ReLU leaves on
+// (!(h[k] ≤ 0)), in order; written without a branch per unit, as about
+// half the units are off at random.
+func activeUnits(buf []int32, h []float64) []int32 {
+	buf = buf[:len(h)]
+	n := 0
+	for k, v := range h {
+		buf[n] = int32(k)
+		on := 0
+		if !(v <= 0) {
+			on = 1
+		}
+		n += on
+	}
+	return buf[:n]
+}
 
 // combIdx sets out[k], for k < w, to init[k] + Σ_{j in idx} c[j]·rows[j·w+k],
 // summed in idx's order: with AVX2, 16 columns at a time.
@@ -138,15 +151,8 @@ func (t *tower) backward(x *input, h, ge []float64, g *tower, gh []float64) {
 	if useAVX2 && D%4 == 0 && H <= maxHidden {
 		// the same sums as below, the active units in one call
 		var buf [maxHidden]int32
-		act := buf[:0]
-		for k, v := range h {
-			if v <= 0 {
-				gh[k] = 0
-				continue
-			}
-			act = append(act, int32(k))
-		}
-		backHiddenAVX2(gh, h, ge, g.w2[:H*D], t.w2[:H*D], act, D)
+		clear(gh)
+		backHiddenAVX2(gh, h, ge, g.w2[:H*D], t.w2[:H*D], activeUnits(buf[:H], h), D)
 	} else {
 		for k, v := range h {
 			if v <= 0 { // the ReLU was off: nothing flows through unit k
