@@ -26,3 +26,13 @@ func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int)
 
 //go:noescape
 func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int)
+
+// useVectorExp routes the softmax's exponentials through expShiftAVX2,
+// which gives math.Exp's bits where math.Exp takes its FMA path (AVX and
+// FMA), which is when this is set.
+var useVectorExp = useAVX2 && cpuHasFMA()
+
+func cpuHasFMA() bool
+
+//go:noescape
+func expShiftAVX2(row []float64, mx float64, done []uint8)

@@ -430,3 +430,119 @@ bqdone:
 bkdone:
 	VZEROUPPER
 	RET
+
+// func cpuHasFMA() bool: FMA (CPUID.1:ECX bit 12), as package math tests it
+// (with AVX and the OS's YMM state, which cpuHasAVX2 checks).
+TEXT ·cpuHasFMA(SB), NOSPLIT, $0-1
+	MOVL $1, AX
+	MOVL $0, CX
+	CPUID
+	SHRL $12, CX
+	ANDL $1, CX
+	MOVB CX, ret+0(FP)
+	RET
+
+#define LN2U 0.69314718055966295651160180568695068359375
+#define LN2L 0.28235290563031577122588448175013436025525412068e-12
+#define LOG2E 1.4426950408889634073599246810018920
+
+DATA expvdata<>+0(SB)/8, $0.5
+DATA expvdata<>+8(SB)/8, $1.0
+DATA expvdata<>+16(SB)/8, $2.0
+DATA expvdata<>+24(SB)/8, $1.6666666666666666667e-1
+DATA expvdata<>+32(SB)/8, $4.1666666666666666667e-2
+DATA expvdata<>+40(SB)/8, $8.3333333333333333333e-3
+DATA expvdata<>+48(SB)/8, $1.3888888888888888889e-3
+DATA expvdata<>+56(SB)/8, $1.9841269841269841270e-4
+DATA expvdata<>+64(SB)/8, $2.4801587301587301587e-5
+DATA expvdata<>+72(SB)/8, $-700.0
+DATA expvdata<>+80(SB)/8, $700.0
+DATA expvdata<>+88(SB)/8, $0.0625
+DATA expvdata<>+96(SB)/8, $1023
+GLOBL expvdata<>+0(SB), RODATA, $104
+
+// func expShiftAVX2(row []float64, mx float64, done []uint8)
+// For each whole quad q of row whose values x = row[c] − mx all lie in
+// [−700, 700]: row[c] = exp(x) with exactly the operations of package
+// math's amd64 exp on a CPU with FMA (its useFMA path), and done[q] = 1;
+// other quads are left as they are, with done[q] = 0.
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-56
+	MOVQ         row_base+0(FP), DI
+	MOVQ         row_len+8(FP), CX
+	SHRQ         $2, CX
+	VBROADCASTSD mx+24(FP), Y15
+	MOVQ         done_base+32(FP), R8
+	VBROADCASTSD expvdata<>+72(SB), Y14 // -700
+	VBROADCASTSD expvdata<>+80(SB), Y13 // 700
+	MOVSD        $LOG2E, X12
+	VBROADCASTSD X12, Y12
+	MOVSD        $LN2U, X11
+	VBROADCASTSD X11, Y11
+	MOVSD        $LN2L, X10
+	VBROADCASTSD X10, Y10
+	VBROADCASTSD expvdata<>+16(SB), Y9 // 2
+	VBROADCASTSD expvdata<>+8(SB), Y8  // 1
+
+eloop:
+	TESTQ   CX, CX
+	JE      edone
+	VMOVUPD (DI), Y0
+	VSUBPD  Y15, Y0, Y0 // x = row - mx
+	VCMPPD  $0x1D, Y14, Y0, Y1 // x >= -700 (ordered)
+	VCMPPD  $0x12, Y13, Y0, Y2 // x <= 700 (ordered)
+	VANDPD  Y2, Y1, Y1
+	VMOVMSKPD Y1, AX
+	CMPL    AX, $15
+	JNE     eskip
+	VMULPD  Y12, Y0, Y1 // LOG2E·x
+	VCVTPD2DQY Y1, X1   // k (int32, rounded as MXCSR says)
+	VCVTDQ2PD X1, Y2    // k as float64
+	VFNMADD231PD Y11, Y2, Y0 // x -= k·LN2U (fused)
+	VFNMADD231PD Y10, Y2, Y0 // x -= k·LN2L (fused)
+	VBROADCASTSD expvdata<>+88(SB), Y3
+	VMULPD  Y3, Y0, Y0 // x·0.0625
+	VBROADCASTSD expvdata<>+64(SB), Y3 // p
+	VBROADCASTSD expvdata<>+56(SB), Y4
+	VFMADD213PD Y4, Y0, Y3 // p = p·x + c
+	VBROADCASTSD expvdata<>+48(SB), Y4
+	VFMADD213PD Y4, Y0, Y3
+	VBROADCASTSD expvdata<>+40(SB), Y4
+	VFMADD213PD Y4, Y0, Y3
+	VBROADCASTSD expvdata<>+32(SB), Y4
+	VFMADD213PD Y4, Y0, Y3
+	VBROADCASTSD expvdata<>+24(SB), Y4
+	VFMADD213PD Y4, Y0, Y3
+	VBROADCASTSD expvdata<>+0(SB), Y4
+	VFMADD213PD Y4, Y0, Y3
+	VFMADD213PD Y8, Y0, Y3
+	VMULPD  Y3, Y0, Y0 // x·p
+	VADDPD  Y9, Y0, Y3 // t = x+2
+	VMULPD  Y3, Y0, Y0 // x·t
+	VADDPD  Y9, Y0, Y3
+	VMULPD  Y3, Y0, Y0
+	VADDPD  Y9, Y0, Y3
+	VMULPD  Y3, Y0, Y0
+	VADDPD  Y9, Y0, Y3
+	VFMADD213PD Y8, Y3, Y0 // x = t·x + 1
+	// times 2^k: (k + 1023) << 52, k in range by the check above
+	VPMOVSXDQ X1, Y1
+	VPBROADCASTQ expvdata<>+96(SB), Y4
+	VPADDQ  Y4, Y1, Y1
+	VPSLLQ  $52, Y1, Y1
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (DI)
+	MOVB    $1, (R8)
+	JMP     enext
+
+eskip:
+	MOVB $0, (R8)
+
+enext:
+	ADDQ $32, DI
+	INCQ R8
+	DECQ CX
+	JMP  eloop
+
+edone:
+	VZEROUPPER
+	RET

@@ -18,3 +18,7 @@ func adamAVX2(p, m, v, g0, g1, g2, g3 []float64, k *adamConsts, flags int) { pan
 func combIdxAVX2(out, init, c, rows []float64, idx []int32, w, cols int) { panic("no AVX2") }
 
 func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int) { panic("no AVX2") }
+
+var useVectorExp = false
+
+func expShiftAVX2(row []float64, mx float64, done []uint8) { panic("no AVX2") }

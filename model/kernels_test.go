@@ -152,3 +152,56 @@ func TestTowerSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestExpSameBits checks the softmax's vector exponential against
+// math.Exp, bit for bit, on the range it takes and at its edges (values
+// outside it must be left for math.Exp).
+func TestExpSameBits(t *testing.T) {
+	if !useVectorExp {
+		t.Skip("no vector exponential on this CPU")
+	}
+	r := newRNG(8, 8)
+	row := make([]float64, 4096)
+	for i := range row {
+		switch i % 97 {
+		case 0:
+			row[i] = math.Inf(-1)
+		case 1:
+			row[i] = math.NaN()
+		case 2:
+			row[i] = -700.5
+		case 3:
+			row[i] = 1e-300
+		default:
+			if i%2 == 0 {
+				row[i] = -40 * r.float64() * r.float64()
+			} else {
+				row[i] = -699 * r.float64()
+			}
+		}
+	}
+	for _, mx := range []float64{0, 1.5, -3.25} {
+		got := append([]float64(nil), row...)
+		done := make([]uint8, len(got)/4)
+		expShiftAVX2(got, mx, done)
+		vec := 0
+		for q, ok := range done {
+			for c := 4 * q; c < 4*q+4; c++ {
+				want := math.Exp(row[c] - mx)
+				if ok == 0 {
+					if math.Float64bits(got[c]) != math.Float64bits(row[c]) {
+						t.Fatalf("quad %d left for math.Exp was changed", q)
+					}
+					continue
+				}
+				if math.Float64bits(got[c]) != math.Float64bits(want) {
+					t.Fatalf("exp(%v − %v): got %v (%#x), want %v (%#x)", row[c], mx, got[c], math.Float64bits(got[c]), want, math.Float64bits(want))
+				}
+			}
+			vec += int(ok)
+		}
+		if vec < len(done)*3/4 {
+			t.Errorf("mx %v: only %d of %d quads took the vector path", mx, vec, len(done))
+		}
+	}
+}

@@ -570,6 +570,7 @@ type trainer struct {
 	rowsU, logit      [shards][]float64 // per shard: its users' embeddings, its logits
 	extra             [shards][]float64
 	eIT               []float64 // the step's candidate item embeddings, transposed
+	expDone           [shards][]uint8
 	shardLoss, shardW [shards]float64
 	batchNo           int32
 	valUsers          []bool    // users the validation ranking measures (nil: all)
@@ -718,6 +719,14 @@ func initIDs(r *rng, vec []float64, known []bool, D int) {
 func growF(s *[]float64, n int) []float64 {
 	if cap(*s) < n {
 		*s = make([]float64, n)
+	}
+	return (*s)[:n]
+}
+
+// growU8 returns (*s)[:n], reallocating *s when it is too short.
+func growU8(s *[]uint8, n int) []uint8 {
+	if cap(*s) < n {
+		*s = make([]uint8, n)
 	}
 	return (*s)[:n]
 }
@@ -918,10 +927,30 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 				mx = max(mx, le)
 			}
 			z := 0.0
-			for c := range row {
-				e := math.Exp(row[c] - mx)
-				row[c] = e
-				z += e
+			if useVectorExp && M >= 4 {
+				// math.Exp's bits, four at a time (quads outside the
+				// vector's range are left to math.Exp), then the same sum
+				done := growU8(&t.expDone[s], M/4)
+				expShiftAVX2(row, mx, done)
+				for q, ok := range done {
+					if ok == 0 {
+						for c := 4 * q; c < 4*q+4; c++ {
+							row[c] = math.Exp(row[c] - mx)
+						}
+					}
+				}
+				for c := M &^ 3; c < M; c++ {
+					row[c] = math.Exp(row[c] - mx)
+				}
+				for _, e := range row {
+					z += e
+				}
+			} else {
+				for c := range row {
+					e := math.Exp(row[c] - mx)
+					row[c] = e
+					z += e
+				}
 			}
 			if beyond {
 				le = math.Exp(le - mx)
