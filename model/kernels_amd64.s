@@ -193,6 +193,61 @@ TEXT ·combAVX2(SB), NOSPLIT, $0-104
 	SHLQ $3, R11
 	MOVQ cols+96(FP), R12
 
+	// 32 columns at a time: eight independent sums per coefficient
+cloop32:
+	CMPQ   R12, $32
+	JL     cloop
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	MOVQ   SI, AX
+	MOVQ   R10, DX
+	MOVQ   R9, CX
+
+jloop32:
+	TESTQ        CX, CX
+	JE           cstore32
+	VBROADCASTSD (AX), Y0
+	VMULPD       (DX), Y0, Y9
+	VMULPD       32(DX), Y0, Y10
+	VMULPD       64(DX), Y0, Y11
+	VMULPD       96(DX), Y0, Y12
+	VADDPD       Y9, Y1, Y1
+	VADDPD       Y10, Y2, Y2
+	VADDPD       Y11, Y3, Y3
+	VADDPD       Y12, Y4, Y4
+	VMULPD       128(DX), Y0, Y9
+	VMULPD       160(DX), Y0, Y10
+	VMULPD       192(DX), Y0, Y11
+	VMULPD       224(DX), Y0, Y12
+	VADDPD       Y9, Y5, Y5
+	VADDPD       Y10, Y6, Y6
+	VADDPD       Y11, Y7, Y7
+	VADDPD       Y12, Y8, Y8
+	ADDQ         R8, AX
+	ADDQ         R11, DX
+	DECQ         CX
+	JMP          jloop32
+
+cstore32:
+	VMOVUPD Y1, (DI)
+	VMOVUPD Y2, 32(DI)
+	VMOVUPD Y3, 64(DI)
+	VMOVUPD Y4, 96(DI)
+	VMOVUPD Y5, 128(DI)
+	VMOVUPD Y6, 160(DI)
+	VMOVUPD Y7, 192(DI)
+	VMOVUPD Y8, 224(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, R10
+	SUBQ    $32, R12
+	JMP     cloop32
+
 cloop:
 	CMPQ   R12, $16
 	JL     cdone
@@ -388,6 +443,60 @@ TEXT ·backHiddenAVX2(SB), NOSPLIT, $0-152
 	MOVQ d+144(FP), R15
 	MOVQ R15, BX
 	SHLQ $3, BX // row bytes
+
+	// two units at a time: two independent dot products
+bkloop2:
+	CMPQ         R14, $2
+	JL           bkloop
+	MOVLQSX      (R13), AX
+	MOVLQSX      4(R13), DX
+	VBROADCASTSD (R9)(AX*8), Y0 // h[k1]
+	VBROADCASTSD (R9)(DX*8), Y5 // h[k2]
+	MOVQ         AX, CX
+	IMULQ        BX, CX
+	LEAQ         (R11)(CX*1), DI // gw2 row k1
+	LEAQ         (R12)(CX*1), SI // w2 row k1
+	MOVQ         DX, CX
+	IMULQ        BX, CX
+	LEAQ         (R11)(CX*1), R15 // gw2 row k2
+	LEAQ         (R12)(CX*1), R8  // w2 row k2 (gh's base is reloaded below)
+	XORQ         CX, CX           // byte offset in the rows
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y6, Y6, Y6
+
+bq2loop:
+	CMPQ    CX, BX
+	JGE     bq2done
+	VMOVUPD (R10)(CX*1), Y2
+	VMULPD  Y2, Y0, Y3
+	VADDPD  (DI)(CX*1), Y3, Y3
+	VMOVUPD Y3, (DI)(CX*1)
+	VMULPD  Y2, Y5, Y7
+	VADDPD  (R15)(CX*1), Y7, Y7
+	VMOVUPD Y7, (R15)(CX*1)
+	VMULPD  (SI)(CX*1), Y2, Y3
+	VADDPD  Y3, Y1, Y1
+	VMULPD  (R8)(CX*1), Y2, Y7
+	VADDPD  Y7, Y6, Y6
+	ADDQ    $32, CX
+	JMP     bq2loop
+
+bq2done:
+	MOVQ         gh_base+0(FP), R8
+	MOVQ         d+144(FP), R15
+	VEXTRACTF128 $1, Y1, X4
+	VHADDPD      X1, X1, X1
+	VHADDPD      X4, X4, X4
+	VADDSD       X4, X1, X1
+	VMOVSD       X1, (R8)(AX*8)
+	VEXTRACTF128 $1, Y6, X4
+	VHADDPD      X6, X6, X6
+	VHADDPD      X4, X4, X4
+	VADDSD       X4, X6, X6
+	VMOVSD       X6, (R8)(DX*8)
+	ADDQ         $8, R13
+	SUBQ         $2, R14
+	JMP          bkloop2
 
 bkloop:
 	TESTQ        R14, R14
