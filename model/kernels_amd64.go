@@ -36,3 +36,9 @@ func cpuHasFMA() bool
 
 //go:noescape
 func expShiftAVX2(row []float64, mx float64, done []uint8)
+
+//go:noescape
+func logitsAVX2(row, lq []float64, invTau float64) float64
+
+//go:noescape
+func divScaleAVX2(row []float64, z, a float64)

@@ -655,3 +655,63 @@ enext:
 edone:
 	VZEROUPPER
 	RET
+
+DATA negInf<>+0(SB)/8, $0xFFF0000000000000
+GLOBL negInf<>+0(SB), RODATA, $8
+
+// func logitsAVX2(row, lq []float64, invTau float64) float64
+// row[c] = row[c]·invTau − lq[c] for the whole quads of row; returns their
+// largest value (−Inf for none). len(lq) >= len(row).
+TEXT ·logitsAVX2(SB), NOSPLIT, $0-64
+	MOVQ         row_base+0(FP), DI
+	MOVQ         row_len+8(FP), CX
+	SHRQ         $2, CX
+	MOVQ         lq_base+24(FP), SI
+	VBROADCASTSD invTau+48(FP), Y15
+	VBROADCASTSD negInf<>+0(SB), Y14
+
+lgloop:
+	TESTQ   CX, CX
+	JE      lgdone
+	VMOVUPD (DI), Y0
+	VMULPD  Y15, Y0, Y0
+	VSUBPD  (SI), Y0, Y0
+	VMOVUPD Y0, (DI)
+	VMAXPD  Y0, Y14, Y14
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	DECQ    CX
+	JMP     lgloop
+
+lgdone:
+	VEXTRACTF128 $1, Y14, X1
+	VMAXPD       X1, X14, X14
+	VPERMILPD    $1, X14, X1
+	VMAXSD       X1, X14, X14
+	VMOVSD       X14, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func divScaleAVX2(row []float64, z, a float64)
+// row[c] = (row[c]/z)·a for the whole quads of row.
+TEXT ·divScaleAVX2(SB), NOSPLIT, $0-40
+	MOVQ         row_base+0(FP), DI
+	MOVQ         row_len+8(FP), CX
+	SHRQ         $2, CX
+	VBROADCASTSD z+24(FP), Y15
+	VBROADCASTSD a+32(FP), Y14
+
+dsloop:
+	TESTQ   CX, CX
+	JE      dsdone
+	VMOVUPD (DI), Y0
+	VDIVPD  Y15, Y0, Y0
+	VMULPD  Y14, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JMP     dsloop
+
+dsdone:
+	VZEROUPPER
+	RET

@@ -22,3 +22,6 @@ func backHiddenAVX2(gh, h, ge, gw2, w2 []float64, idx []int32, d int) { panic("n
 var useVectorExp = false
 
 func expShiftAVX2(row []float64, mx float64, done []uint8) { panic("no AVX2") }
+
+func logitsAVX2(row, lq []float64, invTau float64) float64 { panic("no AVX2") }
+func divScaleAVX2(row []float64, z, a float64)             { panic("no AVX2") }

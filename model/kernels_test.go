@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"math"
 	"testing"
 )
@@ -203,5 +204,40 @@ func TestExpSameBits(t *testing.T) {
 		if vec < len(done)*3/4 {
 			t.Errorf("mx %v: only %d of %d quads took the vector path", mx, vec, len(done))
 		}
+	}
+}
+
+// TestTrainSameBitsWithoutVectors trains the same model with the vector
+// kernels and with the Go code alone (on data with latent tastes, masked
+// negatives, every dimension path) and wants the same towers, id vectors
+// and metrics, bit for bit.
+func TestTrainSameBitsWithoutVectors(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no vector kernels on this CPU")
+	}
+	rs := generate(genConfig{users: 300, items: 90, perUser: 20, cities: 20, countries: 5, latent: 1, seed: 3})
+	train := func(vector bool) *Result {
+		on, onExp := useAVX2, useVectorExp
+		useAVX2, useVectorExp = vector, vector && onExp
+		defer func() { useAVX2, useVectorExp = on, onExp }()
+		res, err := Train(context.Background(), datasetOf(t, rs), Config{Seed: 2, Epochs: 6, Negatives: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := train(true), train(false)
+	for _, pair := range [][2][]float64{{a.Model.user.p, b.Model.user.p}, {a.Model.item.p, b.Model.item.p}, {a.Model.userVec, b.Model.userVec}, {a.Model.itemVec, b.Model.itemVec}} {
+		if len(pair[0]) != len(pair[1]) {
+			t.Fatalf("lengths %d and %d", len(pair[0]), len(pair[1]))
+		}
+		for i := range pair[0] {
+			if math.Float64bits(pair[0][i]) != math.Float64bits(pair[1][i]) {
+				t.Fatalf("value %d: vector %v, Go %v", i, pair[0][i], pair[1][i])
+			}
+		}
+	}
+	if a.Metrics.Epochs[len(a.Metrics.Epochs)-1].TrainLoss != b.Metrics.Epochs[len(b.Metrics.Epochs)-1].TrainLoss {
+		t.Errorf("training losses differ")
 	}
 }

@@ -571,6 +571,7 @@ type trainer struct {
 	extra             [shards][]float64
 	eIT               []float64 // the step's candidate item embeddings, transposed
 	expDone           [shards][]uint8
+	lq                []float64 // the step's candidates' logit corrections
 	shardLoss, shardW [shards]float64
 	batchNo           int32
 	valUsers          []bool    // users the validation ranking measures (nil: all)
@@ -873,6 +874,13 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 		ET = growF(&t.eIT, M*D)
 		transpose(ET, t.eI[:M*D], M, D)
 	}
+	// With AVX2, each row's logits, and its gradient, four at a time:
+	// lq holds the candidates' corrections.
+	vec := useAVX2 && M >= 4
+	lq := growF(&t.lq, M)
+	for c := range lq {
+		lq[c] = t.logQ[t.uniqI[c]]
+	}
 	t.parallel(func(s int) {
 		lo, hi := span(B, s)
 		R := hi - lo
@@ -904,21 +912,42 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 				continue
 			}
 			ku, ki := t.posU[p], t.posI[p]
-			// mask the user's other positives of this batch
-			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
-				if j := t.posI[q]; j != ki {
-					skip[j] = int32(p)
-				}
-			}
 			mx := math.Inf(-1)
-			for c := range row {
-				if skip[c] == int32(p) {
-					row[c] = math.Inf(-1)
-					continue
+			if vec {
+				// the same logits: masked candidates are −Inf before
+				// and after; the largest is the same value (a max
+				// does not depend on the order, but for the sign of a
+				// zero, which subtracting it cannot tell)
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					if j := t.posI[q]; j != ki && int(j) < M {
+						row[j] = math.Inf(-1)
+					}
 				}
-				l := row[c]*invTau - t.logQ[t.uniqI[c]]
-				row[c] = l
-				mx = max(mx, l)
+				mx = logitsAVX2(row, lq, invTau)
+				for c := M &^ 3; c < M; c++ {
+					l := row[c]*invTau - lq[c]
+					row[c] = l
+					mx = max(mx, l)
+				}
+			} else {
+				// mask the user's other positives of this batch
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					if j := t.posI[q]; j != ki {
+						skip[j] = int32(p)
+					}
+				}
+				for c := range row {
+					if skip[c] == int32(p) {
+						row[c] = math.Inf(-1)
+						continue
+					}
+					l := row[c]*invTau - t.logQ[t.uniqI[c]]
+					row[c] = l
+					mx = max(mx, l)
+				}
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					skip[t.posI[q]] = -1
+				}
 			}
 			beyond := int(ki) >= M
 			le := 0.0
@@ -963,18 +992,30 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 			sum += w * -math.Log(pp/z)
 			wsum += w
 			a := w * invTau
-			for c := range row {
-				g := row[c] / z
-				if c == int(ki) {
-					g--
+			if vec {
+				// the same products: (row/z)·a, the positive's fixed after
+				keep := 0.0
+				if !beyond {
+					keep = row[ki]
 				}
-				row[c] = g * a
+				divScaleAVX2(row, z, a)
+				for c := M &^ 3; c < M; c++ {
+					row[c] = (row[c] / z) * a
+				}
+				if !beyond {
+					row[ki] = (keep/z - 1) * a
+				}
+			} else {
+				for c := range row {
+					g := row[c] / z
+					if c == int(ki) {
+						g--
+					}
+					row[c] = g * a
+				}
 			}
 			if beyond {
 				extra[r] = (le/z - 1) * a
-			}
-			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
-				skip[t.posI[q]] = -1
 			}
 		}
 		// gradients with respect to the unit user embeddings (per position)
