@@ -89,8 +89,9 @@ type Config struct {
 	// id dropout.
 	Seed uint64 `json:"seed"`
 	// Workers is the number of goroutines (runtime.GOMAXPROCS), at most
-	// 4 of which are used (one per shard). It changes the speed, never the
-	// result.
+	// 4 of which are used (one per shard); the steps of batches smaller
+	// than 1,024 ratings run on one (see minParallelBatch). It changes the
+	// speed, never the result.
 	Workers int `json:"workers"`
 	// Progress, if set, is called after each epoch of the validation run
 	// (not of the refit).
@@ -777,6 +778,27 @@ func (t *trainer) parallel(f func(s int)) {
 	wg.Wait()
 }
 
+// minParallelBatch is the smallest batch whose step runs on several
+// workers. A step of 256 ratings is about a millisecond of work cut by
+// four barriers: on the project's shared 2 cores, `BenchmarkFit100kHybridVsBPR`
+// took 2.4–3.1 s wall and CPU with one worker against 3.4–3.6 s with two
+// (2026-11-28, load ≈ 3), while 1 M ratings (batch 1,024) gained a little
+// from two (BenchmarkEpoch1M: 25.8 s wall against 28.3 s).
+const minParallelBatch = 1024
+
+// stepParallel is parallel for the phases of a training step: on one
+// worker when the batch is smaller than minParallelBatch. The shards, and
+// so the bits, are the same either way.
+func (t *trainer) stepParallel(f func(s int)) {
+	if t.cfg.BatchSize < minParallelBatch {
+		for s := range shards {
+			f(s)
+		}
+		return
+	}
+	t.parallel(f)
+}
+
 // span returns shard s's part [lo, hi) of n things.
 func span(n, s int) (int, int) { return n * s / shards, n * (s + 1) / shards }
 
@@ -844,7 +866,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	}
 
 	// 1. forward every distinct user and item; normalize
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
 			e, tw := t.eU[k*D:(k+1)*D], t.tU[k*D:(k+1)*D]
@@ -886,7 +908,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	for c := range lq {
 		lq[c] = t.logQ[t.uniqI[c]]
 	}
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		lo, hi := span(B, s)
 		R := hi - lo
 		gI := t.gEIshard[s][:t.nI*D]
@@ -1051,7 +1073,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	scale := 1 / weight // the step minimizes the weighted mean
 	// 3. sum per distinct user and item, through the normalization, and
 	// backward into the shard's gradient; id rows get theirs directly
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		ge := t.scratchE[s]
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
@@ -1119,7 +1141,7 @@ func (t *trainer) adamStep() {
 	lrID := lr * t.cfg.IDLearningRate
 	wdID := lrID * t.cfg.WeightDecay
 	kT, kID := newAdamConsts(lr, wd, c1, c2), newAdamConsts(lrID, wdID, c1, c2)
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		lo, hi := span(len(t.params), s)
 		for _, r := range t.decayRuns {
 			a, b := max(lo, r.lo), min(hi, r.hi)
