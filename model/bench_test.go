@@ -124,6 +124,16 @@ func BenchmarkFit100kHybridVsBPR(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Seed = 1
 	methods := []eval.Method{Method(d, cfg), baseline.BPR{Seed: 1}}
+	fitHook = func(m *Metrics) {
+		curve := make([]string, len(m.Epochs))
+		for k, e := range m.Epochs {
+			curve[k] = fmt.Sprintf("%.4f", e.ValidationNDCG)
+		}
+		b.Logf("hybrid: batch %d, %d epochs (best %d) + refit %d epochs in %.2fs wall; validation NDCG@10 per epoch: %s; history %s %.2f, item neighbours %.2f (%d candidates)",
+			m.Config.BatchSize, len(m.Epochs), m.BestEpoch, m.Refit.Epochs, m.TrainingSeconds, strings.Join(curve, " "),
+			m.History.Source, m.History.Weight, m.History.ItemWeight, len(m.History.Candidates))
+	}
+	defer func() { fitHook = nil }()
 	for b.Loop() {
 		var cpu, wall, ndcg [2]float64
 		for k, m := range methods {

@@ -128,7 +128,16 @@
 // gradients are summed in a fixed order, the id dropout is drawn in a fixed
 // order before the parallel work, so running on 1, 2 or 16 cores gives the
 // same bits. Every product in the towers is rounded explicitly, so no
-// platform's fused multiply-add changes them either. Memory beyond the data
+// platform's fused multiply-add changes them either. On amd64 with AVX2 the
+// hot loops (the softmax's matrix products, logits and exponentials, the
+// towers' second layer, Adam) run as vector kernels (kernels_amd64.s) that
+// do the Go code's operations in its order, its accumulators as vector
+// lanes, so they give the same bits as the Go code (TestKernelsSameBits,
+// TestTrainSameBitsWithoutVectors). Two caveats that predate them: math.Exp
+// takes a fused path on CPUs with FMA, and GOAMD64=v3 lets the compiler
+// fuse the products not rounded explicitly (the golden test fails there);
+// the pinned bits are those of the default GOAMD64=v1 on a CPU with FMA.
+// Memory beyond the data
 // and the parameters (with their Adam moments) is a few mini-batch buffers.
 //
 // # Evaluation

@@ -44,6 +44,10 @@ func Method(d *Dataset, cfg Config) eval.Method {
 	return &method{d: d, cfg: cfg, name: name}
 }
 
+// fitHook, set only by tests and benchmarks, sees the metrics of every
+// fit of a Method.
+var fitHook func(*Metrics)
+
 type method struct {
 	d    *Dataset
 	cfg  Config
@@ -86,6 +90,9 @@ func (m *method) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error)
 	res, err := Train(ctx, sub, m.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.name, err)
+	}
+	if fitHook != nil {
+		fitHook(res.Metrics)
 	}
 	return newScorer(res.Model, d), nil
 }

@@ -71,6 +71,12 @@ func mulAB(out, g, b []float64, r, m, d int) {
 	out = out[:r*d]
 	g = g[:r*m]
 	b = b[:m*d]
+	if vectorGemm(d) {
+		for i := range r {
+			comb(out[i*d:(i+1)*d], g[i*m:(i+1)*m], 1, m, b, d)
+		}
+		return
+	}
 	i := 0
 	for ; i+4 <= r; i += 4 {
 		g0, g1, g2, g3 := g[i*m:][:m], g[(i+1)*m:][:m], g[(i+2)*m:][:m], g[(i+3)*m:][:m]
@@ -125,6 +131,12 @@ func mulAtB(out, g, a []float64, r, m, d int) {
 	out = out[:m*d]
 	g = g[:r*m]
 	a = a[:r*d]
+	if vectorGemm(d) && r > 0 {
+		for j := range m {
+			comb(out[j*d:(j+1)*d], g[j:], m, r, a, d)
+		}
+		return
+	}
 	j := 0
 	for ; j+4 <= m; j += 4 {
 		k := 0
@@ -170,5 +182,53 @@ func mulAtB(out, g, a []float64, r, m, d int) {
 			}
 			out[j*d+k] = s
 		}
+	}
+}
+
+// comb sets out[k], for k < w, to Σ_{j<n} c[j·cs]·rows[j·w+k], summed over
+// j in ascending order from 0: a row of a matrix product, the same bits as
+// the tiled products above compute for it. With AVX2 it computes 16
+// columns at a time.
+func comb(out, c []float64, cs, n int, rows []float64, w int) {
+	out = out[:w]
+	if n > 0 {
+		_ = c[(n-1)*cs]
+		_ = rows[n*w-1]
+	}
+	cols := 0
+	if useAVX2 {
+		if cols = w &^ 15; cols > 0 {
+			combAVX2(out, c, cs, n, rows, w, cols)
+		}
+	}
+	for k := cols; k < w; k++ {
+		s := 0.0
+		for j := range n {
+			s += float64(c[j*cs] * rows[j*w+k])
+		}
+		out[k] = s
+	}
+}
+
+// vectorGemm reports whether the products should go row by row through
+// comb: with AVX2, when the rows are wide enough for its 16 columns.
+func vectorGemm(w int) bool { return useAVX2 && w >= 16 }
+
+// transpose sets dst (cols×rows) to the transpose of src (rows×cols).
+func transpose(dst, src []float64, rows, cols int) {
+	dst = dst[:rows*cols]
+	src = src[:rows*cols]
+	for i := range rows {
+		for j, x := range src[i*cols : (i+1)*cols] {
+			dst[j*rows+i] = x
+		}
+	}
+}
+
+// mulABtT is mulABt given bt, the transpose of b (d×m): row by row through
+// comb, the same bits.
+func mulABtT(out, a, bt []float64, r, m, d int) {
+	for i := range r {
+		comb(out[i*m:(i+1)*m], a[i*d:(i+1)*d], 1, d, bt, m)
 	}
 }

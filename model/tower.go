@@ -67,15 +67,22 @@ func (t *tower) forward(x *input, h, e []float64) {
 	for j := 0; j < x.n; j++ {
 		v := x.val[j]
 		row := t.w1[int(x.idx[j])*H:][:H]
-		if v == 1 {
+		if v == 1 && !useAVX2 {
 			for k := range h {
 				h[k] += row[k]
 			}
 			continue
 		}
-		for k := range h {
-			h[k] += float64(v * row[k])
+		axpy(h, v, row) // 1·w = w exactly: the same sums
+	}
+	if vectorGemm(D) && H <= maxHidden {
+		// the same sums, 16 outputs at a time over the active units
+		var buf [maxHidden]int32
+		for k, v := range h {
+			h[k] = max(v, 0) // the ReLU: +0 for v ≤ 0 (−0 included), NaN stays
 		}
+		combIdx(e, t.b2, h, t.w2, activeUnits(buf[:H], h), D)
+		return
 	}
 	copy(e, t.b2)
 	for k, v := range h {
@@ -84,6 +91,51 @@ func (t *tower) forward(x *input, h, e []float64) {
 			continue
 		}
 		axpy(e, v, t.w2[k*D:][:D])
+	}
+}
+
+// maxHidden is the widest hidden layer the vector paths of forward and
+// backward take (a buffer of that many unit numbers on the stack).
+const maxHidden = 128
+
+// activeUnits returns, in buf, the units k of h that the ReLU leaves on
+// (!(h[k] ≤ 0)), in order; written without a branch per unit, as about
+// half the units are off at random.
+func activeUnits(buf []int32, h []float64) []int32 {
+	buf = buf[:len(h)]
+	n := 0
+	for k, v := range h {
+		buf[n] = int32(k)
+		on := 0
+		if !(v <= 0) {
+			on = 1
+		}
+		n += on
+	}
+	return buf[:n]
+}
+
+// combIdx sets out[k], for k < w, to init[k] + Σ_{j in idx} c[j]·rows[j·w+k],
+// summed in idx's order: with AVX2, 16 columns at a time.
+func combIdx(out, init, c, rows []float64, idx []int32, w int) {
+	out = out[:w]
+	init = init[:w]
+	for _, j := range idx {
+		_ = c[j]
+		_ = rows[int(j)*w+w-1]
+	}
+	cols := 0
+	if useAVX2 {
+		if cols = w &^ 15; cols > 0 {
+			combIdxAVX2(out, init, c, rows, idx, w, cols)
+		}
+	}
+	for k := cols; k < w; k++ {
+		s := init[k]
+		for _, j := range idx {
+			s += float64(c[j] * rows[int(j)*w+k])
+		}
+		out[k] = s
 	}
 }
 
@@ -96,12 +148,19 @@ func (t *tower) backward(x *input, h, ge []float64, g *tower, gh []float64) {
 	h = h[:H]
 	gh = gh[:H]
 	ge = ge[:D]
-	for k, v := range h {
-		if v <= 0 { // the ReLU was off: nothing flows through unit k
-			gh[k] = 0
-			continue
+	if useAVX2 && D%4 == 0 && H <= maxHidden {
+		// the same sums as below, the active units in one call
+		var buf [maxHidden]int32
+		clear(gh)
+		backHiddenAVX2(gh, h, ge, g.w2[:H*D], t.w2[:H*D], activeUnits(buf[:H], h), D)
+	} else {
+		for k, v := range h {
+			if v <= 0 { // the ReLU was off: nothing flows through unit k
+				gh[k] = 0
+				continue
+			}
+			gh[k] = axpyDot(g.w2[k*D:][:D], v, ge, t.w2[k*D:][:D])
 		}
-		gh[k] = axpyDot(g.w2[k*D:][:D], v, ge, t.w2[k*D:][:D])
 	}
 	axpy(g.b2, 1, ge)
 	axpy(g.b1, 1, gh)
@@ -113,6 +172,16 @@ func (t *tower) backward(x *input, h, ge []float64, g *tower, gh []float64) {
 // axpyDot adds a·x to y and returns w·x: the two uses of one hidden unit's
 // row in the backward pass, in one sweep. Four lanes, fixed order.
 func axpyDot(y []float64, a float64, x, w []float64) float64 {
+	x = x[:len(y)]
+	w = w[:len(y)]
+	if useAVX2 {
+		return axpyDotAVX2(y, a, x, w)
+	}
+	return axpyDotGo(y, a, x, w)
+}
+
+// axpyDotGo is axpyDot in Go: the reference of axpyDotAVX2.
+func axpyDotGo(y []float64, a float64, x, w []float64) float64 {
 	x = x[:len(y)]
 	w = w[:len(y)]
 	var s0, s1, s2, s3 float64
@@ -139,6 +208,15 @@ func axpyDot(y []float64, a float64, x, w []float64) float64 {
 // fixed, so the result is deterministic.
 func dot(a, b []float64) float64 {
 	b = b[:len(a)]
+	if useAVX2 {
+		return dotAVX2(a, b)
+	}
+	return dotGo(a, b)
+}
+
+// dotGo is dot in Go: the reference of dotAVX2.
+func dotGo(a, b []float64) float64 {
+	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	for len(a) >= 4 && len(b) >= 4 {
 		a4, b4 := a[:4:4], b[:4:4]
@@ -156,6 +234,16 @@ func dot(a, b []float64) float64 {
 
 // axpy adds a·x to y.
 func axpy(y []float64, a float64, x []float64) {
+	x = x[:len(y)]
+	if useAVX2 {
+		axpyAVX2(y, a, x)
+		return
+	}
+	axpyGo(y, a, x)
+}
+
+// axpyGo is axpy in Go: the reference of axpyAVX2.
+func axpyGo(y []float64, a float64, x []float64) {
 	x = x[:len(y)]
 	for len(y) >= 4 && len(x) >= 4 {
 		y4, x4 := y[:4:4], x[:4:4]

@@ -89,8 +89,9 @@ type Config struct {
 	// id dropout.
 	Seed uint64 `json:"seed"`
 	// Workers is the number of goroutines (runtime.GOMAXPROCS), at most
-	// 4 of which are used (one per shard). It changes the speed, never the
-	// result.
+	// 4 of which are used (one per shard); the steps of batches smaller
+	// than 1,024 ratings run on one (see minParallelBatch). It changes the
+	// speed, never the result.
 	Workers int `json:"workers"`
 	// Progress, if set, is called after each epoch of the validation run
 	// (not of the refit).
@@ -538,7 +539,8 @@ type trainer struct {
 	gItem      [shards]*tower
 	m, v       []float64 // Adam moments
 	decay      []bool    // which parameters are weights
-	b1t, b2t   float64   // β1ᵗ, β2ᵗ
+	decayRuns  []decayRun
+	b1t, b2t   float64 // β1ᵗ, β2ᵗ
 
 	// id embeddings (nil when ContentOnly): a row of Dim values per user
 	// and item of d, trained only for those with training ratings.
@@ -568,6 +570,9 @@ type trainer struct {
 	scratchE          [shards][]float64
 	rowsU, logit      [shards][]float64 // per shard: its users' embeddings, its logits
 	extra             [shards][]float64
+	eIT               []float64 // the step's candidate item embeddings, transposed
+	expDone           [shards][]uint8
+	lq                []float64 // the step's candidates' logit corrections
 	shardLoss, shardW [shards]float64
 	batchNo           int32
 	valUsers          []bool    // users the validation ranking measures (nil: all)
@@ -656,6 +661,7 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	t.decay = make([]bool, len(t.params))
 	markWeights(t.decay[:nu], t.userEnc.width, H, D)
 	markWeights(t.decay[nu:], t.itemEnc.width, H, D)
+	t.decayRuns = decayRuns(t.decay)
 	t.b1t, t.b2t = 1, 1
 
 	if !cfg.ContentOnly {
@@ -719,6 +725,14 @@ func growF(s *[]float64, n int) []float64 {
 	return (*s)[:n]
 }
 
+// growU8 returns (*s)[:n], reallocating *s when it is too short.
+func growU8(s *[]uint8, n int) []uint8 {
+	if cap(*s) < n {
+		*s = make([]uint8, n)
+	}
+	return (*s)[:n]
+}
+
 func fill(s []int32, v int32) []int32 {
 	for i := range s {
 		s[i] = v
@@ -748,15 +762,41 @@ func (t *trainer) parallel(f func(s int)) {
 		}
 		return
 	}
+	// the caller runs the first worker's shards itself: one goroutine
+	// fewer to start and to wait for
 	var wg sync.WaitGroup
-	for g := range w {
+	for g := 1; g < w; g++ {
 		wg.Go(func() {
 			for s := g; s < shards; s += w {
 				f(s)
 			}
 		})
 	}
+	for s := 0; s < shards; s += w {
+		f(s)
+	}
 	wg.Wait()
+}
+
+// minParallelBatch is the smallest batch whose step runs on several
+// workers. A step of 256 ratings is about a millisecond of work cut by
+// four barriers: on the project's shared 2 cores, `BenchmarkFit100kHybridVsBPR`
+// took 2.4–3.1 s wall and CPU with one worker against 3.4–3.6 s with two
+// (2026-11-28, load ≈ 3), while 1 M ratings (batch 1,024) gained a little
+// from two (BenchmarkEpoch1M: 25.8 s wall against 28.3 s).
+const minParallelBatch = 1024
+
+// stepParallel is parallel for the phases of a training step: on one
+// worker when the batch is smaller than minParallelBatch. The shards, and
+// so the bits, are the same either way.
+func (t *trainer) stepParallel(f func(s int)) {
+	if t.cfg.BatchSize < minParallelBatch {
+		for s := range shards {
+			f(s)
+		}
+		return
+	}
+	t.parallel(f)
 }
 
 // span returns shard s's part [lo, hi) of n things.
@@ -826,7 +866,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	}
 
 	// 1. forward every distinct user and item; normalize
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
 			e, tw := t.eU[k*D:(k+1)*D], t.tU[k*D:(k+1)*D]
@@ -856,7 +896,19 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	// to the unit embeddings (users per position, items per shard)
 	M := min(t.nI, t.cfg.Negatives)
 	invTau := 1 / t.cfg.Temperature
-	t.parallel(func(s int) {
+	var ET []float64 // the candidates' embeddings transposed, for mulABtT
+	if vectorGemm(M) {
+		ET = growF(&t.eIT, M*D)
+		transpose(ET, t.eI[:M*D], M, D)
+	}
+	// With AVX2, each row's logits, and its gradient, four at a time:
+	// lq holds the candidates' corrections.
+	vec := useAVX2 && M >= 4
+	lq := growF(&t.lq, M)
+	for c := range lq {
+		lq[c] = t.logQ[t.uniqI[c]]
+	}
+	t.stepParallel(func(s int) {
 		lo, hi := span(B, s)
 		R := hi - lo
 		gI := t.gEIshard[s][:t.nI*D]
@@ -871,7 +923,11 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 			copy(U[r*D:(r+1)*D], t.eU[int(t.posU[lo+r])*D:][:D])
 		}
 		E := t.eI[:M*D]
-		mulABt(G, U, E, R, M, D)
+		if ET != nil {
+			mulABtT(G, U, ET, R, M, D)
+		} else {
+			mulABt(G, U, E, R, M, D)
+		}
 		sum, wsum := 0.0, 0.0
 		for r := range R {
 			p := lo + r
@@ -883,21 +939,42 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 				continue
 			}
 			ku, ki := t.posU[p], t.posI[p]
-			// mask the user's other positives of this batch
-			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
-				if j := t.posI[q]; j != ki {
-					skip[j] = int32(p)
-				}
-			}
 			mx := math.Inf(-1)
-			for c := range row {
-				if skip[c] == int32(p) {
-					row[c] = math.Inf(-1)
-					continue
+			if vec {
+				// the same logits: masked candidates are −Inf before
+				// and after; the largest is the same value (a max
+				// does not depend on the order, but for the sign of a
+				// zero, which subtracting it cannot tell)
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					if j := t.posI[q]; j != ki && int(j) < M {
+						row[j] = math.Inf(-1)
+					}
 				}
-				l := row[c]*invTau - t.logQ[t.uniqI[c]]
-				row[c] = l
-				mx = max(mx, l)
+				mx = logitsAVX2(row, lq, invTau)
+				for c := M &^ 3; c < M; c++ {
+					l := row[c]*invTau - lq[c]
+					row[c] = l
+					mx = max(mx, l)
+				}
+			} else {
+				// mask the user's other positives of this batch
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					if j := t.posI[q]; j != ki {
+						skip[j] = int32(p)
+					}
+				}
+				for c := range row {
+					if skip[c] == int32(p) {
+						row[c] = math.Inf(-1)
+						continue
+					}
+					l := row[c]*invTau - t.logQ[t.uniqI[c]]
+					row[c] = l
+					mx = max(mx, l)
+				}
+				for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
+					skip[t.posI[q]] = -1
+				}
 			}
 			beyond := int(ki) >= M
 			le := 0.0
@@ -906,10 +983,30 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 				mx = max(mx, le)
 			}
 			z := 0.0
-			for c := range row {
-				e := math.Exp(row[c] - mx)
-				row[c] = e
-				z += e
+			if useVectorExp && M >= 4 {
+				// math.Exp's bits, four at a time (quads outside the
+				// vector's range are left to math.Exp), then the same sum
+				done := growU8(&t.expDone[s], M/4)
+				expShiftAVX2(row, mx, done)
+				for q, ok := range done {
+					if ok == 0 {
+						for c := 4 * q; c < 4*q+4; c++ {
+							row[c] = math.Exp(row[c] - mx)
+						}
+					}
+				}
+				for c := M &^ 3; c < M; c++ {
+					row[c] = math.Exp(row[c] - mx)
+				}
+				for _, e := range row {
+					z += e
+				}
+			} else {
+				for c := range row {
+					e := math.Exp(row[c] - mx)
+					row[c] = e
+					z += e
+				}
 			}
 			if beyond {
 				le = math.Exp(le - mx)
@@ -922,18 +1019,30 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 			sum += w * -math.Log(pp/z)
 			wsum += w
 			a := w * invTau
-			for c := range row {
-				g := row[c] / z
-				if c == int(ki) {
-					g--
+			if vec {
+				// the same products: (row/z)·a, the positive's fixed after
+				keep := 0.0
+				if !beyond {
+					keep = row[ki]
 				}
-				row[c] = g * a
+				divScaleAVX2(row, z, a)
+				for c := M &^ 3; c < M; c++ {
+					row[c] = (row[c] / z) * a
+				}
+				if !beyond {
+					row[ki] = (keep/z - 1) * a
+				}
+			} else {
+				for c := range row {
+					g := row[c] / z
+					if c == int(ki) {
+						g--
+					}
+					row[c] = g * a
+				}
 			}
 			if beyond {
 				extra[r] = (le/z - 1) * a
-			}
-			for _, q := range t.listU[t.startU[ku]:t.startU[ku+1]] {
-				skip[t.posI[q]] = -1
 			}
 		}
 		// gradients with respect to the unit user embeddings (per position)
@@ -964,7 +1073,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 	scale := 1 / weight // the step minimizes the weighted mean
 	// 3. sum per distinct user and item, through the normalization, and
 	// backward into the shard's gradient; id rows get theirs directly
-	t.parallel(func(s int) {
+	t.stepParallel(func(s int) {
 		ge := t.scratchE[s]
 		lo, hi := span(t.nU, s)
 		for k := lo; k < hi; k++ {
@@ -1021,7 +1130,6 @@ func unnormalizeGrad(g, unit []float64, norm, scale float64) {
 // only the rows that took part in the step move, with the step's bias
 // correction.
 func (t *trainer) adamStep() {
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	t.b1t *= beta1
 	t.b2t *= beta2
 	lr := t.cfg.LearningRate
@@ -1032,23 +1140,19 @@ func (t *trainer) adamStep() {
 	ids := t.idU != nil
 	lrID := lr * t.cfg.IDLearningRate
 	wdID := lrID * t.cfg.WeightDecay
-	t.parallel(func(s int) {
+	kT, kID := newAdamConsts(lr, wd, c1, c2), newAdamConsts(lrID, wdID, c1, c2)
+	t.stepParallel(func(s int) {
 		lo, hi := span(len(t.params), s)
-		p, m, v, dec := t.params[lo:hi], t.m[lo:hi], t.v[lo:hi], t.decay[lo:hi]
-		g0, g1, g2, g3 := t.grad[0][lo:hi], t.grad[1][lo:hi], t.grad[2][lo:hi], t.grad[3][lo:hi]
-		m, v, dec = m[:len(p)], v[:len(p)], dec[:len(p)]
-		g0, g1, g2, g3 = g0[:len(p)], g1[:len(p)], g2[:len(p)], g3[:len(p)]
-		for j := range p {
-			g := ((g0[j] + g1[j]) + g2[j]) + g3[j] // the shards, in order
-			g0[j], g1[j], g2[j], g3[j] = 0, 0, 0, 0
-			mm := beta1*m[j] + (1-beta1)*g
-			vv := beta2*v[j] + (1-beta2)*float64(g*g)
-			m[j], v[j] = mm, vv
-			x := p[j]
-			if dec[j] {
-				x -= float64(wd * x)
+		for _, r := range t.decayRuns {
+			a, b := max(lo, r.lo), min(hi, r.hi)
+			if a >= b {
+				continue
 			}
-			p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
+			flags := adamShards
+			if r.decay {
+				flags |= adamDecay
+			}
+			adam(t.params[a:b], t.m[a:b], t.v[a:b], t.grad[0][a:b], t.grad[1][a:b], t.grad[2][a:b], t.grad[3][a:b], &kT, flags)
 		}
 		if !ids {
 			return
@@ -1057,36 +1161,21 @@ func (t *trainer) adamStep() {
 		for k := lo; k < hi; k++ {
 			if t.keepU[k] {
 				o := int(t.uniqU[k]) * D
-				adamRow(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], lrID, wdID, c1, c2)
+				adam(t.idU[o:o+D], t.idUm[o:o+D], t.idUv[o:o+D], t.gIdU[k*D:(k+1)*D], nil, nil, nil, &kID, adamDecay)
 			}
 		}
 		lo, hi = span(t.nI, s)
 		for k := lo; k < hi; k++ {
 			if t.keepI[k] {
 				o := int(t.uniqI[k]) * D
-				adamRow(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], lrID, wdID, c1, c2)
+				adam(t.idI[o:o+D], t.idIm[o:o+D], t.idIv[o:o+D], t.gIdI[k*D:(k+1)*D], nil, nil, nil, &kID, adamDecay)
 			}
 		}
 	})
 }
 
-// The shard sum in adamStep is written out for four shards.
+// The shard sum in adam is written out for four shards.
 var _ = [1]struct{}{}[shards-4]
-
-// adamRow takes an AdamW step of the parameters p (all decayed) with
-// moments m and v and gradient g, c1 and c2 being the bias corrections.
-func adamRow(p, m, v, g []float64, lr, wd, c1, c2 float64) {
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
-	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
-	for j := range p {
-		gj := g[j]
-		mm := beta1*m[j] + (1-beta1)*gj
-		vv := beta2*v[j] + (1-beta2)*float64(gj*gj)
-		m[j], v[j] = mm, vv
-		x := p[j] - float64(wd*p[j])
-		p[j] = x - float64(lr*(mm*c1))/(math.Sqrt(vv*c2)+eps)
-	}
-}
 
 // group finds the distinct entities (key) of a batch. It fills uniq (slot →
 // entity), pos (batch position → slot) and, as compressed rows, the batch

@@ -240,6 +240,12 @@ func TestTrainIsDeterministic(t *testing.T) {
 	slices.Reverse(reversed)
 	many := base
 	many.Workers = 4
+	// steps run on several workers from minParallelBatch on
+	big, bigMany := base, many
+	big.BatchSize, bigMany.BatchSize = minParallelBatch, minParallelBatch
+	if x, y := train(rs, big), train(rs, bigMany); !slices.Equal(x.Model.user.p, y.Model.user.p) || !slices.Equal(x.Model.itemVec, y.Model.itemVec) {
+		t.Errorf("batch %d, 4 workers: the model differs from 1 worker's", minParallelBatch)
+	}
 	for name, b := range map[string]*Result{
 		"same config":       train(rs, base),
 		"4 workers":         train(rs, many),
