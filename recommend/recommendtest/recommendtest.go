@@ -7,11 +7,13 @@
 package recommendtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/recoflow/recoflow/dataset"
@@ -22,6 +24,7 @@ import (
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/seed"
 	"github.com/recoflow/recoflow/source/sqlite"
+	"github.com/recoflow/recoflow/training"
 	"github.com/recoflow/recoflow/vector"
 	"github.com/recoflow/recoflow/vector/local"
 )
@@ -42,6 +45,9 @@ type Shop struct {
 	// Users lists the user ids of the training dataset, Items the item
 	// ids the store holds.
 	Users, Items []string
+	// Countries lists the users' countries in the training dataset, most
+	// frequent first.
+	Countries []string
 }
 
 // Build builds the movie shop in dir: users, items and interactions
@@ -107,6 +113,18 @@ func Build(ctx context.Context, dir string) (*Shop, error) {
 		}
 		s.Users = append(s.Users, e.ID)
 	}
+	counts := map[string]int{}
+	if _, err := training.ReadTable(ctx, s.Bucket, spec, func(row *training.GenericRow) error {
+		v, _ := row.Value("country")
+		counts[v.String()]++
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for c := range counts {
+		s.Countries = append(s.Countries, c)
+	}
+	slices.SortFunc(s.Countries, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
 	ok = true
 	return s, nil
 }
