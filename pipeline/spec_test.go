@@ -63,7 +63,7 @@ func TestTransformSpecModel(t *testing.T) {
 		var out struct {
 			Recommended []struct{ ID string } `json:"recommended_items"`
 			Similar     struct {
-				ProductCode string `json:"product_code"`
+				ProductCode string                `json:"product_code"`
 				Items       []struct{ ID string } `json:"similar_items"`
 			} `json:"similar_items"`
 		}
