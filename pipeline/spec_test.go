@@ -19,7 +19,8 @@ import (
 // id reach the engine: each record's recommended_items are the engine's
 // items for that user's id and features, and the browsed movie's similar
 // items are its neighbours in the store. The same events transformed again
-// (answers cached) give the same bytes. A mapping that carries a feature
+// (answers cached) give the same bytes. Without a mapping, the model's spec
+// maps the events. A mapping that carries a feature
 // the model lacks is refused.
 func TestTransformSpecModel(t *testing.T) {
 	shop := recommendtest.New(t)
@@ -105,6 +106,16 @@ func TestTransformSpecModel(t *testing.T) {
 		if string(again[i].Data) != string(recs[i].Data) {
 			t.Errorf("record %d again:\n%s\nfirst:\n%s", i, again[i].Data, recs[i].Data)
 		}
+	}
+
+	// Without a mapping, the model's spec maps the events (the Lambda's
+	// transformer): the same record.
+	def, err := pipeline.NewTransformer(e, pipeline.TransformOptions{K: 4, SimilarK: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := def.TransformOne(ctx, "a", msgs[0].Data); err != nil || string(out) != string(recs[0].Data) {
+		t.Errorf("default mapping: %v\n%s\nwant\n%s", err, out, recs[0].Data)
 	}
 
 	// A mapping of the lab's events maps city, country and creditLimit:

@@ -100,7 +100,9 @@ type TransformOptions struct {
 	// time (default GOMAXPROCS: every core).
 	Workers int
 	// Mapping reads the events: a dataset spec's stream section
-	// (event.NewMapping). Default event.LabMapping(), the lab's events.
+	// (event.NewMapping). Default: the stream section of the dataset spec
+	// the engine's model was trained on, or, for a model of the lab's
+	// dataset, event.LabMapping(), the lab's events.
 	// The user id, and the user features the model takes when the mapping
 	// carries them, go to the engine: for a model of the lab's dataset,
 	// city, country and creditLimit; for a model of another dataset spec,
@@ -131,6 +133,13 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	}
 	if opts.Mapping == nil {
 		opts.Mapping = event.LabMapping()
+		if spec, _ := e.Model().Spec(); spec != nil && e.IsSpecModel() {
+			m, err := event.NewMapping(spec)
+			if err != nil {
+				return nil, fmt.Errorf("model %s's dataset spec %q: %w", e.Model().Version(), spec.Name, err)
+			}
+			opts.Mapping = m
+		}
 	}
 	t := &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers,
 		mapping: opts.Mapping, city: -1, country: -1, credit: -1}
