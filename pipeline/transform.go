@@ -333,7 +333,7 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 		var feats model.Features
 		if t.spec {
 			feats = t.specFeatures(ev)
-			p.user = userKey{id: ev.UserID, features: featuresKey(&feats)}
+			p.user = userKey{id: ev.UserID, city: featuresKey(&feats)}
 		} else {
 			user = t.userFeatures(ev)
 			p.user = userKeyOf(ev.UserID, user)
@@ -455,12 +455,13 @@ var noSimilar = appendSimilar(nil, "", nil)
 const partCacheSize = 1 << 14
 
 // userKey is a shopper's id and features as a map key (the credit limit
-// by its bits, so that even a NaN finds itself); a spec model's shopper
-// has its generic features in features (featuresKey) instead.
+// by its bits, so that even a NaN finds itself). For a model of another
+// dataset spec (Transformer.spec) city holds the featuresKey of the
+// shopper's generic features, country and credit being empty: the keys of
+// one Transformer are all of one kind, and the lab's key stays this small.
 type userKey struct {
 	id, city, country string
 	credit            uint64
-	features          string
 }
 
 func userKeyOf(id string, f model.UserFeatures) userKey {
@@ -469,8 +470,7 @@ func userKeyOf(id string, f model.UserFeatures) userKey {
 
 // clone copies the key's strings (which may share a message's bytes).
 func (k userKey) clone() userKey {
-	return userKey{id: strings.Clone(k.id), city: strings.Clone(k.city), country: strings.Clone(k.country), credit: k.credit,
-		features: k.features} // featuresKey's string is its own
+	return userKey{id: strings.Clone(k.id), city: strings.Clone(k.city), country: strings.Clone(k.country), credit: k.credit}
 }
 
 // featuresKey returns a spec model's features as a string of their own
