@@ -290,9 +290,29 @@ func (e *Engine) CheckStore(ctx context.Context) error {
 // UserEmbedding returns the user tower's embedding of a shopper's features
 // (Model().Dim() values). It does not block. Shoppers the model has never
 // seen get one too: unknown cities and countries are ignored. It is for a
-// model of the lab's dataset; a spec model's users have the spec's
-// features (UserEmbeddingOf).
-func (e *Engine) UserEmbedding(f model.UserFeatures) []float32 { return e.model.EmbedUser(f) }
+// model of the lab's dataset: a spec model's users have the spec's
+// features (UserEmbeddingOf), and it gets only those of f whose names its
+// spec has (city, country, creditLimit), the others counting as missing.
+func (e *Engine) UserEmbedding(f model.UserFeatures) []float32 {
+	if !e.spec {
+		return e.model.EmbedUser(f)
+	}
+	g := e.users.Empty()
+	for _, v := range []struct {
+		name string
+		text string
+		num  float64
+	}{{"city", f.City, 0}, {"country", f.Country, 0}, {"creditLimit", "", f.CreditLimit}} {
+		if ft, ok := e.users.Lookup(v.name); ok {
+			if ft.Numeric() {
+				e.users.SetNumber(&g, ft, v.num)
+			} else {
+				e.users.SetText(&g, ft, v.text)
+			}
+		}
+	}
+	return e.model.EmbedKnownUserFeatures("", g)
+}
 
 // ItemsForUser returns the k items whose embeddings are nearest to a user
 // embedding by cosine similarity, highest first, skipping the ids in

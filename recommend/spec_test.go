@@ -74,6 +74,14 @@ func TestSpecEngine(t *testing.T) {
 		t.Errorf("misfit features: %v", err)
 	}
 
+	// The lab's features reach a spec model by name: its country.
+	lab := e.UserEmbedding(model.UserFeatures{City: "Nantes", Country: "France", CreditLimit: 1})
+	fr := s.Empty()
+	s.SetText(&fr, country, "France")
+	if want := shop.Model.EmbedKnownUserFeatures("", fr); !slices.Equal(lab, want) {
+		t.Errorf("UserEmbedding of the lab's features on a spec model: %v, want %v", lab, want)
+	}
+
 	empty := s.Empty()
 	reqs := []recommend.Request{
 		{UserID: known, K: 5},               // by id
