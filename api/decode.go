@@ -289,7 +289,8 @@ func userFeatures(o object) (model.UserFeatures, *apiError) {
 }
 
 // MaxCreditLimit bounds the absolute value of a user's creditlimit in every
-// request (POST /user_embeddings, /v1/recommendations and its batch form).
+// request (POST /user_embeddings, /v1/recommendations and its batch form),
+// and of every numeric user feature of a model of another dataset spec.
 // A larger value is rejected with a 400 naming the field: far beyond any
 // credit limit, it would only push the user tower's float32 output to
 // infinity, which JSON cannot carry.

@@ -20,6 +20,22 @@
 // /items_from_user, as the lab's transformation Lambda does with the
 // first one. limit defaults to 10 and may be 1 to 1000.
 //
+// # Another shop's model
+//
+// A model trained on a dataset spec other than the built-in one takes the
+// spec's users: a user object of /v1 (and of /user_embeddings) holds an
+// optional id and the spec's user features, each optional, named as the
+// spec names them,
+//
+//	{"user":{"id":"00000000-a762","country":"FR","age":31},"limit":5}
+//
+// a number for a numeric feature, a string for a categorical or text one,
+// a delimited string or an array of strings for a multi_categorical one;
+// null, or a feature left out, counts as unknown. An unknown field or a
+// value of the wrong type is a 400 invalid_field naming it
+// ("user.shoe_size"). A model of the lab's dataset keeps the lab's user
+// objects and answers, byte for byte. Items are the spec's item ids.
+//
 // # Fallback and errors
 //
 // When the vector store cannot answer — down, empty, too slow, holding

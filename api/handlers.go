@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/recoflow/recoflow/internal/jsonout"
+	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/recommend"
 )
 
@@ -90,6 +91,8 @@ func v1AnswerOf(a recommend.Answer, itemID string) *v1Answer {
 }
 
 // POST /user_embeddings: [{"city","country","creditlimit"}] → [{"embedding":[…]}].
+// For a model of another dataset spec, each user object is as in /v1
+// (specUser): an optional id and the spec's user features by name.
 func (s *Server) userEmbeddings(w http.ResponseWriter, r *http.Request) *apiError {
 	e, ae := s.ready()
 	if ae != nil {
@@ -111,6 +114,16 @@ func (s *Server) userEmbeddings(w http.ResponseWriter, r *http.Request) *apiErro
 		o, ae := asObject(raw, "["+strconv.Itoa(i)+"]")
 		if ae != nil {
 			return ae
+		}
+		if e.IsSpecModel() {
+			id, f, ae := specUser(o, e)
+			if ae != nil {
+				return ae
+			}
+			if out[i].Embedding, ae = embedSpecUser(e, id, f, o.path); ae != nil {
+				return ae
+			}
+			continue
 		}
 		u, ae := userFeatures(o)
 		if ae != nil {
@@ -278,6 +291,8 @@ type shopperQuery struct {
 	given bool
 	user  bool
 	req   recommend.Request
+	// features are a spec model's user's (req.Features points to them).
+	features model.Features
 }
 
 // shopper reads "user" or "embedding" from o; given is false when neither
@@ -294,7 +309,12 @@ func shopper(o object, e *recommend.Engine) (shopperQuery, *apiError) {
 		if ae != nil {
 			return sq, ae
 		}
-		if sq.req.User, ae = userFeatures(uo); ae != nil {
+		if e.IsSpecModel() {
+			if sq.req.UserID, sq.features, ae = specUser(uo, e); ae != nil {
+				return sq, ae
+			}
+			sq.req.Features = &sq.features
+		} else if sq.req.User, ae = userFeatures(uo); ae != nil {
 			return sq, ae
 		}
 		sq.given, sq.user = true, true
@@ -346,7 +366,12 @@ func (s *Server) v1Recommendations(w http.ResponseWriter, r *http.Request) *apiE
 		return ae
 	}
 	emb := sq.req.Embedding
-	if sq.user {
+	switch {
+	case sq.user && e.IsSpecModel():
+		if emb, ae = embedSpecUser(e, sq.req.UserID, sq.features, "user"); ae != nil {
+			return ae
+		}
+	case sq.user:
 		if emb, ae = embedUser(e, sq.req.User, "user"); ae != nil {
 			return ae
 		}
@@ -453,6 +478,10 @@ func (s *Server) v1Batch(w http.ResponseWriter, r *http.Request) *apiError {
 				"%s asks nothing: give user (or embedding), similar_to, or both", ro.path)
 		}
 		reqs[i] = req
+		if req.Features != nil {
+			f := sq.features // reqs[i] must not point into sq, reused
+			reqs[i].Features = &f
+		}
 	}
 	results := e.RecommendBatch(r.Context(), reqs)
 	if err := r.Context().Err(); err != nil {

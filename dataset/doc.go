@@ -26,6 +26,7 @@
 // no spec is given; ClassicYAML is the same as a commented file. DraftFrom
 // guesses a spec from a database's schema for a person to edit.
 //
-// seed, the ETL, training, evaluation and the stream follow a spec; the
-// vector store, the API and produce still run the built-in spec only.
+// Every stage follows a spec: seed, the ETL, training, evaluation and
+// produce take one; the vector store, the API and the stream follow the
+// one recorded in a model's artifacts.
 package dataset

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,13 @@ type Transformer struct {
 	// user features the model takes are in its Records (-1: not mapped).
 	mapping               *event.Mapping
 	city, country, credit int
+	// spec is set when the engine's model was trained on a dataset spec
+	// other than the built-in one: then every user feature the mapping
+	// carries goes to the engine in the model's generic form, features[i]
+	// being the feature of Record.UserFeatures[i].
+	spec     bool
+	schema   *recommend.FeatureSchema
+	features []recommend.Feature
 	// records holds *[]event.Record for transformChunk's decoded events,
 	// reused from batch to batch (a chunk's hundreds of Records).
 	records sync.Pool
@@ -92,9 +100,14 @@ type TransformOptions struct {
 	// time (default GOMAXPROCS: every core).
 	Workers int
 	// Mapping reads the events: a dataset spec's stream section
-	// (event.NewMapping). Default event.LabMapping(), the lab's events.
-	// The user id, and the user features the model takes (city, country,
-	// creditLimit) when the mapping carries them, go to the engine.
+	// (event.NewMapping). Default: the stream section of the dataset spec
+	// the engine's model was trained on, or, for a model of the lab's
+	// dataset, event.LabMapping(), the lab's events.
+	// The user id, and the user features the model takes when the mapping
+	// carries them, go to the engine: for a model of the lab's dataset,
+	// city, country and creditLimit; for a model of another dataset spec,
+	// every user feature of its spec the mapping carries (the others count
+	// as missing). A mapped feature the model does not have is an error.
 	Mapping *event.Mapping
 }
 
@@ -120,9 +133,28 @@ func NewTransformer(e *recommend.Engine, opts TransformOptions) (*Transformer, e
 	}
 	if opts.Mapping == nil {
 		opts.Mapping = event.LabMapping()
+		if spec, _ := e.Model().Spec(); spec != nil && e.IsSpecModel() {
+			m, err := event.NewMapping(spec)
+			if err != nil {
+				return nil, fmt.Errorf("model %s's dataset spec %q: %w", e.Model().Version(), spec.Name, err)
+			}
+			opts.Mapping = m
+		}
 	}
 	t := &Transformer{engine: e, k: opts.K, similarK: opts.SimilarK, policy: opts.OnStoreDown, annotate: opts.Annotate, now: opts.Now, workers: opts.Workers,
 		mapping: opts.Mapping, city: -1, country: -1, credit: -1}
+	if e.IsSpecModel() {
+		t.spec, t.schema = true, e.UserSchema()
+		for _, name := range opts.Mapping.UserFeatures() {
+			ft, ok := t.schema.Lookup(name)
+			if !ok {
+				return nil, fmt.Errorf("the stream maps user feature %q, which model %s does not have (it has %s): use the model's dataset spec",
+					name, e.Model().Version(), strings.Join(t.schema.Names(), ", "))
+			}
+			t.features = append(t.features, ft)
+		}
+		return t, nil
+	}
 	for i, name := range opts.Mapping.UserFeatures() {
 		switch name {
 		case "city":
@@ -147,6 +179,21 @@ func (t *Transformer) userFeatures(r *event.Record) model.UserFeatures {
 	}
 	if t.credit >= 0 {
 		f.CreditLimit = r.UserFeatures[t.credit].Number
+	}
+	return f
+}
+
+// specFeatures are a spec model's features of a shopper in an event, in
+// the model's generic form; their text shares the event's bytes.
+func (t *Transformer) specFeatures(r *event.Record) model.Features {
+	f := t.schema.Empty()
+	for i, fv := range r.UserFeatures {
+		ft := t.features[i]
+		if ft.Numeric() {
+			t.schema.SetNumber(&f, ft, fv.Number)
+		} else {
+			t.schema.SetText(&f, ft, fv.Text)
+		}
 	}
 	return f
 }
@@ -281,8 +328,16 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 			errs = append(errs, sink.ErrorRecord{ID: m.ID, Raw: m.Data, Reason: "decode event: " + err.Error(), Time: msgTime(m, now)})
 			continue
 		}
-		user := t.userFeatures(ev)
-		p := pending{ev: ev, msg: i, user: userKeyOf(ev.UserID, user), req: -1}
+		p := pending{ev: ev, msg: i, req: -1}
+		var user model.UserFeatures
+		var feats model.Features
+		if t.spec {
+			feats = t.specFeatures(ev)
+			p.user = userKey{id: ev.UserID, city: featuresKey(&feats)}
+		} else {
+			user = t.userFeatures(ev)
+			p.user = userKeyOf(ev.UserID, user)
+		}
 		if it, ok := ev.Pick(); ok {
 			p.product = it.ItemID
 		} else {
@@ -301,7 +356,16 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 			// the message.
 			p.user = p.user.clone()
 			p.product = strings.Clone(p.product)
-			req := recommend.Request{User: model.UserFeatures{City: p.user.city, Country: p.user.country, CreditLimit: user.CreditLimit}, UserID: p.user.id}
+			var req recommend.Request
+			if t.spec {
+				f := model.Features{Cats: make([]string, len(feats.Cats)), Nums: feats.Nums}
+				for i, c := range feats.Cats {
+					f.Cats[i] = strings.Clone(c)
+				}
+				req = recommend.Request{Features: &f, UserID: p.user.id}
+			} else {
+				req = recommend.Request{User: model.UserFeatures{City: p.user.city, Country: p.user.country, CreditLimit: user.CreditLimit}, UserID: p.user.id}
+			}
 			if p.rec == nil {
 				req.K = t.k
 			}
@@ -391,7 +455,10 @@ var noSimilar = appendSimilar(nil, "", nil)
 const partCacheSize = 1 << 14
 
 // userKey is a shopper's id and features as a map key (the credit limit
-// by its bits, so that even a NaN finds itself).
+// by its bits, so that even a NaN finds itself). For a model of another
+// dataset spec (Transformer.spec) city holds the featuresKey of the
+// shopper's generic features, country and credit being empty: the keys of
+// one Transformer are all of one kind, and the lab's key stays this small.
 type userKey struct {
 	id, city, country string
 	credit            uint64
@@ -404,6 +471,28 @@ func userKeyOf(id string, f model.UserFeatures) userKey {
 // clone copies the key's strings (which may share a message's bytes).
 func (k userKey) clone() userKey {
 	return userKey{id: strings.Clone(k.id), city: strings.Clone(k.city), country: strings.Clone(k.country), credit: k.credit}
+}
+
+// featuresKey returns a spec model's features as a string of their own
+// that identifies them: the texts length-prefixed, the numbers by their
+// bits.
+func featuresKey(f *model.Features) string {
+	n := 2
+	for _, c := range f.Cats {
+		n += len(c) + 4
+	}
+	b := make([]byte, 0, n+17*len(f.Nums))
+	for _, c := range f.Cats {
+		b = strconv.AppendInt(b, int64(len(c)), 10)
+		b = append(b, ':')
+		b = append(b, c...)
+	}
+	b = append(b, '|')
+	for _, x := range f.Nums {
+		b = strconv.AppendUint(b, math.Float64bits(x), 16)
+		b = append(b, ',')
+	}
+	return string(b)
 }
 
 // partCache is a map safe for concurrent use that holds at most

@@ -16,12 +16,20 @@ import (
 // and, optionally, items similar to one product.
 type Request struct {
 	// User are the shopper's features, embedded by the user tower unless
-	// Embedding is set.
+	// Embedding or Features is set. A model of another dataset spec than
+	// the built-in one does not take them: its requests give Features.
 	User model.UserFeatures
-	// UserID, when the model knows it (a customerNumber it was trained
-	// on), adds the shopper's learned id vector to the features'
-	// embedding (model.EmbedKnownUser); any other id, or "", embeds from
-	// the features alone.
+	// Features, when not nil, are the shopper's features in the model's
+	// generic form (Engine.UserSchema: FeatureSchema.Empty, then SetText,
+	// SetNumber, SetList), used instead of User. A spec model's request
+	// without them embeds the id alone (every feature missing). Features
+	// that do not fit the model's schema give an error wrapping
+	// ErrInvalid.
+	Features *model.Features
+	// UserID, when the model knows it (a user id it was trained on: the
+	// lab's customerNumber), adds the shopper's learned id vector to the
+	// features' embedding (model.EmbedKnownUser, EmbedKnownUserFeatures);
+	// any other id, or "", embeds from the features alone.
 	UserID string
 	// Embedding, when not nil, is the shopper's embedding, used as is.
 	Embedding []float32
@@ -143,8 +151,13 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		}
 		emb := r.Embedding
 		given := emb != nil
+		var ukey userKey
 		if !given {
-			emb = e.embedUser(r.UserID, r.User)
+			var err error
+			if emb, ukey, err = e.requestEmbedding(&r); err != nil {
+				res.ItemsErr = err
+				continue
+			}
 			res.Embedding = slices.Clone(emb)
 		} else {
 			res.Embedding = emb
@@ -158,7 +171,7 @@ func (e *Engine) RecommendBatch(ctx context.Context, reqs []Request) []Result {
 		case storeErr != nil:
 			res.Items, res.ItemsErr = failed(r.K, r.Exclude)
 		default:
-			queue(slot{req: i}, queryKey{user: userKeyOf(e.knownUserID(r.UserID), r.User), k: r.K}, !given && len(r.Exclude) == 0,
+			queue(slot{req: i}, queryKey{user: ukey, k: r.K}, !given && len(r.Exclude) == 0,
 				vector.Query{Vector: emb, K: r.K, Exclude: r.Exclude})
 		}
 	}
@@ -347,10 +360,12 @@ type queryKey struct {
 }
 
 // userKey is a shopper's features as a map key (the credit limit by its
-// bits, so that even a NaN finds itself).
+// bits, so that even a NaN finds itself); a spec model's shopper has its
+// generic features in features (featuresKey) instead.
 type userKey struct {
 	id, city, country string
 	credit            uint64
+	features          string
 }
 
 func userKeyOf(id string, f model.UserFeatures) userKey {
@@ -386,6 +401,31 @@ func (e *Engine) embedUser(id string, f model.UserFeatures) []float32 {
 	v := e.model.EmbedKnownUser(id, f)
 	e.userEmb.put(key, v)
 	return v
+}
+
+// requestEmbedding returns the embedding of a request's shopper (shared:
+// not to be modified) and its cache key.
+func (e *Engine) requestEmbedding(r *Request) ([]float32, userKey, error) {
+	if r.Features == nil && !e.spec {
+		id := e.knownUserID(r.UserID)
+		return e.embedUser(id, r.User), userKeyOf(id, r.User), nil
+	}
+	f := r.Features
+	if f == nil {
+		empty := e.users.Empty()
+		f = &empty
+	}
+	if !e.users.Fits(*f) {
+		return nil, userKey{}, e.misfit(*f)
+	}
+	id := e.knownUserID(r.UserID)
+	key := userKey{id: id, features: featuresKey(f)}
+	if v, ok := e.userEmb.get(key); ok {
+		return v, key, nil
+	}
+	v := e.model.EmbedKnownUserFeatures(id, *f)
+	e.userEmb.put(key, v)
+	return v, key, nil
 }
 
 // cachedItemVector is itemVector, cached for the products the store holds
@@ -430,8 +470,8 @@ func (c *boundedCache[K, V]) put(k K, v V) {
 // embedFromCatalog returns the item tower's embedding of the catalogue's
 // features of code; ok is false when no catalogue lists it.
 func (e *Engine) embedFromCatalog(code string) (v []float32, ok bool) {
-	if e.opts.Catalog == nil {
-		return nil, false
+	if e.opts.Catalog == nil || e.spec {
+		return nil, false // the catalogue holds the lab's item features
 	}
 	f, ok := e.opts.Catalog.ItemFeatures(code)
 	if !ok {

@@ -27,6 +27,22 @@
 // ignored by the encoders. Each Answer carries the items, best first, with
 // their cosine similarity (Score) and distance, and the model version.
 //
+// A model trained on a dataset spec other than the built-in one (its
+// artifacts carry the spec: IsSpecModel) takes the spec's user features,
+// by name, in the model's generic form: UserSchema gives them, and a
+// request carries a user by id, by features, or both:
+//
+//	s := e.UserSchema()
+//	f := s.Empty() // every feature missing
+//	country, _ := s.Lookup("country")
+//	s.SetText(&f, country, "FR")
+//	res := e.RecommendBatch(ctx, []recommend.Request{{UserID: "00000000-a762", Features: &f, K: 10}})
+//
+// A known id adds the user's learned id vector (UserEmbeddingOf). The
+// popular items of such an engine come from the spec's lake dataset
+// (LoadPopularSpec), and it has no product catalogue (the lab's), so an
+// item the store lacks gets the popular items as similar items.
+//
 // The stream asks for many shoppers at once with RecommendBatch: one
 // vector search call for the whole batch (one round trip on pgvector),
 // with errors per request.

@@ -127,7 +127,8 @@ type Options struct {
 	// Catalog, when set, gives the features of products the vector store
 	// does not hold, for requests with Request.UnknownItemFallback (see
 	// RecommendBatch). Open sets it from the lake's catalogue when it is
-	// nil.
+	// nil. It holds the lab's item features: an engine whose model was
+	// trained on another dataset spec does not use it.
 	Catalog ItemCatalog
 }
 
@@ -192,6 +193,11 @@ type Engine struct {
 	log     *slog.Logger
 	closer  io.Closer // the store, when Open opened it
 
+	// users and items are the model's features by name; spec is set
+	// when the model's dataset spec is not the built-in one.
+	users, items *FeatureSchema
+	spec         bool
+
 	guard versionGuard
 
 	lastWarn atomic.Int64 // unix nanoseconds of the last fallback warning
@@ -230,6 +236,7 @@ func New(m *model.Model, store vector.Reader, popular []Popular, opts Options) (
 			ErrDimension, versionName(m.Version()), m.Dim(), store, store.Dim())
 	}
 	e := &Engine{model: m, store: store, popular: slices.Clone(popular), opts: opts, log: opts.Logger}
+	e.schemas()
 	e.userEmb.max, e.itemVec.max, e.hits.max = embeddingCacheSize, embeddingCacheSize, answerCacheSize
 	e.guard.interval = opts.VersionCheckInterval
 	if m.Version() == "" || opts.AllowVersionMismatch {
@@ -282,8 +289,30 @@ func (e *Engine) CheckStore(ctx context.Context) error {
 
 // UserEmbedding returns the user tower's embedding of a shopper's features
 // (Model().Dim() values). It does not block. Shoppers the model has never
-// seen get one too: unknown cities and countries are ignored.
-func (e *Engine) UserEmbedding(f model.UserFeatures) []float32 { return e.model.EmbedUser(f) }
+// seen get one too: unknown cities and countries are ignored. It is for a
+// model of the lab's dataset: a spec model's users have the spec's
+// features (UserEmbeddingOf), and it gets only those of f whose names its
+// spec has (city, country, creditLimit), the others counting as missing.
+func (e *Engine) UserEmbedding(f model.UserFeatures) []float32 {
+	if !e.spec {
+		return e.model.EmbedUser(f)
+	}
+	g := e.users.Empty()
+	for _, v := range []struct {
+		name string
+		text string
+		num  float64
+	}{{"city", f.City, 0}, {"country", f.Country, 0}, {"creditLimit", "", f.CreditLimit}} {
+		if ft, ok := e.users.Lookup(v.name); ok {
+			if ft.Numeric() {
+				e.users.SetNumber(&g, ft, v.num)
+			} else {
+				e.users.SetText(&g, ft, v.text)
+			}
+		}
+	}
+	return e.model.EmbedKnownUserFeatures("", g)
+}
 
 // ItemsForUser returns the k items whose embeddings are nearest to a user
 // embedding by cosine similarity, highest first, skipping the ids in

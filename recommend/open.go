@@ -17,6 +17,12 @@ import (
 // and the popular products and (unless opts.Catalog is set) the product
 // catalogue from the lake's training dataset.
 //
+// A model trained on a dataset spec other than the built-in one carries
+// its spec: the popular items come from the spec's lake dataset
+// (LoadPopularSpec), and no catalogue is loaded (the catalogue holds the
+// lab's products), so an item the store lacks gets the popular items as
+// similar items (ReasonItemUnknown).
+//
 // The model version is version, or, when version is "", the version live
 // in the store, so that shoppers are embedded by the model whose item
 // embeddings the store holds; when the store has no live version (or
@@ -88,7 +94,8 @@ func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, versio
 		return nil, fmt.Errorf("%w: model %s embeds in %d dimensions, but vector store %s holds %d-dimensional vectors",
 			ErrDimension, m.Version(), m.Dim(), st, st.Dim())
 	}
-	pop, err := LoadPopular(ctx, bucket)
+	spec, _ := m.Spec()
+	pop, err := LoadPopularSpec(ctx, bucket, spec)
 	if errors.Is(err, training.ErrNoDataset) {
 		log.Warn("no training dataset in the lake: no popular products to fall back on", "lake", bucket.String())
 		pop, err = nil, nil
@@ -97,7 +104,11 @@ func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, versio
 		return nil, err
 	}
 	catalogProducts := -1 // given by the caller
-	if opts.Catalog == nil {
+	if opts.Catalog == nil && !model.IsBuiltIn(spec) {
+		// The catalogue is the lab's products: a spec model's item
+		// the store lacks gets the popular items as similar items.
+		catalogProducts = 0
+	} else if opts.Catalog == nil {
 		cat, err := LoadCatalog(ctx, bucket)
 		switch {
 		case errors.Is(err, training.ErrNoDataset):

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/lake"
+	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/training"
 )
 
@@ -46,6 +49,17 @@ const PositiveRating = 4
 // code, so the order is total and repeatable. Ratings outside 1..5 count
 // like any other.
 func CountPopular(ratings iter.Seq2[string, int]) []Popular {
+	return countPopular(func(yield func(string, float64) bool) {
+		for code, r := range ratings {
+			if !yield(code, float64(r)) {
+				return
+			}
+		}
+	})
+}
+
+// countPopular is CountPopular of ratings that need not be whole.
+func countPopular(ratings iter.Seq2[string, float64]) []Popular {
 	type acc struct {
 		n, pos int
 		sum    float64
@@ -58,7 +72,7 @@ func CountPopular(ratings iter.Seq2[string, int]) []Popular {
 			byCode[code] = a
 		}
 		a.n++
-		a.sum += float64(r)
+		a.sum += r
 		if r >= PositiveRating {
 			a.pos++
 		}
@@ -100,6 +114,71 @@ func LoadPopular(ctx context.Context, b lake.BucketReader) ([]Popular, error) {
 	})
 	if readErr != nil {
 		return nil, fmt.Errorf("popular products from %s: %w", b, readErr)
+	}
+	return pop, nil
+}
+
+// LoadPopularSpec is LoadPopular for the committed dataset of a dataset
+// spec (its lake.dataset, read with training.ReadTable): the items ranked
+// by their interactions, each item's key being the spec's item id as text.
+// For the built-in spec it is LoadPopular. Explicit feedback is mapped
+// linearly from the spec's scale onto 1–5, as the model maps it, and
+// counts as positive from PositiveRating; implicit feedback (count,
+// quantity, event weight) makes every interaction of positive strength a
+// positive rating of 5 (one of zero or less is left out), so items rank by
+// their number of interactions. It holds one counter per item.
+func LoadPopularSpec(ctx context.Context, b lake.BucketReader, s *dataset.Spec) ([]Popular, error) {
+	if model.IsBuiltIn(s) {
+		return LoadPopular(ctx, b)
+	}
+	full := s.WithDefaults()
+	fb := full.Interactions.Feedback
+	implicit := fb.Kind != dataset.FeedbackExplicit
+	lo, hi := 1.0, 5.0
+	if fb.Scale != nil {
+		lo, hi = fb.Scale.Min, fb.Scale.Max
+	}
+	var readErr error
+	n := 0
+	ids := map[string]string{}
+	pop := countPopular(func(yield func(string, float64) bool) {
+		_, readErr = training.ReadTable(ctx, b, s, func(row *training.GenericRow) error {
+			n++
+			if n%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			v := row.Feedback
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("row %d (item %q): feedback %v is not a number", n, row.ItemID, v)
+			}
+			if implicit {
+				if v <= 0 {
+					return nil
+				}
+				v = 5
+			} else if hi > lo {
+				v = 1 + 4*(v-lo)/(hi-lo)
+			} else {
+				v = 5
+			}
+			id, ok := ids[row.ItemID]
+			if !ok {
+				id = strings.Clone(row.ItemID)
+				ids[id] = id
+			}
+			if !yield(id, v) {
+				return errStop
+			}
+			return nil
+		})
+		if errors.Is(readErr, errStop) {
+			readErr = nil
+		}
+	})
+	if readErr != nil {
+		return nil, fmt.Errorf("popular items of dataset %s in %s: %w", full.Lake.Dataset, b, readErr)
 	}
 	return pop, nil
 }

@@ -62,6 +62,17 @@ popular (and X-Recoflow-Fallback-Reason); with --no-fallback they are 503
 with Retry-After instead. When the store goes live with a new model version
 (recoflow vectors load), serve loads that model within --reload-interval.
 
+A model trained on a dataset spec (train --dataset) carries the spec in its
+artifacts, and serve follows it: /v1 takes a user by id, by the spec's user
+features named as the spec names them, or both —
+{"user":{"id":"00000000-a762","country":"FR","age":31}} — numbers for
+numeric features, strings for the others (a multi_categorical one also as
+an array of strings); an unknown field or a wrong type is a 400 naming the
+field. /user_embeddings takes the same user objects. Items are the spec's
+item ids; the popular items come from the spec's lake dataset, and, there
+being no product catalogue for another shop, an item the store lacks gets
+the popular items in a batch's similar items (reason item_unknown).
+
 With --dashboard, serve also serves the web dashboard at /dashboard/ (and
 redirects / to it): the model version served and its metrics (the
 evaluation table when metrics.json has one), the lake's training data, the

@@ -24,9 +24,10 @@ stream events map onto users and items. docs/DATASET_SPEC.md is the reference.
   spec init   draft a spec from a source database's schema, for you to edit
   spec check  validate a spec file and check it against a source database
 
-seed, etl (with etl runs and rollback), train, evaluate and stream follow a
-spec given with --dataset FILE or the config file's dataset key; vectors,
-serve and produce still run the built-in classicmodels spec only.`,
+seed, etl (with etl runs and rollback), train, evaluate, produce and stream
+follow a spec given with --dataset FILE or the config file's dataset key;
+vectors load, serve and stream follow the spec recorded in the model's
+artifacts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -216,5 +217,5 @@ func writeSpecSummary(w io.Writer, s *dataset.Spec, name, where string) {
 		fmt.Fprintf(w, "  %-13s %s, id %s (%s); features: %s\n", side.label, side.e.Table, side.e.ID, side.e.IDType, strings.Join(feats, ", "))
 	}
 	fmt.Fprintf(w, "  %-13s %s/%s=<…>/\n", "lake", s.Lake.Dataset, s.Lake.Partition)
-	fmt.Fprintln(w, "note: seed, etl, train, evaluate and stream follow this spec with --dataset; vectors, serve and produce still run the built-in classicmodels spec only.")
+	fmt.Fprintln(w, "note: seed, etl, train, evaluate, produce and stream follow this spec with --dataset; vectors load, serve and stream follow the model's own spec.")
 }

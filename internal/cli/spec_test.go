@@ -54,7 +54,7 @@ func TestSpecInitAndCheck(t *testing.T) {
 				t.Fatalf("spec check of the built-in spec: %v", err)
 			}
 			for _, want := range []string{"dataset spec (built-in) (classicmodels) fits", "feedback explicit 1–5 (productRating)",
-				"ratings_ml_training/customerNumber=<…>/", "vectors, serve and produce still run the built-in classicmodels spec only"} {
+				"ratings_ml_training/customerNumber=<…>/", "vectors load, serve and stream follow the model's own spec"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("spec check output lacks %q:\n%s", want, out)
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/recoflow/recoflow/event"
 	"github.com/recoflow/recoflow/internal/connect"
+	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/pipeline"
 	"github.com/recoflow/recoflow/recommend"
 	"github.com/spf13/cobra"
@@ -67,7 +68,10 @@ computation alone).
 The events' fields are read through the dataset spec's stream section
 (--dataset, or the config file's dataset key): which field holds the user's
 id, the user features and the browsed items. Without a spec they are the
-lab's (the built-in classicmodels spec). Events that cannot be processed go,
+lab's (the built-in classicmodels spec), unless the model was trained on a
+dataset spec: then its artifacts' spec maps them. Every user feature the
+mapping carries goes to a spec model; a mapped feature the model lacks is
+a usage error. Events that cannot be processed go,
 with the reason, to recommendations-errors/.
 A stream position is acknowledged only once the output holding it is durable,
 and a ledger in the lake makes every event exactly one output or error record
@@ -102,7 +106,7 @@ Stream URLs:
 			if k < 1 || similarK < 1 {
 				return usageError("--k %d and --similar-k %d: want at least 1", k, similarK)
 			}
-			spec, err := a.datasetSpec(cmd, specFile)
+			spec, from, err := a.resolveDataset(cmd, specFile)
 			if err != nil {
 				return err
 			}
@@ -134,6 +138,15 @@ Stream URLs:
 				return err
 			}
 			defer engine.Close()
+			if ms, _ := engine.Model().Spec(); ms != nil && !model.IsBuiltIn(ms) && from.builtIn {
+				// No spec given, and the model was trained on one: its
+				// artifacts carry it, and its stream section maps the
+				// events.
+				if mapping, err = event.NewMapping(ms); err != nil {
+					return fmt.Errorf("model %s's dataset spec %q: %w", engine.Model().Version(), ms.Name, err)
+				}
+				a.log.Info("reading events as the model's dataset spec maps them", "spec", ms.Name, "model", engine.Model().Version())
+			}
 			tr, err := pipeline.NewTransformer(engine, pipeline.TransformOptions{K: k, SimilarK: similarK, OnStoreDown: policy, Annotate: annotate, Mapping: mapping})
 			if err != nil {
 				return usageError("%v", err)
