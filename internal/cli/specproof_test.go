@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/recoflow/recoflow/dataset/datasettest"
 	"github.com/recoflow/recoflow/embedding"
@@ -182,16 +179,7 @@ func testWholePipeline(t *testing.T, src string, withPgvector bool) {
 	}
 	t.Run("pgvector", func(t *testing.T) {
 		url := testenv.URL(t, testenv.PgvectorVar)
-		schema := fmt.Sprintf("recoflow_proof_%016x", rand.Uint64())
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				t.Errorf("drop test schema: %v", err)
-				return
-			}
-			defer conn.Close(ctx)
-			conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		})
+		schema := testenv.PostgresSchema(t, url, "recoflow_proof")
 		if _, stderr, err := vectorsCLI(t, "vectors", "load", "--dim", "8", "--lake", lakeURL, "--vectors", url, "--pg-schema", schema, "--pg-max-conns", "2"); err != nil {
 			t.Fatalf("vectors load into pgvector: %v\n%s", err, stderr)
 		}

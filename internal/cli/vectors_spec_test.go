@@ -3,16 +3,12 @@ package cli_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/recoflow/recoflow/dataset/datasettest"
 	"github.com/recoflow/recoflow/embedding"
@@ -126,16 +122,7 @@ func TestVectorsLoadMovieShop(t *testing.T) {
 
 	t.Run("pgvector", func(t *testing.T) {
 		url := testenv.URL(t, testenv.PgvectorVar)
-		schema := fmt.Sprintf("recoflow_cli_%016x", rand.Uint64())
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				t.Errorf("drop test schema: %v", err)
-				return
-			}
-			defer conn.Close(ctx)
-			conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		})
+		schema := testenv.PostgresSchema(t, url, "recoflow_cli")
 		if _, stderr, err := vectorsCLI(t, "vectors", "load", "--dim", "8", "--lake", lakeURL, "--vectors", url, "--pg-schema", schema, "--pg-max-conns", "2"); err != nil {
 			t.Fatalf("vectors load: %v\n%s", err, stderr)
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/internal/cli"
@@ -263,17 +260,7 @@ func TestVectorsLoadErrors(t *testing.T) {
 
 func TestVectorsLoadPgvector(t *testing.T) {
 	url := testenv.URL(t, testenv.PgvectorVar)
-	schema := fmt.Sprintf("recoflow_cli_%016x", rand.Uint64())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop test schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
+	schema := testenv.PostgresSchema(t, url, "recoflow_cli")
 	lakeDir := t.TempDir()
 	items := vectortest.Clustered(6, 110, 32, "S24_")
 	users := userEntries(98, 32)

@@ -3,14 +3,10 @@ package connect
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/recoflow/recoflow/internal/testenv"
 	"github.com/recoflow/recoflow/vector"
@@ -66,16 +62,7 @@ func TestVectorsBadURLs(t *testing.T) {
 func TestVectorsPostgresParams(t *testing.T) {
 	url := testenv.URL(t, testenv.PgvectorVar)
 	ctx := context.Background()
-	schema := fmt.Sprintf("recoflow_connect_%016x", rand.Uint64())
-	defer func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop test schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	}()
+	schema := testenv.PostgresSchema(t, url, "recoflow_connect")
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"

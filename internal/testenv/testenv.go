@@ -23,6 +23,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -279,4 +280,25 @@ func markUncacheable() {
 			f.Close()
 		}
 	})
+}
+
+// PostgresSchema returns the name of a schema of its own for the test
+// (prefix and 16 random hex digits; nothing is created) and drops it, with
+// everything in it, when the test ends. url is the server's.
+func PostgresSchema(t testing.TB, url, prefix string) string {
+	t.Helper()
+	schema := fmt.Sprintf("%s_%016x", prefix, rand.Uint64())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop test schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop test schema %s: %v", schema, err)
+		}
+	})
+	return schema
 }
