@@ -120,6 +120,11 @@ func TestSpecItemsByFeatures(t *testing.T) {
 		}
 	}
 
+	r = ts.do(t, "POST", "/v1/items/similar", `{"item":{"id":"999999"}}`)
+	if code, field, _ := r.errorOf(t); r.status != 404 || code != api.CodeUnknownItem || field != "item" {
+		t.Errorf("an unknown id without features: %s", r)
+	}
+
 	checkItemErrors(t, ts, []itemsCase{
 		{`{"item":{"shoe_size":42}}`, api.CodeInvalidField, "item.shoe_size"},
 		{`{"item":{"country":"FR"}}`, api.CodeInvalidField, "item.country"},

@@ -219,7 +219,9 @@ func (e *Engine) ItemEmbeddingOf(id string, f model.Features) ([]float32, error)
 // holds is answered as SimilarItems answers it (the item itself excluded,
 // f unused); otherwise the item is the model's embedding of its features
 // (ItemEmbeddingOf: with the id's learned vector when the model has one)
-// and nothing but exclude is skipped. Features that do not fit the
+// and nothing but exclude is skipped; an id neither the store nor the
+// model knows, given without features, is an error wrapping
+// ErrUnknownItem, as for SimilarItems. Features that do not fit the
 // schema, a k outside 1..MaxK, or a non-finite embedding give an error
 // wrapping ErrInvalid; a store that cannot answer, or a zero embedding,
 // the popular fallback as for ItemsForUser.
@@ -232,8 +234,8 @@ func (e *Engine) SimilarToItem(ctx context.Context, id string, f model.Features,
 	}
 	if id != "" {
 		a, err := e.SimilarItems(ctx, id, k, exclude...)
-		if !errors.Is(err, ErrUnknownItem) {
-			return a, err
+		if !errors.Is(err, ErrUnknownItem) || (blank(f) && !e.model.KnowsItem(id)) {
+			return a, err // nothing else to embed: unknown as for SimilarItems
 		}
 	}
 	v, err := e.ItemEmbeddingOf(id, f)
@@ -241,6 +243,21 @@ func (e *Engine) SimilarToItem(ctx context.Context, id string, f model.Features,
 		return Answer{}, err
 	}
 	return e.ItemsForUser(ctx, v, k, exclude...)
+}
+
+// blank reports whether f has no value given (as Empty gives it).
+func blank(f model.Features) bool {
+	for _, c := range f.Cats {
+		if c != "" {
+			return false
+		}
+	}
+	for _, x := range f.Nums {
+		if !math.IsNaN(x) {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Engine) misfit(f model.Features) error { return e.misfitSide("user", e.users, f) }
