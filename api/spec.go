@@ -54,8 +54,8 @@ func specEntity(o object, e *recommend.Engine, side string, s *recommend.Feature
 		}
 		ft, ok := s.Lookup(k)
 		if !ok {
-			return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s: unknown field: model version %s takes a %s's %s",
-				path, versionName(e), side, strings.Join(append([]string{specID}, s.Names()...), ", "))
+			return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s: unknown field: model version %s takes %s's %s",
+				path, versionName(e), article(side), strings.Join(append([]string{specID}, s.Names()...), ", "))
 		}
 		kind := jsonKind(raw)
 		if kind == "null" {
@@ -91,6 +91,14 @@ func specEntity(o object, e *recommend.Engine, side string, s *recommend.Feature
 		}
 	}
 	return id, f, nil
+}
+
+// article returns "a user" or "an item".
+func article(side string) string {
+	if strings.IndexByte("aeiou", side[0]) >= 0 {
+		return "an " + side
+	}
+	return "a " + side
 }
 
 // readID reads a user or item id: a non-empty string, or a whole number.
