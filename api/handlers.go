@@ -409,6 +409,55 @@ func (s *Server) v1Similar(w http.ResponseWriter, r *http.Request) *apiError {
 	return nil
 }
 
+// POST /v1/items/similar: {"item":{"id"?, "<feature>":…}, "limit",
+// "exclude"} → {"item_id"?,"items",…} as GET /v1/items/{item_id}/similar.
+// An id the store holds is answered as that endpoint answers it; otherwise
+// the item is the model's embedding of its named features (specItem).
+func (s *Server) v1SimilarByFeatures(w http.ResponseWriter, r *http.Request) *apiError {
+	e, ae := s.ready()
+	if ae != nil {
+		return ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return ae
+	}
+	o, ae := asObject(data, "")
+	if ae != nil {
+		return ae
+	}
+	raw, ok := o.fields["item"]
+	if !ok {
+		return o.missing("item")
+	}
+	obj, ae := asObject(raw, "item")
+	if ae != nil {
+		return ae
+	}
+	id, f, ae := specItem(obj, e)
+	if ae != nil {
+		return ae
+	}
+	k, ae := o.integer("limit", s.opts.DefaultLimit)
+	if ae != nil {
+		return ae
+	}
+	if k, ae = fieldLimit(k, "limit", s.maxLimit(e)); ae != nil {
+		return ae
+	}
+	exclude, ae := o.strings("exclude")
+	if ae != nil {
+		return ae
+	}
+	a, err := e.SimilarToItem(r.Context(), id, f, k, exclude...)
+	if err != nil {
+		return engineError(r.Context(), err, "item")
+	}
+	s.answered(w, "/v1/items/similar", a)
+	writeJSON(w, http.StatusOK, v1AnswerOf(a, id))
+	return nil
+}
+
 // POST /v1/recommendations/batch: {"requests":[{user|embedding, limit,
 // exclude, similar_to, similar_limit}]} → {"results":[…]}, one engine
 // batch for all.

@@ -298,6 +298,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET /items_from_item", protected: true, timeout: true, h: s.itemsFromItem},
 		{pattern: "POST /v1/recommendations", protected: true, timeout: true, h: s.v1Recommendations},
 		{pattern: "GET /v1/items/{item_id}/similar", protected: true, timeout: true, h: s.v1Similar},
+		{pattern: "POST /v1/items/similar", protected: true, timeout: true, h: s.v1SimilarByFeatures},
 		{pattern: "POST /v1/recommendations/batch", protected: true, timeout: true, h: s.v1Batch},
 		{pattern: "GET /healthz", h: s.healthz},
 		{pattern: "GET /readyz", timeout: true, h: s.readyz},

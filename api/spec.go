@@ -12,19 +12,31 @@ import (
 	"github.com/recoflow/recoflow/recommend"
 )
 
-// specUserID is the key of a spec model's user object that holds the
-// user's id; every other key names one of the spec's user features.
-const specUserID = "id"
+// specID is the key of a user or item object that holds its id; every
+// other key names one of the spec's features of that side.
+const specID = "id"
 
 // specUser reads a spec model's user object: {"id": "…", "<feature>": …},
-// every key optional. A numeric feature takes a JSON number, a
-// categorical or text feature a string, a multi-categorical one a string
-// delimited as in its column or an array of strings; null leaves the
-// feature out. The id is a string (or, for a spec with integer user ids, a
-// whole number too). An unknown key or a value of the wrong type is a 400
-// naming its field.
+// every key optional (specEntity).
 func specUser(o object, e *recommend.Engine) (id string, f model.Features, ae *apiError) {
-	s := e.UserSchema()
+	return specEntity(o, e, "user", e.UserSchema())
+}
+
+// specItem reads an item object of the model's item features (for a
+// model of the lab's dataset, the lab's: productLine, productScale,
+// quantityInStock, buyPrice, MSRP), as specEntity.
+func specItem(o object, e *recommend.Engine) (id string, f model.Features, ae *apiError) {
+	return specEntity(o, e, "item", e.ItemSchema())
+}
+
+// specEntity reads a user or item object (side names which) of schema s:
+// {"id": "…", "<feature>": …}, every key optional. A numeric feature takes
+// a JSON number, a categorical or text feature a string, a
+// multi-categorical one a string delimited as in its column or an array of
+// strings; null leaves the feature out. The id is a string (or a whole
+// number, for a spec with integer ids). An unknown key or a value of the
+// wrong type is a 400 naming its field.
+func specEntity(o object, e *recommend.Engine, side string, s *recommend.FeatureSchema) (id string, f model.Features, ae *apiError) {
 	f = s.Empty()
 	keys := make([]string, 0, len(o.fields))
 	for k := range o.fields {
@@ -34,16 +46,16 @@ func specUser(o object, e *recommend.Engine) (id string, f model.Features, ae *a
 	for _, k := range keys {
 		raw := o.fields[k]
 		path := joinPath(o.path, k)
-		if k == specUserID {
-			if id, ae = specID(raw, path); ae != nil {
+		if k == specID {
+			if id, ae = readID(raw, path); ae != nil {
 				return "", f, ae
 			}
 			continue
 		}
 		ft, ok := s.Lookup(k)
 		if !ok {
-			return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s: unknown field: model version %s takes a user's %s",
-				path, versionName(e), strings.Join(append([]string{specUserID}, s.Names()...), ", "))
+			return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s: unknown field: model version %s takes %s's %s",
+				path, versionName(e), article(side), strings.Join(append([]string{specID}, s.Names()...), ", "))
 		}
 		kind := jsonKind(raw)
 		if kind == "null" {
@@ -81,8 +93,16 @@ func specUser(o object, e *recommend.Engine) (id string, f model.Features, ae *a
 	return id, f, nil
 }
 
-// specID reads a user id: a non-empty string, or a whole number.
-func specID(raw json.RawMessage, path string) (string, *apiError) {
+// article returns "a user" or "an item".
+func article(side string) string {
+	if strings.IndexByte("aeiou", side[0]) >= 0 {
+		return "an " + side
+	}
+	return "a " + side
+}
+
+// readID reads a user or item id: a non-empty string, or a whole number.
+func readID(raw json.RawMessage, path string) (string, *apiError) {
 	switch jsonKind(raw) {
 	case "a string":
 		var s string

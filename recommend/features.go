@@ -1,6 +1,8 @@
 package recommend
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -171,7 +173,10 @@ var labSpec = func() dataset.Spec { c := dataset.Classic(); return c.WithDefault
 // a model of the lab's dataset.
 func (e *Engine) UserSchema() *FeatureSchema { return e.users }
 
-// ItemSchema is UserSchema for the items.
+// ItemSchema is UserSchema for the items: its dataset spec's item
+// features, or the lab's (productLine, productScale, quantityInStock,
+// buyPrice, MSRP, as model.ItemFeatures names them in JSON) for a model
+// of the lab's dataset.
 func (e *Engine) ItemSchema() *FeatureSchema { return e.items }
 
 // IsSpecModel reports whether the engine's model was trained on a dataset
@@ -192,9 +197,74 @@ func (e *Engine) UserEmbeddingOf(id string, f model.Features) ([]float32, error)
 	return e.model.EmbedKnownUserFeatures(e.knownUserID(id), f), nil
 }
 
-func (e *Engine) misfit(f model.Features) error {
-	return fmt.Errorf("%w: user features of %d categorical and %d numeric values; model %s takes %d and %d (%s)",
-		ErrInvalid, len(f.Cats), len(f.Nums), versionName(e.model.Version()), e.users.cats, e.users.nums, strings.Join(e.users.Names(), ", "))
+// ItemEmbeddingOf is UserEmbeddingOf for an item given by id and features
+// in the model's generic form (ItemSchema): the item tower's embedding of
+// f, plus the item's learned id vector when the model was trained on
+// interactions of id ("" or an id it does not know: the features alone).
+// For a model of the lab's dataset, f holds the lab's item features
+// (productLine, productScale, quantityInStock, buyPrice, MSRP). It does
+// not block.
+func (e *Engine) ItemEmbeddingOf(id string, f model.Features) ([]float32, error) {
+	if !e.items.Fits(f) {
+		return nil, e.misfitSide("item", e.items, f)
+	}
+	if id != "" && !e.model.KnowsItem(id) {
+		id = ""
+	}
+	return e.model.EmbedKnownItemFeatures(id, f), nil
+}
+
+// SimilarToItem returns the k items nearest to an item given by id and
+// features, nearest first, skipping the ids in exclude. An id the store
+// holds is answered as SimilarItems answers it (the item itself excluded,
+// f unused); otherwise the item is the model's embedding of its features
+// (ItemEmbeddingOf: with the id's learned vector when the model has one)
+// and nothing but exclude is skipped; an id neither the store nor the
+// model knows, given without features, is an error wrapping
+// ErrUnknownItem, as for SimilarItems. Features that do not fit the
+// schema, a k outside 1..MaxK, or a non-finite embedding give an error
+// wrapping ErrInvalid; a store that cannot answer, or a zero embedding,
+// the popular fallback as for ItemsForUser.
+func (e *Engine) SimilarToItem(ctx context.Context, id string, f model.Features, k int, exclude ...string) (Answer, error) {
+	if err := e.checkK(k); err != nil {
+		return Answer{}, err
+	}
+	if !e.items.Fits(f) {
+		return Answer{}, e.misfitSide("item", e.items, f)
+	}
+	if id != "" {
+		a, err := e.SimilarItems(ctx, id, k, exclude...)
+		if !errors.Is(err, ErrUnknownItem) || (blank(f) && !e.model.KnowsItem(id)) {
+			return a, err // nothing else to embed: unknown as for SimilarItems
+		}
+	}
+	v, err := e.ItemEmbeddingOf(id, f)
+	if err != nil {
+		return Answer{}, err
+	}
+	return e.ItemsForUser(ctx, v, k, exclude...)
+}
+
+// blank reports whether f has no value given (as Empty gives it).
+func blank(f model.Features) bool {
+	for _, c := range f.Cats {
+		if c != "" {
+			return false
+		}
+	}
+	for _, x := range f.Nums {
+		if !math.IsNaN(x) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) misfit(f model.Features) error { return e.misfitSide("user", e.users, f) }
+
+func (e *Engine) misfitSide(side string, s *FeatureSchema, f model.Features) error {
+	return fmt.Errorf("%w: %s features of %d categorical and %d numeric values; model %s takes %d and %d (%s)",
+		ErrInvalid, side, len(f.Cats), len(f.Nums), versionName(e.model.Version()), s.cats, s.nums, strings.Join(s.Names(), ", "))
 }
 
 // schemas sets the engine's feature schemas from its model's spec.
