@@ -3,13 +3,10 @@ package recommend_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/recoflow/recoflow/internal/connect"
 	"github.com/recoflow/recoflow/internal/testenv"
 	lakefile "github.com/recoflow/recoflow/lake/file"
@@ -138,16 +135,7 @@ func TestPgvector(t *testing.T) {
 	url := testenv.URL(t, testenv.PgvectorVar)
 	f := getFixture(t)
 	ctx := context.Background()
-	schema := fmt.Sprintf("recoflow_recommend_%016x", rand.Uint64())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop test schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
+	schema := testenv.PostgresSchema(t, url, "recoflow_recommend")
 	vopts := connect.VectorOptions{Schema: schema, MaxConns: 2}
 	st, err := connect.Vectors(ctx, url, vopts)
 	if err != nil {
