@@ -335,15 +335,7 @@ func shopper(o object, e *recommend.Engine) (shopperQuery, *apiError) {
 // POST /v1/recommendations: {"user":{…} | "embedding":[…], "limit", "exclude"}
 // → {"items","fallback","reason","model_version"}.
 func (s *Server) v1Recommendations(w http.ResponseWriter, r *http.Request) *apiError {
-	e, ae := s.ready()
-	if ae != nil {
-		return ae
-	}
-	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
-	if ae != nil {
-		return ae
-	}
-	o, ae := asObject(data, "")
+	e, o, ae := s.readyObject(w, r)
 	if ae != nil {
 		return ae
 	}
@@ -354,14 +346,7 @@ func (s *Server) v1Recommendations(w http.ResponseWriter, r *http.Request) *apiE
 	if !sq.given {
 		return errorf(http.StatusBadRequest, CodeMissingField, "user", "missing field user (or embedding)")
 	}
-	k, ae := o.integer("limit", s.opts.DefaultLimit)
-	if ae != nil {
-		return ae
-	}
-	if k, ae = fieldLimit(k, "limit", s.maxLimit(e)); ae != nil {
-		return ae
-	}
-	exclude, ae := o.strings("exclude")
+	k, exclude, ae := s.limitExclude(o, e)
 	if ae != nil {
 		return ae
 	}
@@ -414,15 +399,7 @@ func (s *Server) v1Similar(w http.ResponseWriter, r *http.Request) *apiError {
 // An id the store holds is answered as that endpoint answers it; otherwise
 // the item is the model's embedding of its named features (specItem).
 func (s *Server) v1SimilarByFeatures(w http.ResponseWriter, r *http.Request) *apiError {
-	e, ae := s.ready()
-	if ae != nil {
-		return ae
-	}
-	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
-	if ae != nil {
-		return ae
-	}
-	o, ae := asObject(data, "")
+	e, o, ae := s.readyObject(w, r)
 	if ae != nil {
 		return ae
 	}
@@ -438,14 +415,7 @@ func (s *Server) v1SimilarByFeatures(w http.ResponseWriter, r *http.Request) *ap
 	if ae != nil {
 		return ae
 	}
-	k, ae := o.integer("limit", s.opts.DefaultLimit)
-	if ae != nil {
-		return ae
-	}
-	if k, ae = fieldLimit(k, "limit", s.maxLimit(e)); ae != nil {
-		return ae
-	}
-	exclude, ae := o.strings("exclude")
+	k, exclude, ae := s.limitExclude(o, e)
 	if ae != nil {
 		return ae
 	}
@@ -462,15 +432,7 @@ func (s *Server) v1SimilarByFeatures(w http.ResponseWriter, r *http.Request) *ap
 // exclude, similar_to, similar_limit}]} → {"results":[…]}, one engine
 // batch for all.
 func (s *Server) v1Batch(w http.ResponseWriter, r *http.Request) *apiError {
-	e, ae := s.ready()
-	if ae != nil {
-		return ae
-	}
-	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
-	if ae != nil {
-		return ae
-	}
-	o, ae := asObject(data, "")
+	e, o, ae := s.readyObject(w, r)
 	if ae != nil {
 		return ae
 	}
@@ -619,4 +581,33 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) *apiError {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPIDoc)
 	return nil
+}
+
+// readyObject is the start of a JSON endpoint: the engine (or 503 while
+// none is ready), then the request body, which must be a JSON object.
+func (s *Server) readyObject(w http.ResponseWriter, r *http.Request) (*recommend.Engine, object, *apiError) {
+	e, ae := s.ready()
+	if ae != nil {
+		return nil, object{}, ae
+	}
+	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	if ae != nil {
+		return nil, object{}, ae
+	}
+	o, ae := asObject(data, "")
+	return e, o, ae
+}
+
+// limitExclude reads a body's "limit" (the default when absent, checked
+// against the largest allowed) and "exclude" (item ids).
+func (s *Server) limitExclude(o object, e *recommend.Engine) (int, []string, *apiError) {
+	k, ae := o.integer("limit", s.opts.DefaultLimit)
+	if ae != nil {
+		return 0, nil, ae
+	}
+	if k, ae = fieldLimit(k, "limit", s.maxLimit(e)); ae != nil {
+		return 0, nil, ae
+	}
+	exclude, ae := o.strings("exclude")
+	return k, exclude, ae
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,7 +332,7 @@ func (t *Transformer) transformChunk(ctx context.Context, msgs []stream.Message,
 		var feats model.Features
 		if t.spec {
 			feats = t.specFeatures(ev)
-			p.user = userKey{id: ev.UserID, city: featuresKey(&feats)}
+			p.user = userKey{id: ev.UserID, city: recommend.FeaturesKey(&feats)}
 		} else {
 			user = t.userFeatures(ev)
 			p.user = userKeyOf(ev.UserID, user)
@@ -456,7 +455,7 @@ const partCacheSize = 1 << 14
 
 // userKey is a shopper's id and features as a map key (the credit limit
 // by its bits, so that even a NaN finds itself). For a model of another
-// dataset spec (Transformer.spec) city holds the featuresKey of the
+// dataset spec (Transformer.spec) city holds the recommend.FeaturesKey of the
 // shopper's generic features, country and credit being empty: the keys of
 // one Transformer are all of one kind, and the lab's key stays this small.
 type userKey struct {
@@ -471,28 +470,6 @@ func userKeyOf(id string, f model.UserFeatures) userKey {
 // clone copies the key's strings (which may share a message's bytes).
 func (k userKey) clone() userKey {
 	return userKey{id: strings.Clone(k.id), city: strings.Clone(k.city), country: strings.Clone(k.country), credit: k.credit}
-}
-
-// featuresKey returns a spec model's features as a string of their own
-// that identifies them: the texts length-prefixed, the numbers by their
-// bits.
-func featuresKey(f *model.Features) string {
-	n := 2
-	for _, c := range f.Cats {
-		n += len(c) + 4
-	}
-	b := make([]byte, 0, n+17*len(f.Nums))
-	for _, c := range f.Cats {
-		b = strconv.AppendInt(b, int64(len(c)), 10)
-		b = append(b, ':')
-		b = append(b, c...)
-	}
-	b = append(b, '|')
-	for _, x := range f.Nums {
-		b = strconv.AppendUint(b, math.Float64bits(x), 16)
-		b = append(b, ',')
-	}
-	return string(b)
 }
 
 // partCache is a map safe for concurrent use that holds at most

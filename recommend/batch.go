@@ -361,7 +361,7 @@ type queryKey struct {
 
 // userKey is a shopper's features as a map key (the credit limit by its
 // bits, so that even a NaN finds itself); a spec model's shopper has its
-// generic features in features (featuresKey) instead.
+// generic features in features (FeaturesKey) instead.
 type userKey struct {
 	id, city, country string
 	credit            uint64
@@ -419,7 +419,7 @@ func (e *Engine) requestEmbedding(r *Request) ([]float32, userKey, error) {
 		return nil, userKey{}, e.misfit(*f)
 	}
 	id := e.knownUserID(r.UserID)
-	key := userKey{id: id, features: featuresKey(f)}
+	key := userKey{id: id, features: FeaturesKey(f)}
 	if v, ok := e.userEmb.get(key); ok {
 		return v, key, nil
 	}

@@ -142,10 +142,10 @@ func (s *FeatureSchema) SetList(f *model.Features, ft Feature, values []string) 
 	return nil
 }
 
-// key returns f as a string that identifies it (a cache key): the texts
-// length-prefixed, the numbers by their bits, so that even a NaN finds
-// itself.
-func featuresKey(f *model.Features) string {
+// FeaturesKey returns f as a string of its own that identifies it (a
+// cache key): the texts length-prefixed, the numbers by their bits, so
+// that even a NaN finds itself.
+func FeaturesKey(f *model.Features) string {
 	n := 0
 	for _, c := range f.Cats {
 		n += len(c) + 4
