@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -15,13 +14,7 @@ import (
 // id in the store as GET /v1/items/{id}/similar does, and an unknown item
 // feature is a 400 naming it.
 func TestServeItemsByFeatures(t *testing.T) {
-	shop, err := recommendtest.Build(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop.Close() // serve opens the lake and the store itself
-	s := startServe(t, nil, "--lake", "file://"+shop.LakeDir, "--vectors", "file://"+shop.VectorDir)
-	s.waitReady(t, recommendtest.Version)
+	s, shop := serveMovieShop(t)
 
 	code, body := s.get(t, "POST", "/v1/items/similar", `{"item":{"genres":["Action","Comedy"],"release_year":1999,"price":9.5},"limit":5}`)
 	var a serveSpecAnswer

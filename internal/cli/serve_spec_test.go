@@ -16,13 +16,7 @@ import (
 // naming it, the popular items come from the spec's lake dataset, and a
 // movie's similar items are found by its integer id.
 func TestServeSpecModel(t *testing.T) {
-	shop, err := recommendtest.Build(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop.Close() // serve opens the lake and the store itself
-	s := startServe(t, nil, "--lake", "file://"+shop.LakeDir, "--vectors", "file://"+shop.VectorDir)
-	s.waitReady(t, recommendtest.Version)
+	s, shop := serveMovieShop(t)
 	if code, body := s.get(t, "GET", "/readyz", ""); code != 200 || strings.Contains(string(body), `"popular_products":0`) {
 		t.Errorf("readyz: %d %s", code, body)
 	}
@@ -98,4 +92,18 @@ func serveSpecIDs(a serveSpecAnswer) string {
 		out = append(out, it.ID)
 	}
 	return strings.Join(out, ",")
+}
+
+// serveMovieShop builds the movie shop's model (recommendtest.Build) and
+// runs recoflow serve over its lake and vector store, ready.
+func serveMovieShop(t *testing.T) (*serving, *recommendtest.Shop) {
+	t.Helper()
+	shop, err := recommendtest.Build(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop.Close() // serve opens the lake and the store itself
+	s := startServe(t, nil, "--lake", "file://"+shop.LakeDir, "--vectors", "file://"+shop.VectorDir)
+	s.waitReady(t, recommendtest.Version)
+	return s, shop
 }
