@@ -26,7 +26,8 @@ import (
 // genres per movie, purchases with dates in a table named with a reserved
 // word) goes through every stage — seed, etl, train, evaluate, vectors
 // load, serve, produce and stream — on each source backend (SQLite, and
-// MariaDB), with the embedded vector store, and once with pgvector. What a
+// MariaDB), with the embedded vector store, and once more with pgvector
+// (vectors load, serve and stream). What a
 // user would check at each stage: the store holds the string user ids;
 // serve answers a known shopper by id and a new one by features with
 // movie ids the shop sells; every event produce writes comes out of the
@@ -119,60 +120,65 @@ func testWholePipeline(t *testing.T, src string, withPgvector bool) {
 	}
 	askServe(t, "--vectors", vecURL)
 
-	// produce the shop's events, then stream them through the model.
-	const events = 300
-	natsURL := "nats-embedded://" + filepath.Join(dir, "nats")
-	if out, stderr, err := runCLI(t, "produce", "--dataset", specFile, "--source", src, "--stream", natsURL, "--count", fmt.Sprint(events), "--rate", "0", "--seed", "3"); err != nil {
-		t.Fatalf("produce: %v\n%s%s", err, out, stderr)
-	}
-	streamCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	var streamErr lockedBuffer
-	go func() {
-		done <- cli.Run(streamCtx, []string{"stream", "--dataset", specFile, "--stream", natsURL, "--lake", lakeURL, "--vectors", vecURL,
-			"--buffer-interval", "200ms", "--max-batch", "100", "--progress-interval", "1h"},
-			cli.Options{Stdout: io.Discard, Stderr: &streamErr, Getenv: func(string) (string, bool) { return "", false }})
-	}()
-	outDir := filepath.Join(lakeDir, "recommendations")
-	deadline := time.Now().Add(5 * time.Minute)
-	var recs []map[string]any
-	for {
-		recs = readRecords(t, outDir)
-		if len(recs) >= events {
-			break
+	// produce the shop's events, then stream them through the model and
+	// the vector store at vectors; name marks the run's output objects.
+	streamShop := func(t *testing.T, name string, vectors string) {
+		t.Helper()
+		const events = 300
+		natsURL := "nats-embedded://" + filepath.Join(dir, "nats-"+name)
+		if out, stderr, err := runCLI(t, "produce", "--dataset", specFile, "--source", src, "--stream", natsURL, "--count", fmt.Sprint(events), "--rate", "0", "--seed", "3"); err != nil {
+			t.Fatalf("produce: %v\n%s%s", err, out, stderr)
 		}
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("stream stopped after %d of %d records: %v\n%s", len(recs), events, err, streamErr.String())
-		case <-time.After(100 * time.Millisecond):
+		streamCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		var streamErr lockedBuffer
+		go func() {
+			done <- cli.Run(streamCtx, []string{"stream", "--dataset", specFile, "--stream", natsURL, "--lake", lakeURL, "--vectors", vectors,
+				"--output-name", name, "--group", name, "--buffer-interval", "200ms", "--max-batch", "100", "--progress-interval", "1h"},
+				cli.Options{Stdout: io.Discard, Stderr: &streamErr, Getenv: func(string) (string, bool) { return "", false }})
+		}()
+		outDir := filepath.Join(lakeDir, "recommendations")
+		deadline := time.Now().Add(5 * time.Minute)
+		var recs []map[string]any
+		for {
+			recs = readRecords(t, outDir, name+"-")
+			if len(recs) >= events {
+				break
+			}
+			select {
+			case err := <-done:
+				cancel()
+				t.Fatalf("stream stopped after %d of %d records: %v\n%s", len(recs), events, err, streamErr.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("stream delivered %d of %d records in 5 minutes\n%s", len(recs), events, streamErr.String())
+			}
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("stream delivered %d of %d records in 5 minutes\n%s", len(recs), events, streamErr.String())
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("stream after its context ended: %v\n%s", err, streamErr.String())
 		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("stream after its context ended: %v\n%s", err, streamErr.String())
-	}
-	if len(recs) != events {
-		t.Errorf("stream delivered %d records for %d events", len(recs), events)
-	}
-	if entries, _ := os.ReadDir(filepath.Join(lakeDir, "recommendations-errors")); len(entries) > 0 {
-		t.Errorf("stream dead-lettered events produce wrote for the same spec: %v", entries)
-	}
-	for _, r := range recs {
-		items, _ := r["recommended_items"].([]any)
-		if r["session"] == nil || r["user"] == nil || len(items) == 0 {
-			t.Fatalf("output record without its shopper or recommendations: %v", r)
+		if len(recs) != events {
+			t.Errorf("stream delivered %d records for %d events", len(recs), events)
 		}
-		for _, it := range items {
-			if m, _ := it.(map[string]any); m == nil || !movies[fmt.Sprint(m["id"])] {
-				t.Fatalf("stream recommended %v, not a movie of the shop: %v", it, r)
+		if entries, _ := os.ReadDir(filepath.Join(lakeDir, "recommendations-errors")); len(entries) > 0 {
+			t.Errorf("stream dead-lettered events produce wrote for the same spec: %v", entries)
+		}
+		for _, r := range recs {
+			items, _ := r["recommended_items"].([]any)
+			if r["session"] == nil || r["user"] == nil || len(items) == 0 {
+				t.Fatalf("output record without its shopper or recommendations: %v", r)
+			}
+			for _, it := range items {
+				if m, _ := it.(map[string]any); m == nil || !movies[fmt.Sprint(m["id"])] {
+					t.Fatalf("stream recommended %v, not a movie of the shop: %v", it, r)
+				}
 			}
 		}
 	}
+	streamShop(t, "embedded", vecURL)
 
 	if !withPgvector {
 		return
@@ -184,15 +190,21 @@ func testWholePipeline(t *testing.T, src string, withPgvector bool) {
 			t.Fatalf("vectors load into pgvector: %v\n%s", err, stderr)
 		}
 		askServe(t, "--vectors", url, "--pg-schema", schema, "--pg-max-conns", "2")
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		streamShop(t, "pgvector", url+sep+"schema="+schema+"&pool_max_conns=2")
 	})
 }
 
-// readRecords reads every JSON line the lake sink has delivered under dir.
-func readRecords(t *testing.T, dir string) []map[string]any {
+// readRecords reads every JSON line the lake sink has delivered under dir
+// in objects whose names start with prefix.
+func readRecords(t *testing.T, dir, prefix string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), prefix) || !strings.HasSuffix(path, ".json") {
 			return nil
 		}
 		f, err := os.Open(path)
