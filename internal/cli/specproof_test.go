@@ -27,11 +27,11 @@ import (
 // word) goes through every stage — seed, etl, train, evaluate, vectors
 // load, serve, produce and stream — on each source backend (SQLite, and
 // MariaDB), with the embedded vector store, and once more with pgvector
-// (vectors load, serve and stream). What a
-// user would check at each stage: the store holds the string user ids;
-// serve answers a known shopper by id and a new one by features with
-// movie ids the shop sells; every event produce writes comes out of the
-// stream with recommendations.
+// (vectors load, serve and stream). What a user would check: vectors load
+// takes the model's string user ids; serve answers a known shopper by id
+// and a new one by features with movie ids the shop sells, without
+// falling back; every event produce writes comes out of the stream once,
+// with recommended movies, and none is dead-lettered.
 func TestMovieShopWholePipeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every stage on the movie shop")
