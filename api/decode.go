@@ -289,12 +289,16 @@ func userFeatures(o object) (model.UserFeatures, *apiError) {
 }
 
 // MaxCreditLimit bounds the absolute value of a user's creditlimit in every
-// request (POST /user_embeddings, /v1/recommendations and its batch form),
-// and of every numeric user feature of a model of another dataset spec.
+// request (POST /user_embeddings, /v1/recommendations and its batch form).
 // A larger value is rejected with a 400 naming the field: far beyond any
 // credit limit, it would only push the user tower's float32 output to
 // infinity, which JSON cannot carry.
 const MaxCreditLimit = 1e15
+
+// MaxFeatureNumber bounds, for the same reason, every other numeric
+// feature a request gives: a spec model's user and item features, and the
+// lab's item features on POST /v1/items/similar.
+const MaxFeatureNumber = MaxCreditLimit
 
 // embedUser embeds u, or answers a 400 naming the user object at path when
 // the model gives a non-finite embedding for it (a number in range that the

@@ -67,8 +67,8 @@ func specEntity(o object, e *recommend.Engine, side string, s *recommend.Feature
 			if kind != "a number" || json.Unmarshal(raw, &x) != nil {
 				return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s must be a number (numeric feature), not %s", path, kind)
 			}
-			if math.Abs(x) > MaxCreditLimit {
-				return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s = %g is out of range: want %g to %g", path, x, -MaxCreditLimit, MaxCreditLimit)
+			if math.Abs(x) > MaxFeatureNumber {
+				return "", f, errorf(http.StatusBadRequest, CodeInvalidField, path, "%s = %g is out of range: want %g to %g", path, x, -MaxFeatureNumber, MaxFeatureNumber)
 			}
 			s.SetNumber(&f, ft, x)
 		case kind == "a string":
