@@ -27,6 +27,17 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
+// runSteps runs each command line in turn, in-process (runCLI), and stops
+// the test at the first that fails, with its output.
+func runSteps(t *testing.T, steps [][]string) {
+	t.Helper()
+	for _, args := range steps {
+		if out, stderr, err := runCLI(t, args...); err != nil {
+			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+	}
+}
+
 // countLine finds "  <table>  <n>" in a seed summary.
 func countLine(t *testing.T, out, table string) string {
 	t.Helper()

@@ -22,15 +22,11 @@ func TestETLRunsAndRollbackFollowTheSpec(t *testing.T) {
 	}
 	src := "sqlite://" + filepath.Join(dir, "shop.db")
 	lakeURL := "file://" + filepath.Join(dir, "lake")
-	for _, args := range [][]string{
+	runSteps(t, [][]string{
 		{"seed", "--source", src, "--dataset", specFile, "--ratings", "500", "--seed", "2"},
 		{"etl", "--source", src, "--lake", lakeURL, "--dataset", specFile},
 		{"etl", "--source", src, "--lake", lakeURL, "--dataset", specFile},
-	} {
-		if out, stderr, err := runCLI(t, args...); err != nil {
-			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-	}
+	})
 	out, stderr, err := runCLI(t, "etl", "runs", "--lake", lakeURL, "--dataset", specFile)
 	if err != nil {
 		t.Fatalf("etl runs --dataset: %v\n%s", err, stderr)

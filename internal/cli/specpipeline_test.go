@@ -38,16 +38,11 @@ func testSpecPipeline(t *testing.T, src string) {
 	}
 	lakeDir := filepath.Join(dir, "lake")
 	lakeURL := "file://" + lakeDir
-	steps := [][]string{
+	runSteps(t, [][]string{
 		{"seed", "--source", src, "--dataset", specFile, "--ratings", "3000", "--seed", "5"},
 		{"etl", "--source", src, "--lake", lakeURL, "--dataset", specFile},
 		{"train", "--lake", lakeURL, "--dataset", specFile, "--epochs", "3", "--evaluation=false", "--version", "v1", "--dim", "8", "--hidden", "16"},
-	}
-	for _, args := range steps {
-		if out, stderr, err := runCLI(t, args...); err != nil {
-			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-	}
+	})
 	ctx := context.Background()
 	b, err := lakefile.Open(lakeDir)
 	if err != nil {

@@ -50,17 +50,13 @@ func testWholePipeline(t *testing.T, src string, withPgvector bool) {
 	lakeDir := filepath.Join(dir, "lake")
 	lakeURL := "file://" + lakeDir
 	vecURL := "file://" + filepath.Join(dir, "vectors")
-	for _, args := range [][]string{
+	runSteps(t, [][]string{
 		{"seed", "--source", src, "--dataset", specFile, "--ratings", "3000", "--seed", "11"},
 		{"etl", "--source", src, "--lake", lakeURL, "--dataset", specFile},
 		{"train", "--lake", lakeURL, "--dataset", specFile, "--epochs", "2", "--evaluation=false", "--version", "shop1", "--dim", "8", "--hidden", "16"},
 		{"evaluate", "--lake", lakeURL, "--dataset", specFile, "--methods", "popularity,hybrid", "--cold-start-fraction", "0", "--out", filepath.Join(dir, "eval.json")},
 		{"vectors", "load", "--dim", "8", "--lake", lakeURL, "--vectors", vecURL},
-	} {
-		if out, stderr, err := runCLI(t, args...); err != nil {
-			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-	}
+	})
 
 	// What training published: the shoppers and movies to ask about.
 	ctx := context.Background()

@@ -35,15 +35,11 @@ func TestVectorsLoadMovieShop(t *testing.T) {
 	src := seedtest.SQLiteURL(t)
 	lakeDir := filepath.Join(dir, "lake")
 	lakeURL := "file://" + lakeDir
-	for _, args := range [][]string{
+	runSteps(t, [][]string{
 		{"seed", "--source", src, "--dataset", specFile, "--ratings", "3000", "--seed", "5"},
 		{"etl", "--source", src, "--lake", lakeURL, "--dataset", specFile},
 		{"train", "--lake", lakeURL, "--dataset", specFile, "--epochs", "2", "--evaluation=false", "--version", "shop1", "--dim", "8", "--hidden", "16"},
-	} {
-		if out, stderr, err := runCLI(t, args...); err != nil {
-			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-	}
+	})
 	ctx := context.Background()
 	b, err := lakefile.Open(lakeDir)
 	if err != nil {
