@@ -55,16 +55,7 @@ func sameAs(t *testing.T, name string, got answer, want recommend.Answer) {
 // GET /v1/items/{id}/similar; an unknown field or a value of the wrong
 // type is a 400 naming it.
 func TestSpecItemsByFeatures(t *testing.T) {
-	shop := recommendtest.New(t)
-	pop, err := recommend.LoadPopularSpec(context.Background(), shop.Bucket, shop.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := recommend.New(shop.Model, shop.Store, pop, recommend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newServer(t, e, api.Options{})
+	shop, e, ts := newSpecServer(t)
 
 	s := e.ItemSchema()
 	f := s.Empty()

@@ -18,16 +18,7 @@ import (
 // wrong type is a 400 naming the field. Items are asked by the spec's item
 // ids; one the store lacks falls back to the popular items.
 func TestSpecModel(t *testing.T) {
-	shop := recommendtest.New(t)
-	pop, err := recommend.LoadPopularSpec(context.Background(), shop.Bucket, shop.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := recommend.New(shop.Model, shop.Store, pop, recommend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newServer(t, e, api.Options{})
+	shop, e, ts := newSpecServer(t)
 	known := shop.Users[0]
 
 	ask := func(user any) answer {
@@ -158,4 +149,20 @@ type item = struct {
 	ID       string  `json:"id"`
 	Score    float64 `json:"score"`
 	Distance float64 `json:"distance"`
+}
+
+// newSpecServer serves recommendtest's movie shop (a model of another
+// dataset spec, its store and its popular items) at the default options.
+func newSpecServer(t *testing.T) (*recommendtest.Shop, *recommend.Engine, *testServer) {
+	t.Helper()
+	shop := recommendtest.New(t)
+	pop, err := recommend.LoadPopularSpec(context.Background(), shop.Bucket, shop.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := recommend.New(shop.Model, shop.Store, pop, recommend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shop, e, newServer(t, e, api.Options{})
 }
