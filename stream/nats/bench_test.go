@@ -120,3 +120,45 @@ func BenchmarkEmbeddedSource(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// ackBatchSize is the batch BenchmarkAckBatch acks: the default MaxBatch.
+const ackBatchSize = 500
+
+// BenchmarkAckBatch measures acking one batch of 500 messages on the real
+// server of RECOFLOW_TEST_NATS, from the first ack sent to the server's
+// confirmation (conn.confirmAcks, what a Source's ack does). Publishing and
+// fetching each batch are not timed.
+func BenchmarkAckBatch(b *testing.B) {
+	ctx := context.Background()
+	cfg := realNATS(b)
+	cfg.Source.MaxBatch = ackBatchSize
+	p := open(b, NewProducer, cfg)
+	defer p.Close(ctx)
+	s := open(b, NewSource, cfg)
+	defer s.Close(ctx)
+	data := make([]byte, 64)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for range ackBatchSize {
+			if err := p.Publish(ctx, "k", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var msgs []jetstream.Msg
+		for len(msgs) < ackBatchSize {
+			more, err := take(s.cons.Fetch(ackBatchSize-len(msgs), jetstream.FetchMaxWait(30*time.Second)))
+			if err != nil && len(more) == 0 {
+				b.Fatalf("fetch after %d messages: %v", len(msgs), err)
+			}
+			msgs = append(msgs, more...)
+		}
+		b.StartTimer()
+		if err := s.c.confirmAcks(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,7 +24,7 @@ import (
 	"github.com/recoflow/recoflow/stream/streamtest"
 )
 
-func open[T any](t *testing.T, fn func(context.Context, Config) (T, error), cfg Config) T {
+func open[T any](t testing.TB, fn func(context.Context, Config) (T, error), cfg Config) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -131,7 +131,7 @@ func TestEmbeddedServerRestart(t *testing.T) {
 
 // realNATS returns a Config for a stream of its own on the real server of
 // RECOFLOW_TEST_NATS, deleted when the test ends.
-func realNATS(t *testing.T) Config {
+func realNATS(t testing.TB) Config {
 	url := testenv.URL(t, testenv.NATSVar)
 	suffix := randomSuffix()
 	cfg := Config{URL: url, Stream: "RFTEST_" + suffix, Subject: "recoflow.test." + suffix}
