@@ -44,9 +44,15 @@
 // ahead while the caller works (up to four batches in one pull request
 // that does not wait, one request on the server at a time so that batches
 // keep the stream's order); batches read ahead are held like those handed
-// out, and those read before a lost connection are given back. An ack acks each message
-// with a reply subject and waits for the server to confirm them all (one
-// round trip per batch): when it returns, the server has applied the acks.
+// out, and those read before a lost connection are given back. An ack
+// sends plain acks for a batch's messages and a double ack (one with a
+// reply subject) for the last one, and waits for the server's reply: the
+// server applies one connection's acks of a consumer in order, so the
+// reply confirms the whole batch in one round trip. When the connection
+// was lost and re-established meanwhile (plain acks may have been lost),
+// the ack is sent again for each message, each one confirmed. When it
+// returns nil, the server has applied the acks; an error means some may
+// not be, and those messages come again after AckWait.
 //
 // While a batch is held, the Source restarts its AckWait (in-progress
 // acks) every AckWait/3, so a slow sink never causes a redelivery; only a

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -151,6 +153,34 @@ type conn struct {
 	nc      *natsgo.Conn
 	js      jetstream.JetStream
 	release func()
+
+	// reconnMu guards reconnected, a channel closed (and replaced) each time
+	// nats.go reports a reconnect (its ReconnectHandler).
+	reconnMu    sync.Mutex
+	reconnected chan struct{}
+
+	// afterPlainAcks, when set (tests only), runs in confirmAcks between
+	// the plain acks of a batch and the double ack that confirms them.
+	afterPlainAcks func()
+	// reacked counts the batches confirmAcks acked again, message by
+	// message, after a reconnect.
+	reacked atomic.Uint64
+}
+
+// onReconnect wakes whoever waits on reconnectSignal.
+func (c *conn) onReconnect() {
+	c.reconnMu.Lock()
+	close(c.reconnected)
+	c.reconnected = make(chan struct{})
+	c.reconnMu.Unlock()
+}
+
+// reconnectSignal returns a channel closed at the next reconnect reported
+// after this call.
+func (c *conn) reconnectSignal() <-chan struct{} {
+	c.reconnMu.Lock()
+	defer c.reconnMu.Unlock()
+	return c.reconnected
 }
 
 // flushTimeout bounds a flush whose context has no deadline (nats.go
@@ -170,29 +200,136 @@ func (c *conn) flush(ctx context.Context) error {
 // ackPayload is the JetStream protocol's positive acknowledgement.
 var ackPayload = []byte("+ACK")
 
-// confirmAcks acks msgs, each with a reply subject, and waits until the
-// server has confirmed every one (a double ack, in one round trip for the
-// whole batch).
+// errReconnected: the connection reconnected while confirmAcks waited for
+// the confirmation of a batch's acks.
+var errReconnected = errors.New("nats connection reconnected during the ack")
+
+// errConsumerGone: an ack had no responder, i.e. the server no longer has
+// the consumer the message came from. Source.ackFunc names the consumer.
+var errConsumerGone = fmt.Errorf("%w: no consumer answers the ack: %w", stream.ErrNotFound, natsgo.ErrNoResponders)
+
+// confirmAcks acks msgs and returns once the server has confirmed that it
+// applied every ack, in one round trip for the whole batch:
+//
+//   - every message but the last gets a plain ack (+ACK, no reply
+//     subject);
+//   - the last one gets a double ack (+ACK with a reply subject), and
+//     confirmAcks waits for the server's reply.
+//
+// Why one reply confirms them all: the server reads what one connection
+// sends in order, and JetStream queues every ack of a consumer (its
+// $JS.ACK.<stream>.<consumer>.… subjects) on one queue that the consumer
+// processes in order, replying to a double ack only once it has applied it
+// (for a replicated consumer, once the ack is committed, acks being
+// proposed in that same order). So the reply to the last ack, sent on the
+// same connection after the plain ones, comes only after the server has
+// applied them.
+//
+// That holds for one connection only. When nats.go reconnects between the
+// plain acks and the reply, plain acks written to the lost connection may
+// never have reached the server, silently. confirmAcks reads the
+// connection's reconnect count before and after (and stops waiting for
+// the reply at a reconnect); when it changed, it acks the whole batch
+// again the slow, safe way (confirmEach: a double ack per message and
+// every reply awaited). Acking a message twice is harmless.
+//
+// An error means some acks may not have been applied: the caller must not
+// count the batch as acked, and the server delivers its unacked messages
+// again after AckWait (the sinks drop the duplicates by ID). A consumer
+// deleted meanwhile answers nothing (no responders): the error wraps
+// errConsumerGone, at once. Without a deadline in ctx, waiting is bounded
+// by flushTimeout.
 func (c *conn) confirmAcks(ctx context.Context, msgs []jetstream.Msg) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
 		defer cancel()
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%d acks not sent: %w", len(msgs), err)
+	}
+	sig := c.reconnectSignal() // taken before the count: no reconnect slips between
+	before := c.nc.Stats().Reconnects
+	err := c.ackConfirmLast(ctx, sig, msgs)
+	if !errors.Is(err, errReconnected) && c.nc.Stats().Reconnects == before {
+		return err
+	}
+	c.reacked.Add(1)
+	if err := c.confirmEach(ctx, msgs); err != nil {
+		return fmt.Errorf("ack %d messages again after a reconnect: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// ackConfirmLast sends plain acks for all of msgs but the last, then a
+// double ack for the last, and waits for its reply; it gives up with
+// errReconnected when sig closes first (see confirmAcks).
+func (c *conn) ackConfirmLast(ctx context.Context, sig <-chan struct{}, msgs []jetstream.Msg) error {
+	last := len(msgs) - 1
+	for i, m := range msgs[:last] {
+		if err := c.nc.Publish(m.Reply(), ackPayload); err != nil {
+			return fmt.Errorf("ack %d of %d: %w", i+1, len(msgs), err)
+		}
+	}
+	if c.afterPlainAcks != nil {
+		c.afterPlainAcks()
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-sig:
+			cancel(errReconnected)
+		case <-rctx.Done():
+		}
+	}()
+	r, err := c.nc.RequestWithContext(rctx, msgs[last].Reply(), ackPayload)
+	switch {
+	case err != nil && errors.Is(context.Cause(rctx), errReconnected):
+		return errReconnected
+	case errors.Is(err, natsgo.ErrNoResponders):
+		return errConsumerGone
+	case err != nil:
+		return fmt.Errorf("confirmation of the acks of %d messages: %w", len(msgs), err)
+	}
+	return replyError(r)
+}
+
+// replyError is the error a reply to a double ack carries: a status header
+// (the server's ack reply has none).
+func replyError(r *natsgo.Msg) error {
+	status := r.Header.Get("Status")
+	switch status {
+	case "":
+		return nil
+	case "503":
+		return errConsumerGone
+	}
+	return fmt.Errorf("ack answered with status %s %s", status, r.Header.Get("Description"))
+}
+
+// confirmEach acks msgs, each with a double ack (a reply subject), and
+// waits until the server has confirmed every one: one reply subscription
+// and a reply per message. It is confirmAcks's fallback after a reconnect,
+// as each reply confirms its own ack whatever the connection did.
+func (c *conn) confirmEach(ctx context.Context, msgs []jetstream.Msg) error {
 	inbox := c.nc.NewInbox()
 	sub, err := c.nc.SubscribeSync(inbox + ".*")
 	if err != nil {
-		return err
+		return fmt.Errorf("subscribe to the ack replies: %w", err)
 	}
 	defer sub.Unsubscribe()
 	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return err
+		return fmt.Errorf("unbound the ack replies: %w", err)
 	}
 	waiting := make(map[string]bool, len(msgs))
 	for i, m := range msgs {
 		reply := inbox + "." + strconv.Itoa(i)
 		if err := c.nc.PublishRequest(m.Reply(), reply, ackPayload); err != nil {
-			return err
+			return fmt.Errorf("ack %d of %d: %w", i+1, len(msgs), err)
 		}
 		waiting[reply] = true
 	}
@@ -200,6 +337,9 @@ func (c *conn) confirmAcks(ctx context.Context, msgs []jetstream.Msg) error {
 		r, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return fmt.Errorf("%d of %d acks unconfirmed: %w", len(waiting), len(msgs), err)
+		}
+		if err := replyError(r); err != nil {
+			return err
 		}
 		delete(waiting, r.Subject)
 	}
@@ -215,6 +355,7 @@ func (c *conn) close() {
 
 // dial connects to the configured server and makes sure the stream exists.
 func dial(ctx context.Context, cfg Config, log *slog.Logger, jsOpts ...jetstream.JetStreamOpt) (*conn, error) {
+	c := &conn{reconnected: make(chan struct{})}
 	opts := []natsgo.Option{
 		natsgo.Name(cfg.Name),
 		natsgo.MaxReconnects(-1),
@@ -224,9 +365,11 @@ func dial(ctx context.Context, cfg Config, log *slog.Logger, jsOpts ...jetstream
 				log.Warn("nats disconnected", "server", cfg.where(), "err", err)
 			}
 		}),
-		natsgo.ReconnectHandler(func(*natsgo.Conn) { log.Info("nats reconnected", "server", cfg.where()) }),
+		natsgo.ReconnectHandler(func(*natsgo.Conn) {
+			c.onReconnect()
+			log.Info("nats reconnected", "server", cfg.where())
+		}),
 	}
-	c := &conn{}
 	var err error
 	if cfg.EmbeddedDir != "" {
 		c.nc, c.release, err = dialEmbedded(ctx, cfg.EmbeddedDir, log, opts...)

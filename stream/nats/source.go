@@ -416,8 +416,11 @@ func (s *Source) message(m jetstream.Msg) stream.Message {
 }
 
 // ackFunc acks every message of the batch and waits for the server to
-// confirm each ack, so that when it returns the server has applied them (a
-// server shut down right after still has them).
+// confirm the acks (conn.confirmAcks: one round trip per batch), so that
+// when it returns nil the server has applied them all (a server shut down
+// right after still has them). When it returns an error, some acks may not
+// be applied: those messages come again after AckWait, with the same IDs,
+// for the sinks to drop. The error of a deleted consumer names it.
 func (s *Source) ackFunc(hb *heldBatch) stream.AckFunc {
 	var (
 		once sync.Once
@@ -435,7 +438,10 @@ func (s *Source) ackFunc(hb *heldBatch) stream.AckFunc {
 			}
 			defer s.limiter.Release(len(hb.msgs))
 			if e := s.c.confirmAcks(ctx, hb.msgs); e != nil {
-				err = fmt.Errorf("ack on %s: %w", s, e)
+				if errors.Is(e, errConsumerGone) {
+					e = fmt.Errorf("consumer %s > %s is gone (deleted?): %w", s.cfg.Stream, s.cfg.Consumer, e)
+				}
+				err = fmt.Errorf("ack %d messages on %s: %w", len(hb.msgs), s, e)
 			}
 		})
 		return err
