@@ -226,3 +226,55 @@ func (m cpuTimed) Fit(ctx context.Context, d *eval.Data) (eval.Scorer, error) {
 	m.cpu[m.Name()] += cpuSeconds() - c
 	return s, err
 }
+
+// TestMeasureEASELambda (RECOFLOW_MEASURE_EASE=sample|gen100k) logs, for a
+// grid of EASE's λ, the mean NDCG@10 over seeds 1–3 on a validation split
+// of each training split (the training part split again as eval.Run
+// splits, seed+100), at test fractions 10 % and 20 %: the numbers the
+// default λ is chosen by, none of them from a test split. It also logs the
+// test split's figure for reference.
+func TestMeasureEASELambda(t *testing.T) {
+	which := os.Getenv("RECOFLOW_MEASURE_EASE")
+	if which == "" {
+		t.Skip("a measurement: set RECOFLOW_MEASURE_EASE")
+	}
+	var d *Dataset
+	switch which {
+	case "sample":
+		d = classicDataset(t)
+	case "gen100k":
+		d = datasetOf(t, generate(benchGenerated100k))
+	default:
+		t.Fatalf("RECOFLOW_MEASURE_EASE=%s: want sample or gen100k", which)
+	}
+	data, _, _ := d.EvalData()
+	lambdas := []float64{1, 3, 10, 30, 100, 300, 1000, 3000}
+	for _, frac := range []float64{0.1, 0.2} {
+		val, test := make([]float64, len(lambdas)), make([]float64, len(lambdas))
+		for _, seed := range []uint64{1, 2, 3} {
+			train, tst, err := eval.RandomSplit(data, frac, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr2, va, err := eval.RandomSplit(train, frac, seed+100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, l := range lambdas {
+				s, err := baseline.EASE{Lambda: l}.Fit(context.Background(), tr2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				val[k] += eval.Evaluate(context.Background(), tr2, va, s, eval.Options{}).NDCGAtK / 3
+				s, err = baseline.EASE{Lambda: l}.Fit(context.Background(), train)
+				if err != nil {
+					t.Fatal(err)
+				}
+				test[k] += eval.Evaluate(context.Background(), train, tst, s, eval.Options{}).NDCGAtK / 3
+			}
+		}
+		for k, l := range lambdas {
+			t.Logf("%s %.0f %%: λ %6g  validation NDCG@10 %.4f  test %.4f", which, 100*frac, l, val[k], test[k])
+		}
+	}
+}

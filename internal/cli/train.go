@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recoflow/recoflow/eval"
+	"github.com/recoflow/recoflow/eval/baseline"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/training"
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ func (a *app) trainCommand() *cobra.Command {
 		tune       int
 		tuneTime   time.Duration
 		specFile   string
+		easeMax    int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -111,6 +113,9 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 			if tune < 0 {
 				return usageError("--tune %d: want 0 (none) or a number of settings", tune)
 			}
+			if easeMax < 1 {
+				return usageError("--ease-max-items %d: want at least 1", easeMax)
+			}
 			if tuneTime <= 0 {
 				return usageError("--tune-time %v: want a positive duration", tuneTime)
 			}
@@ -185,7 +190,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 				return err
 			}
 			if holdout > 0 && evaluation {
-				rep, err := evaluateModel(ctx, a, d, cfg, holdout)
+				rep, err := evaluateModel(ctx, a, d, cfg, holdout, easeMax)
 				if err != nil {
 					return fmt.Errorf("evaluation: %w", err)
 				}
@@ -245,6 +250,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.StringVar(&cfg.HistorySource, "history-source", "", "what the history blend sums: items or neighbours (empty: chosen on the validation split)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
 	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")
+	f.IntVar(&easeMax, "ease-max-items", baseline.DefaultEASEMaxItems, "most products the evaluation's ease baseline fits (its fit is O(products³)); above it ease is skipped with a note")
 	f.IntVar(&tune, "tune", 0, "try this many settings on the validation split first and train with the best (0: none)")
 	f.DurationVar(&tuneTime, "tune-time", 30*time.Minute, "most time --tune spends on its trials")
 	return cmd
@@ -252,15 +258,16 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 
 // evaluateModel runs the evaluation protocol of package eval on d, holding
 // out the fraction holdout of each customer's ratings: the hybrid model
-// (cfg), the content-only model, popularity, item-kNN, implicit ALS and
-// BPR, and the cold-start table.
-func evaluateModel(ctx context.Context, a *app, d *model.Dataset, cfg model.Config, holdout float64) (*eval.Report, error) {
+// (cfg), the content-only model, popularity, item-kNN, implicit ALS, BPR
+// and EASE (skipped with a note above easeMaxItems products), and the
+// cold-start table.
+func evaluateModel(ctx context.Context, a *app, d *model.Dataset, cfg model.Config, holdout float64, easeMaxItems int) (*eval.Report, error) {
 	data, _, _ := d.EvalData()
 	content := cfg
 	content.ContentOnly = true
 	methods := []eval.Method{model.Method(d, cfg), model.Method(d, content)}
-	for _, name := range []string{"popularity", "item-knn", "als", "bpr"} {
-		methods = append(methods, baselineMethod(name, cfg.Seed))
+	for _, name := range baselineMethods {
+		methods = append(methods, baselineMethod(name, cfg.Seed, easeMaxItems))
 	}
 	a.log.Info("evaluating", "methods", len(methods), "test_fraction", holdout)
 	return eval.Run(ctx, data, methods, eval.Options{Seed: cfg.Seed, TestFraction: holdout,
@@ -309,6 +316,9 @@ func printTrainSummary(w io.Writer, m *model.Metrics, where string) error {
 				cs = fmt.Sprintf("%.4f", c)
 			}
 			fmt.Fprintf(&b, "    %-13s %.4f | %.4f; cold start %s\n", r.Method, r.NDCGAtK, r.PrecisionAtK, cs)
+		}
+		for _, n := range rep.Notes {
+			fmt.Fprintf(&b, "    note: %s\n", n)
 		}
 	}
 	fmt.Fprintf(&b, "  throughput    %.0f ratings/s\n", m.RatingsPerSecond)
