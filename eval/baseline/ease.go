@@ -10,9 +10,12 @@ import (
 
 // Defaults of EASE.
 const (
-	// DefaultEASELambda is EASE's L2 regularisation λ, chosen by
-	// measurement on validation splits (docs/EVALUATION.md).
-	DefaultEASELambda = 10
+	// DefaultEASELambdaScale is EASE's default L2 regularisation λ
+	// relative to the mean number of training interactions per item (the
+	// mean diagonal of XᵀX), chosen by measurement on validation splits
+	// of the sample and of generated data, whose best absolute λ differ
+	// 20-fold but whose best scale agree (docs/EVALUATION.md).
+	DefaultEASELambdaScale = 1
 	// DefaultEASEMaxItems is the largest number of items EASE fits: its
 	// fit inverts a dense items × items matrix, O(items³) time and
 	// 3 × items² float64s of memory (3,000 items: a few seconds, 216 MB).
@@ -30,8 +33,13 @@ const (
 // popularity. B is dense, so the fit is bounded by MaxItems; above it Fit
 // returns an error wrapping eval.ErrSkipped. Zero fields take the defaults.
 type EASE struct {
-	// Lambda is the L2 regularisation λ (default DefaultEASELambda).
+	// Lambda is the L2 regularisation λ; 0 means LambdaScale times the
+	// mean number of training interactions per item (EASELambda).
 	Lambda float64
+	// LambdaScale is λ relative to the mean number of training
+	// interactions per item, when Lambda is 0 (default
+	// DefaultEASELambdaScale).
+	LambdaScale float64
 	// MaxItems is the most items Fit accepts (default
 	// DefaultEASEMaxItems; negative: no bound).
 	MaxItems int
@@ -42,10 +50,6 @@ func (EASE) Name() string { return "ease" }
 
 // Fit computes B on the training interactions.
 func (m EASE) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error) {
-	lambda := m.Lambda
-	if lambda <= 0 {
-		lambda = DefaultEASELambda
-	}
 	maxItems := m.MaxItems
 	if maxItems == 0 {
 		maxItems = DefaultEASEMaxItems
@@ -55,11 +59,28 @@ func (m EASE) Fit(ctx context.Context, train *eval.Data) (eval.Scorer, error) {
 			train.NumItems, maxItems, eval.ErrSkipped)
 	}
 	userItems, _ := interactions(train, nil)
+	lambda := m.Lambda
+	if lambda <= 0 {
+		lambda = EASELambda(m.LambdaScale, len(userItems.idx), train.NumItems)
+	}
 	b, err := EASEWeights(ctx, train.NumItems, train.NumUsers, lambda, userItems.row)
 	if err != nil {
 		return nil, err
 	}
 	return &easeScorer{n: train.NumItems, b: b, userItems: userItems, fallback: popularity(train)}, nil
+}
+
+// EASELambda returns EASE's λ for scale (0: DefaultEASELambdaScale) and
+// pairs distinct (user, item) interactions over items items: scale times
+// the mean number of interactions per item, at least scale.
+func EASELambda(scale float64, pairs, items int) float64 {
+	if scale <= 0 {
+		scale = DefaultEASELambdaScale
+	}
+	if items == 0 {
+		return scale
+	}
+	return scale * max(1, float64(pairs)/float64(items))
 }
 
 // EASEWeights returns EASE's item-item weights B (n × n, row-major: row i

@@ -157,7 +157,7 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 	f.Float64Var(&opt.ColdStartFraction, "cold-start-fraction", eval.DefaultColdStartFraction, "share of customers held out entirely for the cold-start table (0: none)")
 	f.StringVar(&opt.Split, "split", eval.SplitRandom, "how ratings are held out: random (per customer) or time (each customer's latest; needs rating times)")
 	f.StringSliceVar(&methods, "methods", allEvalMethods, "methods to evaluate, comma-separated: "+strings.Join(allEvalMethods, ", "))
-	f.IntVar(&easeMax, "ease-max-items", baseline.DefaultEASEMaxItems, "most products the ease baseline fits (its fit is O(products³)); above it ease is skipped with a note")
+	f.IntVar(&easeMax, "ease-max-items", baseline.DefaultEASEMaxItems, "most products EASE is used for (its fit is O(products³)): the ease baseline, skipped with a note above it, and the hybrid's ease history source")
 	f.StringVar(&out, "out", "", "also write the report JSON to this file")
 	f.StringVar(&spec, "dataset", "", "dataset spec file (YAML) of the training data (default: the config file's dataset key, else the built-in classicmodels spec)")
 	return cmd
@@ -172,8 +172,8 @@ type evalInput struct {
 // loadEvalInput reads the committed dataset (with its catalogue, so
 // customers and products without ratings count too) and converts it to eval
 // data with the dataset's indices (model.Dataset.EvalData); the model's
-// methods are trained with the model's default settings and seed, the ease
-// baseline bounded by easeMaxItems.
+// methods are trained with the model's default settings and seed, EASE
+// (the baseline, and the model's history source) bounded by easeMaxItems.
 func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec, seed uint64, easeMaxItems int) (*evalInput, *training.Manifest, error) {
 	d, man, err := model.ReadSpecDataset(ctx, b, spec)
 	if err != nil {
@@ -186,6 +186,7 @@ func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec,
 		}
 		cfg := model.DefaultConfig()
 		cfg.Seed = seed
+		cfg.EASEMaxItems = easeMaxItems
 		switch name {
 		case "hybrid":
 			return model.Method(d, cfg), nil
