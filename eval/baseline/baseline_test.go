@@ -359,3 +359,24 @@ func TestEASEAboveMaxItemsIsSkippedNotFailed(t *testing.T) {
 		t.Errorf("notes %q, want one saying ease was skipped for its 20 items", rep.Notes)
 	}
 }
+
+// BenchmarkEASEFit3000 fits EASE at its default bound: 3,000 items, 5,000
+// users with 50 random items each.
+//
+//	go test ./eval/baseline -run '^$' -bench EASEFit -benchtime 1x
+func BenchmarkEASEFit3000(b *testing.B) {
+	const users, items, per = 5000, DefaultEASEMaxItems, 50
+	r := rand.New(rand.NewPCG(3, 4))
+	d := &eval.Data{NumUsers: users, NumItems: items}
+	for u := range users {
+		for _, i := range r.Perm(items)[:per] {
+			d.Interactions = append(d.Interactions, eval.Interaction{User: int32(u), Item: int32(i)})
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := (EASE{}).Fit(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
