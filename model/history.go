@@ -199,11 +199,9 @@ func (t *trainer) easeNeighbours(k int) (nbr []int32, sim []float64) {
 
 // easeWeights returns EASE's item-item weights over the trainer's training
 // ratings (baseline.EASEWeights, every rating a 1, λ the EASE baseline's
-// default, baseline.EASELambda), computed once.
+// default, baseline.EASELambda). They are items² values: the caller keeps
+// what it needs of them (easeNeighbours), not the matrix.
 func (t *trainer) easeWeights() []float64 {
-	if t.easeB != nil {
-		return t.easeB
-	}
 	d := t.d
 	userItems := make([][]int32, len(d.users))
 	pairs := 0
@@ -222,7 +220,6 @@ func (t *trainer) easeWeights() []float64 {
 		// constant.
 		panic(err)
 	}
-	t.easeB = b
 	return b
 }
 
