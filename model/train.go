@@ -592,7 +592,7 @@ type trainer struct {
 	nbr               []int32   // neighbours(nbrK), computed once
 	nbrSim            []float64 // their similarities
 	nbrK              int
-	easeNbr           []int32   // easeNeighbours(historyNeighbours), computed once
+	easeNbr           []int32 // easeNeighbours(historyNeighbours), computed once
 	easeSim           []float64
 	userNDCG          []float64 // when set, rank records each measured user's NDCG@10 (else NaN)
 	nU, nI            int
