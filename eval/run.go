@@ -146,7 +146,10 @@ func skipNote(m Method, where string, err error) string {
 func fitAndEvaluate(ctx context.Context, m Method, train, test *Data, opt Options, progress func(string), what string) (Result, error) {
 	start := time.Now()
 	s, err := m.Fit(ctx, train)
-	if errors.Is(err, ErrSkipped) && ctx.Err() == nil {
+	if errors.Is(err, ErrSkipped) {
+		if ctx.Err() != nil { // ended, not skipped
+			return Result{}, fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), ctx.Err())
+		}
 		return Result{}, err
 	}
 	if err != nil {
