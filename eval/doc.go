@@ -12,6 +12,7 @@
 // Users and items are dense indices, so the package knows nothing of the
 // model or the lake; package model converts its dataset with
 // (*model.Dataset).EvalData and wraps itself as a Method. Baselines
-// (popularity here; item-kNN, implicit ALS and BPR in eval/baseline) are
-// Methods too.
+// (popularity here; item-kNN, implicit ALS, BPR and EASE in eval/baseline)
+// are Methods too. A Method may decline data it cannot handle by a Fit error
+// wrapping ErrSkipped; Run then notes it in Report.Notes and goes on.
 package eval

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -198,5 +199,50 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	_, err := Run(ctx, twoGroups(), []Method{Popularity{}}, Options{})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "popularity") {
 		t.Errorf("err = %v, want context.Canceled naming the method", err)
+	}
+}
+
+// picky declines training data in which some user has no interaction (as
+// the cold-start split's); with cancel set it cancels the run first, as if
+// ctx ended during its fit.
+type picky struct{ cancel context.CancelFunc }
+
+func (picky) Name() string { return "picky" }
+
+func (m picky) Fit(ctx context.Context, train *Data) (Scorer, error) {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	has := make([]bool, train.NumUsers)
+	for _, x := range train.Interactions {
+		has[x.User] = true
+	}
+	for u, ok := range has {
+		if !ok {
+			return nil, fmt.Errorf("user %d has no interaction: %w", u, ErrSkipped)
+		}
+	}
+	return Popularity{}.Fit(ctx, train)
+}
+
+func TestRunNotesAMethodSkippedOnTheColdStartSplitOnly(t *testing.T) {
+	d := twoGroups()
+	m := picky{}
+	rep, err := Run(context.Background(), d, []Method{Popularity{}, m}, Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Methods) != 2 || len(rep.ColdStart) != 1 || rep.ColdStart[0].Method != "popularity" {
+		t.Errorf("methods %d, cold start %+v; want both, then popularity alone", len(rep.Methods), rep.ColdStart)
+	}
+	if len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "picky: skipped on the cold-start split: ") || strings.Contains(rep.Notes[0], ErrSkipped.Error()) {
+		t.Errorf("notes %q, want one line for picky's cold-start skip, without the sentinel's text", rep.Notes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.NumUsers++ // a user without interactions: picky skips every split
+	_, err = Run(ctx, d, []Method{picky{cancel: cancel}}, Options{Seed: 1})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrSkipped) {
+		t.Errorf("a skip after ctx ended: error %v, want the context's end", err)
 	}
 }

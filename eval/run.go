@@ -2,10 +2,18 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
+
+// ErrSkipped is wrapped by a Method's Fit error when the method declines the
+// data rather than failing on it (for instance a method whose cost grows too
+// fast with the number of items). Run then leaves the method out of the
+// tables and says why in Report.Notes instead of stopping.
+var ErrSkipped = errors.New("method skipped")
 
 // Report is the outcome of Run: the protocol in words, its parameters, and
 // one Result per method for the main split and for the cold-start split.
@@ -17,6 +25,9 @@ type Report struct {
 	Items     int      `json:"items"`
 	Methods   []Result `json:"methods"`
 	ColdStart []Result `json:"cold_start"`
+	// Notes says which methods were skipped and why (see ErrSkipped), one
+	// line each; empty when every method ran.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Protocol returns the paragraph that describes the protocol Run follows
@@ -56,7 +67,10 @@ func splitName(opt Options) string {
 // Run does the whole protocol on d for every method: the main split (random
 // or by time, per opt.Split) and the cold-start split, each method fitted
 // on the training part and scored with Evaluate. Fit errors and ctx's end
-// stop the run with an error naming the method.
+// stop the run with an error naming the method, except a Fit error wrapping
+// ErrSkipped: that method has no row in the table of the split and a line
+// in Report.Notes (a method skipped on the main split is not fitted again
+// for the cold-start one).
 func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, error) {
 	opt = opt.withDefaults()
 	if opt.K < 1 {
@@ -85,8 +99,15 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 	rep := &Report{Protocol: Protocol(opt), K: opt.K, Split: splitName(opt), Users: d.NumUsers, Items: d.NumItems,
 		Methods: []Result{}, ColdStart: []Result{}}
 	progress(fmt.Sprintf("split %s: %d training and %d test interactions", rep.Split, len(train.Interactions), len(test.Interactions)))
-	for _, m := range methods {
+	skipped := make(map[int]bool)
+	for i, m := range methods {
 		r, err := fitAndEvaluate(ctx, m, train, test, opt, progress, "")
+		if errors.Is(err, ErrSkipped) {
+			skipped[i] = true
+			rep.Notes = append(rep.Notes, skipNote(m, "", err))
+			progress(rep.Notes[len(rep.Notes)-1])
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -98,8 +119,16 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 			return nil, fmt.Errorf("evaluate: cold start: %w", err)
 		}
 		progress(fmt.Sprintf("cold start: %d training and %d test interactions", len(ctrain.Interactions), len(ctest.Interactions)))
-		for _, m := range methods {
+		for i, m := range methods {
+			if skipped[i] {
+				continue
+			}
 			r, err := fitAndEvaluate(ctx, m, ctrain, ctest, opt, progress, "cold start ")
+			if errors.Is(err, ErrSkipped) {
+				rep.Notes = append(rep.Notes, skipNote(m, " on the cold-start split", err))
+				progress(rep.Notes[len(rep.Notes)-1])
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -109,9 +138,20 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 	return rep, nil
 }
 
+// skipNote is Report.Notes' line for method m skipped (where) with err.
+func skipNote(m Method, where string, err error) string {
+	return fmt.Sprintf("%s: skipped%s: %s", m.Name(), where, strings.TrimSuffix(err.Error(), ": "+ErrSkipped.Error()))
+}
+
 func fitAndEvaluate(ctx context.Context, m Method, train, test *Data, opt Options, progress func(string), what string) (Result, error) {
 	start := time.Now()
 	s, err := m.Fit(ctx, train)
+	if errors.Is(err, ErrSkipped) {
+		if ctx.Err() != nil { // ended, not skipped
+			return Result{}, fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), ctx.Err())
+		}
+		return Result{}, err
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), err)
 	}

@@ -77,15 +77,18 @@
 // positives), of each item's row: with Config.HistorySource
 // HistoryNeighbours, the least-squares image in the embedding space of the
 // item's item-kNN neighbourhood, so that the cosine adds an item-kNN score
-// ("bought with what you bought"); with HistoryItems, the item's unit
-// embedding. Both terms are folded into the id vectors, so EmbedKnownUser,
+// ("bought with what you bought"); with HistoryEASE, the same image of the
+// item's 20 largest positive weights in the item-item matrix of Steck's
+// EASE (baseline.EASEWeights), for catalogues within Config.EASEMaxItems;
+// with HistoryItems, the item's unit embedding. Both terms are folded into the id vectors, so EmbedKnownUser,
 // EmbedKnownItem, the CSVs, the API, the stream and the evaluation all
 // serve the same vectors; users and items the model does not know are
 // unchanged. β, the source and w are set by Config.ItemNeighbourWeight,
 // Config.HistorySource and Config.HistoryWeight, or chosen on the
 // validation split by the validation run (which never trained on it): the
-// prior β = 1, neighbours, w = 1 — the best fixed choice on the small
-// sample, whose validation split is too small to choose reliably — unless
+// prior β = 1, ease, w = 2 (above the EASE bound: neighbours, w = 1) —
+// the best fixed choice on the small sample's validation splits, which are
+// too small to choose among the candidates reliably — unless
 // another candidate beats it there by more than two standard errors of the
 // per-user differences of NDCG@10 (on generated data with latent tastes,
 // where the terms hurt, validation rejects them clearly). metrics.json

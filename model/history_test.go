@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -67,7 +68,7 @@ func TestNeighbourHistoryRanksTheCoBoughtItemFirst(t *testing.T) {
 	for k := range d.items {
 		ie[k*D+k] = 2
 	}
-	for _, src := range []string{HistoryNeighbours, HistoryItems} {
+	for _, src := range []string{HistoryNeighbours, HistoryItems, HistoryEASE} {
 		h := tr.history(tr.itemRows(ie, src))
 		x := d.userIndex["x"]
 		got := rankFor(d, h[int(x)*D:(int(x)+1)*D], ie, D, map[string]bool{"A": true, "B": true})
@@ -76,6 +77,12 @@ func TestNeighbourHistoryRanksTheCoBoughtItemFirst(t *testing.T) {
 			// C: neighbour of A (cosine 10/√(11·15)) and of B; D of B only.
 			if got[0] != "C" || got[1] != "D" {
 				t.Errorf("neighbours: x (bought A, B) is offered %v, want C then D first", got)
+			}
+		case HistoryEASE:
+			// EASE's weights from A and B go to C (bought with both)
+			// and D (with B), the unrelated pairs get none.
+			if got[0] != "C" || got[1] != "D" {
+				t.Errorf("ease: x (bought A, B) is offered %v, want C then D first", got)
 			}
 		case HistoryItems:
 			// Orthogonal items: nothing unrated is like A or B.
@@ -146,7 +153,9 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Metrics.History
-	want := len(itemNeighbourWeights) * (2*len(historyWeights) - 1) // w = 0 once per β
+	// Three sources (the catalogue is below the EASE bound), w = 0 once
+	// per β.
+	want := len(itemNeighbourWeights) * (3*len(historyWeights) - 2)
 	if h == nil || !h.Chosen || len(h.Candidates) != want {
 		t.Fatalf("metrics record the history blend %+v, want one chosen among %d candidates", h, want)
 	}
@@ -156,7 +165,7 @@ func TestValidationChoosesTheHistoryBlend(t *testing.T) {
 			best = c
 		}
 	}
-	prior := h.Source == HistoryNeighbours && h.Weight == historyPriorWeight && h.ItemWeight == itemPriorWeight
+	prior := h.Source == HistoryEASE && h.Weight == historyEASEPriorWeight && h.ItemWeight == itemPriorWeight
 	if !prior && (best.Weight != h.Weight || best.ItemWeight != h.ItemWeight || (h.Weight != 0 && best.Source != h.Source)) {
 		t.Errorf("chose %s %v, items %v: neither the prior nor the best on validation (%+v)", h.Source, h.Weight, h.ItemWeight, best)
 	}
@@ -259,5 +268,45 @@ func TestHistoryIsChosenWithoutTheValidationRatings(t *testing.T) {
 		if !reflect.DeepEqual(s, stats[0]) {
 			t.Fatalf("the history choice depends on the refit: %+v vs %+v", s, stats[0])
 		}
+	}
+}
+
+// TestEASEHistoryStopsAtItsBound: above Config.EASEMaxItems the
+// validation's candidates and prior leave EASE out (the neighbours prior
+// instead), and a fixed EASE source is refused naming the bound; training
+// with EASE gives the same bits twice.
+func TestEASEHistoryStopsAtItsBound(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4)) // 60 items
+	ctx := context.Background()
+	res, err := Train(ctx, d, Config{Seed: 5, Epochs: 3, EASEMaxItems: 59})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Metrics.History
+	if want := len(itemNeighbourWeights) * (2*len(historyWeights) - 1); h == nil || len(h.Candidates) != want {
+		t.Fatalf("60 items, EASEMaxItems 59: history %+v, want %d candidates", h, want)
+	}
+	for _, c := range h.Candidates {
+		if c.Source == HistoryEASE {
+			t.Fatalf("60 items, EASEMaxItems 59: EASE among the candidates: %+v", c)
+		}
+	}
+	_, err = Train(ctx, d, Config{Seed: 5, Epochs: 3, EASEMaxItems: 59, HistorySource: HistoryEASE})
+	if err == nil || !strings.Contains(err.Error(), "60 items") || !strings.Contains(err.Error(), "EASEMaxItems 59") {
+		t.Errorf("history source ease above the bound: error %v, want one naming 60 items and the bound", err)
+	}
+	a, err := Train(ctx, d, Config{Seed: 5, Epochs: 3, HistorySource: HistoryEASE, HistoryWeight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(ctx, d, Config{Seed: 5, Epochs: 3, HistorySource: HistoryEASE, HistoryWeight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.Model.userVec, b.Model.userVec) || !reflect.DeepEqual(a.Model.itemVec, b.Model.itemVec) {
+		t.Error("two trainings with the EASE history and one seed differ")
+	}
+	if hs := a.Metrics.History; hs == nil || hs.Source != HistoryEASE || hs.Weight != 2 {
+		t.Errorf("history %+v, want ease at w = 2", hs)
 	}
 }

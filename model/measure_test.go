@@ -1,11 +1,13 @@
 package model
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,7 +177,7 @@ func TestMeasureReport(t *testing.T) {
 		cfg.Seed = seed
 		hybrid := Method(d, cfg)
 		cfg.ContentOnly = true
-		methods := []eval.Method{eval.Popularity{}, baseline.ItemKNN{}, baseline.ALS{Seed: seed}, baseline.BPR{Seed: seed}, Method(d, cfg), hybrid}
+		methods := []eval.Method{eval.Popularity{}, baseline.ItemKNN{}, baseline.ALS{Seed: seed}, baseline.BPR{Seed: seed}, baseline.EASE{}, Method(d, cfg), hybrid}
 		if quick {
 			methods = []eval.Method{baseline.BPR{Seed: seed}, hybrid}
 		}
@@ -225,4 +227,120 @@ func (m cpuTimed) Fit(ctx context.Context, d *eval.Data) (eval.Scorer, error) {
 	s, err := m.Method.Fit(ctx, d)
 	m.cpu[m.Name()] += cpuSeconds() - c
 	return s, err
+}
+
+// TestMeasureEASELambda (RECOFLOW_MEASURE_EASE=sample|gen100k) logs, for a
+// grid of EASE's λ scale (EASE.LambdaScale), the mean NDCG@10 over seeds 1–3 on a validation split
+// of each training split (the training part split again as eval.Run
+// splits, seed+100), at test fractions 10 % and 20 %: the numbers the
+// default λ is chosen by, none of them from a test split. It also logs the
+// test split's figure for reference.
+func TestMeasureEASELambda(t *testing.T) {
+	which := os.Getenv("RECOFLOW_MEASURE_EASE")
+	if which == "" {
+		t.Skip("a measurement: set RECOFLOW_MEASURE_EASE")
+	}
+	var d *Dataset
+	switch which {
+	case "sample":
+		d = classicDataset(t)
+	case "gen100k":
+		d = datasetOf(t, generate(benchGenerated100k))
+	default:
+		t.Fatalf("RECOFLOW_MEASURE_EASE=%s: want sample or gen100k", which)
+	}
+	data, _, _ := d.EvalData()
+	// λ as a multiple of the mean number of interactions per item
+	// (EASE.LambdaScale).
+	lambdas := []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 4}
+	for _, frac := range []float64{0.1, 0.2} {
+		val, test := make([]float64, len(lambdas)), make([]float64, len(lambdas))
+		for _, seed := range []uint64{1, 2, 3} {
+			train, tst, err := eval.RandomSplit(data, frac, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr2, va, err := eval.RandomSplit(train, frac, seed+100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, l := range lambdas {
+				s, err := baseline.EASE{LambdaScale: l}.Fit(context.Background(), tr2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				val[k] += eval.Evaluate(context.Background(), tr2, va, s, eval.Options{}).NDCGAtK / 3
+				s, err = baseline.EASE{LambdaScale: l}.Fit(context.Background(), train)
+				if err != nil {
+					t.Fatal(err)
+				}
+				test[k] += eval.Evaluate(context.Background(), train, tst, s, eval.Options{}).NDCGAtK / 3
+			}
+		}
+		for k, l := range lambdas {
+			t.Logf("%s %.0f %%: λ scale %4g  validation NDCG@10 %.4f  test %.4f", which, 100*frac, l, val[k], test[k])
+		}
+	}
+}
+
+// TestMeasureHistoryCandidates (RECOFLOW_MEASURE_CANDIDATES=sample|gen100k)
+// logs the validation NDCG@10 of every history candidate the default
+// hybrid's fit tries (HistoryStats.Candidates: measured on the validation
+// split of the model's own validation run, never on a test split), the
+// mean over seeds 1–3 (gen100k: 1) and test fractions 10 % and 20 %, best
+// first.
+func TestMeasureHistoryCandidates(t *testing.T) {
+	which := os.Getenv("RECOFLOW_MEASURE_CANDIDATES")
+	if which == "" {
+		t.Skip("a measurement: set RECOFLOW_MEASURE_CANDIDATES")
+	}
+	var d *Dataset
+	seeds := []uint64{1, 2, 3}
+	switch which {
+	case "sample":
+		d = classicDataset(t)
+	case "gen100k":
+		d = datasetOf(t, generate(benchGenerated100k))
+		seeds = []uint64{1}
+	default:
+		t.Fatalf("RECOFLOW_MEASURE_CANDIDATES=%s: want sample or gen100k", which)
+	}
+	data, _, _ := d.EvalData()
+	fracs := []float64{0.1, 0.2}
+	sum := map[HistoryCandidate]float64{}
+	defer func() { fitHook = nil }()
+	for _, frac := range fracs {
+		for _, seed := range seeds {
+			train, _, err := eval.RandomSplit(data, frac, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fitHook = func(m *Metrics) {
+				for _, c := range m.History.Candidates {
+					v := c.ValidationNDCG
+					c.ValidationNDCG = 0
+					sum[c] += v / float64(len(seeds)*len(fracs))
+				}
+				t.Logf("%.0f %% seed %d: chose %s w %g β %g", 100*frac, seed, m.History.Source, m.History.Weight, m.History.ItemWeight)
+			}
+			cfg := DefaultConfig()
+			cfg.Seed = seed
+			if _, err := Method(d, cfg).Fit(context.Background(), train); err != nil {
+				t.Fatal(err)
+			}
+			fitHook = nil
+		}
+	}
+	type row struct {
+		c HistoryCandidate
+		v float64
+	}
+	var rows []row
+	for c, v := range sum {
+		rows = append(rows, row{c, v})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(b.v, a.v) })
+	for _, r := range rows {
+		t.Logf("%-10s w %-4g β %-3g validation NDCG@10 %.4f", r.c.Source, r.c.Weight, r.c.ItemWeight, r.v)
+	}
 }

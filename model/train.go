@@ -101,14 +101,16 @@ type Config struct {
 	// HistoryWeight·unit(history), so that cosine ranking adds the items
 	// most like those it rated. 0 (the default) lets the validation split
 	// of the validation run choose it among 0 to 5 (with the source):
-	// HistoryNeighbours at 1 unless another pair is better there by more
-	// than two standard errors of the per-user differences of NDCG@10.
+	// HistoryEASE at 2 (HistoryNeighbours at 1 above EASEMaxItems) unless
+	// another pair is better there by more than two standard errors of
+	// the per-user differences of NDCG@10.
 	// Negative means none. Content-only models have none.
 	HistoryWeight float64 `json:"history_weight,omitempty"`
 	// HistorySource is what the history sums: HistoryItems (the item
-	// embeddings) or HistoryNeighbours (their item-kNN neighbourhoods,
-	// mapped into the embedding space). "" (the default) lets the
-	// validation split choose (see HistoryWeight).
+	// embeddings), HistoryNeighbours (their item-kNN neighbourhoods,
+	// mapped into the embedding space) or HistoryEASE (their
+	// neighbourhoods by EASE's weights, within EASEMaxItems). "" (the
+	// default) lets the validation split choose (see HistoryWeight).
 	HistorySource string `json:"history_source,omitempty"`
 	// ItemNeighbourWeight turns each item's published vector towards its
 	// item-kNN neighbourhood (co-rating cosine, 20 neighbours): in
@@ -118,6 +120,11 @@ type Config struct {
 	// (with the history blend, see HistoryWeight; the prior is 1).
 	// Negative means none.
 	ItemNeighbourWeight float64 `json:"item_neighbour_weight,omitempty"`
+	// EASEMaxItems is the largest catalogue for which the history blend
+	// may use HistoryEASE, whose item-item weights are dense (items² values,
+	// O(items³) to compute). 0 means baseline.DefaultEASEMaxItems; negative
+	// means never. A HistorySource of HistoryEASE above it is an error.
+	EASEMaxItems int `json:"ease_max_items,omitempty"`
 }
 
 // DefaultConfig returns the defaults every zero field of a Config takes.
@@ -220,8 +227,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("validation fraction %v and hold-out fraction %v: want validation above 0, hold-out at least 0 and their sum below 1", c.ValidationFraction, c.HoldoutFraction)
 	case c.Workers < 1:
 		return fmt.Errorf("workers %d: want at least 1", c.Workers)
-	case c.HistorySource != "" && c.HistorySource != HistoryItems && c.HistorySource != HistoryNeighbours:
-		return fmt.Errorf("history source %q: want %q, %q or empty (chosen on validation)", c.HistorySource, HistoryItems, HistoryNeighbours)
+	case c.HistorySource != "" && c.HistorySource != HistoryItems && c.HistorySource != HistoryNeighbours && c.HistorySource != HistoryEASE:
+		return fmt.Errorf("history source %q: want %q, %q, %q or empty (chosen on validation)", c.HistorySource, HistoryItems, HistoryNeighbours, HistoryEASE)
 	case !isFinite(c.HistoryWeight):
 		return fmt.Errorf("history weight %v: want a finite number", c.HistoryWeight)
 	case !isFinite(c.ItemNeighbourWeight):
@@ -286,6 +293,12 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	}
 	if err := d.check(minRatings); err != nil {
 		return nil, err
+	}
+	if cfg.HistorySource == HistoryEASE && !cfg.ContentOnly {
+		if !easeAllowed(cfg.EASEMaxItems, len(d.items)) {
+			return nil, fmt.Errorf("train: history source %q: %d items, above the EASE bound (EASEMaxItems %d; 0 means %d, negative never)",
+				HistoryEASE, len(d.items), cfg.EASEMaxItems, defaultEASEMaxItems)
+		}
 	}
 	start := time.Now()
 	d.sort()
@@ -579,6 +592,8 @@ type trainer struct {
 	nbr               []int32   // neighbours(nbrK), computed once
 	nbrSim            []float64 // their similarities
 	nbrK              int
+	easeNbr           []int32 // easeNeighbours(historyNeighbours), computed once
+	easeSim           []float64
 	userNDCG          []float64 // when set, rank records each measured user's NDCG@10 (else NaN)
 	nU, nI            int
 	seen              int

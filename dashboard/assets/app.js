@@ -131,6 +131,7 @@ function renderQuality(md) {
     let html = `<p class="muted">${fmt(ev.users)} users, ${fmt(ev.items)} items; best value per column in bold.</p>`;
     html += metricsTable("evaluation", "warm users: held-out interactions of users seen in training", ev.k, ev.methods);
     if ((ev.cold_start || []).length) html += metricsTable("evaluation-cold", "cold start: users held out entirely", ev.k, ev.cold_start);
+    if ((ev.notes || []).length) html += `<ul class="small notes" id="evaluation-notes">${ev.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`;
     if (ev.protocol) html += `<details class="small"><summary>protocol</summary><p>${brk(ev.protocol)}</p></details>`;
     $("quality").innerHTML = html;
     return;

@@ -3,10 +3,12 @@ package baseline
 import (
 	"cmp"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/recoflow/recoflow/eval"
@@ -36,7 +38,7 @@ func groups() *eval.Data {
 // with 100 factors for 20 items it reproduces the training matrix exactly
 // and ranks the rest by noise.
 func methods() []eval.Method {
-	return []eval.Method{ItemKNN{}, ALS{Factors: 4, Seed: 1}, BPR{Seed: 1}}
+	return []eval.Method{ItemKNN{}, ALS{Factors: 4, Seed: 1}, BPR{Seed: 1}, EASE{}}
 }
 
 func TestBaselinesRankTheirGroupsItemsFirst(t *testing.T) {
@@ -203,5 +205,178 @@ func TestCoRatingNeighboursMatchABruteForceCount(t *testing.T) {
 	cancel()
 	if _, _, err := CoRatingNeighbours(ctx, n, k, func(i int) []int32 { return itemUsers[i] }, func(u int) []int32 { return rated[u] }); err == nil {
 		t.Error("a cancelled context: no error")
+	}
+}
+
+// gaussJordanInverse inverts the n×n row-major a (assumed invertible) by
+// Gauss–Jordan elimination with partial pivoting.
+func gaussJordanInverse(a []float64, n int) []float64 {
+	m := make([]float64, n*2*n)
+	for i := range n {
+		copy(m[i*2*n:], a[i*n:(i+1)*n])
+		m[i*2*n+n+i] = 1
+	}
+	for c := range n {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(m[r*2*n+c]) > math.Abs(m[p*2*n+c]) {
+				p = r
+			}
+		}
+		for k := range 2 * n {
+			m[c*2*n+k], m[p*2*n+k] = m[p*2*n+k], m[c*2*n+k]
+		}
+		piv := m[c*2*n+c]
+		for k := range 2 * n {
+			m[c*2*n+k] /= piv
+		}
+		for r := range n {
+			if r == c {
+				continue
+			}
+			f := m[r*2*n+c]
+			for k := range 2 * n {
+				m[r*2*n+k] -= f * m[c*2*n+k]
+			}
+		}
+	}
+	inv := make([]float64, n*n)
+	for i := range n {
+		copy(inv[i*n:(i+1)*n], m[i*2*n+n:(i+1)*2*n])
+	}
+	return inv
+}
+
+func TestEASEMatchesTheClosedForm(t *testing.T) {
+	// users' items; item 4 is rated by nobody
+	rated := [][]int32{{0, 1, 2}, {0, 1}, {1, 3}, {2, 3, 5}, {0, 5}, {1, 2, 3, 5}}
+	const n, lambda = 6, 0.7
+	d := &eval.Data{NumUsers: len(rated) + 1, NumItems: n} // the last user has no items
+	g := make([]float64, n*n)                              // XᵀX
+	for u, items := range rated {
+		for _, i := range items {
+			d.Interactions = append(d.Interactions, eval.Interaction{User: int32(u), Item: i, Rating: 3})
+			for _, j := range items {
+				g[int(i)*n+int(j)]++
+			}
+		}
+	}
+	// Brute force: P = (XᵀX + λI)⁻¹, B = I − P·diag(1/diag(P)).
+	a := append([]float64(nil), g...)
+	for i := range n {
+		a[i*n+i] += lambda
+	}
+	p := gaussJordanInverse(a, n)
+	want := make([]float64, n*n)
+	for i := range n {
+		for j := range n {
+			if i != j {
+				want[i*n+j] = -p[i*n+j] / p[j*n+j]
+			}
+		}
+	}
+	userItems := func(u int) []int32 { return rated[u] }
+	b, err := EASEWeights(context.Background(), n, len(rated), lambda, userItems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		if math.Abs(b[k]-want[k]) > 1e-10 {
+			t.Errorf("B[%d][%d] = %v, want %v", k/n, k%n, b[k], want[k])
+		}
+	}
+	// B is the constrained optimum: with a zero diagonal, (XᵀX + λI)·B
+	// equals XᵀX off the diagonal (the Lagrangian's stationarity).
+	for i := range n {
+		for j := range n {
+			if i == j {
+				continue
+			}
+			s := 0.0
+			for k := range n {
+				s += a[i*n+k] * b[k*n+j]
+			}
+			if math.Abs(s-g[i*n+j]) > 1e-10 {
+				t.Errorf("((XᵀX+λI)B)[%d][%d] = %v, want XᵀX's %v", i, j, s, g[i*n+j])
+			}
+		}
+	}
+	sc, err := EASE{Lambda: lambda}.Fit(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, n)
+	for u, items := range rated {
+		sc.Score(int32(u), got)
+		for j := range n {
+			w := 0.0
+			for _, i := range items {
+				w += want[int(i)*n+j]
+			}
+			if math.Abs(got[j]-w) > 1e-10 {
+				t.Errorf("user %d, item %d: score %v, want x_u·B = %v", u, j, got[j], w)
+			}
+		}
+	}
+	sc.Score(int32(len(rated)), got)
+	if !reflect.DeepEqual(got, popularity(d)) {
+		t.Errorf("user without items: %v, want popularity %v", got, popularity(d))
+	}
+	if _, err := EASEWeights(context.Background(), n, len(rated), 0, userItems); err == nil || !strings.Contains(err.Error(), "lambda 0") {
+		t.Errorf("lambda 0: error %v, want one naming it", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := EASEWeights(ctx, n, len(rated), lambda, userItems); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: error %v", err)
+	}
+}
+
+func TestEASEAboveMaxItemsIsSkippedNotFailed(t *testing.T) {
+	d := groups() // 20 items
+	_, err := EASE{MaxItems: 19}.Fit(context.Background(), d)
+	if !errors.Is(err, eval.ErrSkipped) || !strings.Contains(err.Error(), "20 items") || !strings.Contains(err.Error(), "19") {
+		t.Fatalf("20 items, MaxItems 19: error %v, want eval.ErrSkipped naming both", err)
+	}
+	if _, err := (EASE{MaxItems: 20}).Fit(context.Background(), d); err != nil {
+		t.Fatalf("20 items, MaxItems 20: %v", err)
+	}
+	rep, err := eval.Run(context.Background(), d, []eval.Method{eval.Popularity{}, EASE{MaxItems: 19}, ItemKNN{}}, eval.Options{K: 3, Seed: 1})
+	if err != nil {
+		t.Fatalf("Run with a skipped method failed: %v", err)
+	}
+	var names, cold []string
+	for _, r := range rep.Methods {
+		names = append(names, r.Method)
+	}
+	for _, r := range rep.ColdStart {
+		cold = append(cold, r.Method)
+	}
+	if want := []string{"popularity", "item-knn"}; !reflect.DeepEqual(names, want) || !reflect.DeepEqual(cold, want) {
+		t.Errorf("methods %v, cold start %v; want %v in both", names, cold, want)
+	}
+	if len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "ease: skipped: ") || !strings.Contains(rep.Notes[0], "20 items") {
+		t.Errorf("notes %q, want one saying ease was skipped for its 20 items", rep.Notes)
+	}
+}
+
+// BenchmarkEASEFit3000 fits EASE at its default bound: 3,000 items, 5,000
+// users with 50 random items each.
+//
+//	go test ./eval/baseline -run '^$' -bench EASEFit -benchtime 1x
+func BenchmarkEASEFit3000(b *testing.B) {
+	const users, items, per = 5000, DefaultEASEMaxItems, 50
+	r := rand.New(rand.NewPCG(3, 4))
+	d := &eval.Data{NumUsers: users, NumItems: items}
+	for u := range users {
+		for _, i := range r.Perm(items)[:per] {
+			d.Interactions = append(d.Interactions, eval.Interaction{User: int32(u), Item: int32(i)})
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := (EASE{}).Fit(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

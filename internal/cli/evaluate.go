@@ -26,7 +26,7 @@ import (
 const evaluationsPrefix = model.Prefix + "/evaluations/"
 
 // allEvalMethods are the method names evaluate knows, in table order.
-var allEvalMethods = []string{"popularity", "item-knn", "als", "bpr", "content-only", "hybrid"}
+var allEvalMethods = []string{"popularity", "item-knn", "als", "bpr", "ease", "content-only", "hybrid"}
 
 func (a *app) evaluateCommand() *cobra.Command {
 	var (
@@ -35,6 +35,7 @@ func (a *app) evaluateCommand() *cobra.Command {
 		methods []string
 		out     string
 		spec    string
+		easeMax int
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate",
@@ -51,8 +52,10 @@ recommends to a customer it has never seen.
 
 Methods: popularity (number of training ratings), item-knn (cosine, 20
 neighbours), als (implicit ALS, the implicit library's defaults), bpr (BPR
-matrix factorisation, Gorse's defaults), content-only and hybrid (recoflow's
-model). docs/EVALUATION.md states the protocol in full.
+matrix factorisation, Gorse's defaults), ease (Steck's EASE, a dense item-item
+linear model; skipped, with a note, above --ease-max-items products),
+content-only and hybrid (recoflow's model). docs/EVALUATION.md states the
+protocol in full.
 
 It prints both tables and writes the report as JSON to --out (if given) and
 to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
@@ -60,7 +63,7 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
   recoflow evaluate
 
   # the baselines only, top 20, another seed, report to a file
-  recoflow evaluate --methods popularity,item-knn,als,bpr --k 20 --seed 7 --out eval.json`,
+  recoflow evaluate --methods popularity,item-knn,als,bpr,ease --k 20 --seed 7 --out eval.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opt.K < 1 {
@@ -74,6 +77,9 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 			}
 			if opt.ColdStartFraction == 0 {
 				opt.ColdStartFraction = -1 // eval.Options: negative means none
+			}
+			if easeMax < 1 {
+				return usageError("--ease-max-items %d: want at least 1", easeMax)
 			}
 			if opt.Split != eval.SplitRandom && opt.Split != eval.SplitTime {
 				return usageError("--split %q: want random or time", opt.Split)
@@ -96,7 +102,7 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 			if err != nil {
 				return err
 			}
-			in, man, err := loadEvalInput(ctx, b, ds, opt.Seed)
+			in, man, err := loadEvalInput(ctx, b, ds, opt.Seed, easeMax)
 			if err != nil {
 				if errors.Is(err, training.ErrNoDataset) {
 					return err
@@ -151,6 +157,7 @@ to the lake as ml-artifacts/evaluations/<UTC time>.json.`,
 	f.Float64Var(&opt.ColdStartFraction, "cold-start-fraction", eval.DefaultColdStartFraction, "share of customers held out entirely for the cold-start table (0: none)")
 	f.StringVar(&opt.Split, "split", eval.SplitRandom, "how ratings are held out: random (per customer) or time (each customer's latest; needs rating times)")
 	f.StringSliceVar(&methods, "methods", allEvalMethods, "methods to evaluate, comma-separated: "+strings.Join(allEvalMethods, ", "))
+	f.IntVar(&easeMax, "ease-max-items", baseline.DefaultEASEMaxItems, "most products EASE is used for (its fit is O(products³)): the ease baseline, skipped with a note above it, and the hybrid's ease history source")
 	f.StringVar(&out, "out", "", "also write the report JSON to this file")
 	f.StringVar(&spec, "dataset", "", "dataset spec file (YAML) of the training data (default: the config file's dataset key, else the built-in classicmodels spec)")
 	return cmd
@@ -165,19 +172,21 @@ type evalInput struct {
 // loadEvalInput reads the committed dataset (with its catalogue, so
 // customers and products without ratings count too) and converts it to eval
 // data with the dataset's indices (model.Dataset.EvalData); the model's
-// methods are trained with the model's default settings and seed.
-func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec, seed uint64) (*evalInput, *training.Manifest, error) {
+// methods are trained with the model's default settings and seed, EASE
+// (the baseline, and the model's history source) bounded by easeMaxItems.
+func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec, seed uint64, easeMaxItems int) (*evalInput, *training.Manifest, error) {
 	d, man, err := model.ReadSpecDataset(ctx, b, spec)
 	if err != nil {
 		return nil, nil, err
 	}
 	data, _, _ := d.EvalData()
 	in := &evalInput{data: data, method: func(name string) (eval.Method, error) {
-		if m := baselineMethod(name, seed); m != nil {
+		if m := baselineMethod(name, seed, easeMaxItems); m != nil {
 			return m, nil
 		}
 		cfg := model.DefaultConfig()
 		cfg.Seed = seed
+		cfg.EASEMaxItems = easeMaxItems
 		switch name {
 		case "hybrid":
 			return model.Method(d, cfg), nil
@@ -190,8 +199,12 @@ func loadEvalInput(ctx context.Context, b lake.BucketReader, spec *dataset.Spec,
 	return in, man, nil
 }
 
-// baselineMethod returns the baseline called name, seeded, or nil.
-func baselineMethod(name string, seed uint64) eval.Method {
+// baselineMethods are the baselines' names, in table order.
+var baselineMethods = []string{"popularity", "item-knn", "als", "bpr", "ease"}
+
+// baselineMethod returns the baseline called name, seeded (ease bounded by
+// easeMaxItems), or nil.
+func baselineMethod(name string, seed uint64, easeMaxItems int) eval.Method {
 	switch name {
 	case "popularity":
 		return eval.Popularity{}
@@ -201,6 +214,8 @@ func baselineMethod(name string, seed uint64) eval.Method {
 		return baseline.ALS{Seed: seed}
 	case "bpr":
 		return baseline.BPR{Seed: seed}
+	case "ease":
+		return baseline.EASE{MaxItems: easeMaxItems}
 	}
 	return nil
 }
@@ -259,6 +274,12 @@ func printEvaluation(w io.Writer, rep *eval.Report, ratings int, where string) e
 	if len(rep.ColdStart) > 0 {
 		b.WriteString("\n")
 		table("cold start (customers held out entirely)", rep.ColdStart)
+	}
+	if len(rep.Notes) > 0 {
+		b.WriteString("\nnotes:\n")
+		for _, n := range rep.Notes {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
 	}
 	fmt.Fprintf(&b, "\nreport: %s\n", where)
 	_, err := io.WriteString(w, b.String())

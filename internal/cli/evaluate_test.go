@@ -33,7 +33,7 @@ func TestEvaluateOnTheSample(t *testing.T) {
 	lakeURL := sampleLake(t)
 	out := filepath.Join(t.TempDir(), "report.json")
 	// The default --methods: every baseline and both models.
-	methods := []string{"popularity", "item-knn", "als", "bpr", "content-only", "hybrid"}
+	methods := []string{"popularity", "item-knn", "als", "bpr", "ease", "content-only", "hybrid"}
 	stdout, stderr, err := runCLI(t, "evaluate", "--lake", lakeURL, "--out", out)
 	if err != nil {
 		t.Fatalf("evaluate: %v\n%s", err, stderr)
@@ -81,8 +81,8 @@ func TestEvaluateOnTheSample(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.K != 10 || len(rep.Methods) != 6 || len(rep.ColdStart) != 6 || rep.Users != 122 || rep.Items != 110 || rep.Protocol == "" {
-		t.Errorf("report = %+v, want 6 methods over the catalogue's 122 customers and 110 products", rep)
+	if rep.K != 10 || len(rep.Methods) != 7 || len(rep.ColdStart) != 7 || rep.Users != 122 || rep.Items != 110 || rep.Protocol == "" || len(rep.Notes) != 0 {
+		t.Errorf("report = %+v, want 7 methods over the catalogue's 122 customers and 110 products, no notes", rep)
 	}
 	// The hybrid model beats popularity on the sample, and serves cold-start
 	// customers at least as well as popularity does.
@@ -115,6 +115,22 @@ func TestEvaluateOnTheSample(t *testing.T) {
 	if again, _ := os.ReadFile(out); string(again) != string(data) {
 		t.Error("a refused run changed the --out report")
 	}
+
+	// Above --ease-max-items, ease is skipped with a note, and the run
+	// goes on.
+	stdout, stderr, err = runCLI(t, "evaluate", "--lake", lakeURL, "--methods", "popularity,ease", "--ease-max-items", "100", "--out", out)
+	if err != nil {
+		t.Fatalf("evaluate --ease-max-items 100: %v\n%s", err, stderr)
+	}
+	rows = row.FindAllStringSubmatch(stdout, -1)
+	if len(rows) != 2 || rows[0][1] != "popularity" || !strings.Contains(stdout, "notes:\n  ease: skipped: 110 items, above EASE's bound of 100") {
+		t.Errorf("--ease-max-items 100 on 110 products: want popularity's rows and a note on ease:\n%s", stdout)
+	}
+	data, _ = os.ReadFile(out)
+	rep = eval.Report{}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Methods) != 1 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "ease") {
+		t.Errorf("report with ease skipped: methods %v, notes %q (%v)", rep.Methods, rep.Notes, err)
+	}
 }
 
 func TestEvaluateRejectsBadFlags(t *testing.T) {
@@ -127,6 +143,7 @@ func TestEvaluateRejectsBadFlags(t *testing.T) {
 		{[]string{"--test-fraction", "1"}, "--test-fraction 1"},
 		{[]string{"--split", "yesterday"}, `--split "yesterday"`},
 		{[]string{"--methods", "popularity,magic"}, `unknown method "magic"`},
+		{[]string{"--ease-max-items", "0"}, "--ease-max-items 0"},
 	} {
 		_, _, err := runCLI(t, append([]string{"evaluate", "--lake", lakeURL}, tt.args...)...)
 		if cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), tt.want) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recoflow/recoflow/eval"
+	"github.com/recoflow/recoflow/eval/baseline"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/training"
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ func (a *app) trainCommand() *cobra.Command {
 		tune       int
 		tuneTime   time.Duration
 		specFile   string
+		easeMax    int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -56,10 +58,12 @@ Two item-kNN terms are folded into the published vectors. Each product is
 turned towards the products bought by the same shoppers (its 20 co-rating
 neighbours) by --item-neighbour-weight β; each known shopper towards the
 products they rated (the history blend): --history-source items (those
-products' own embeddings) or neighbours (their item-kNN neighbourhoods), at
---history-weight w. By default the validation split of the validation run,
-which never trains on it, chooses all three: β = 1, neighbours, w = 1 unless
-another combination is clearly better there (by more than two standard
+products' own embeddings), neighbours (their item-kNN neighbourhoods) or ease
+(their neighbourhoods by the weights of Steck's EASE, only for catalogues of
+at most --ease-max-items products), at --history-weight w. By default the
+validation split of the validation run, which never trains on it, chooses all
+three: β = 1, ease at w = 2 (neighbours at w = 1 above --ease-max-items)
+unless another combination is clearly better there (by more than two standard
 errors of the per-shopper NDCG@10 differences). -1 turns either weight off.
 
 --tune N first tries N settings (a seeded random search over the learning
@@ -111,9 +115,13 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 			if tune < 0 {
 				return usageError("--tune %d: want 0 (none) or a number of settings", tune)
 			}
+			if easeMax < 1 {
+				return usageError("--ease-max-items %d: want at least 1", easeMax)
+			}
 			if tuneTime <= 0 {
 				return usageError("--tune-time %v: want a positive duration", tuneTime)
 			}
+			cfg.EASEMaxItems = easeMax
 			cfg.HoldoutFraction = holdout
 			if holdout == 0 {
 				cfg.HoldoutFraction = -1
@@ -185,7 +193,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 				return err
 			}
 			if holdout > 0 && evaluation {
-				rep, err := evaluateModel(ctx, a, d, cfg, holdout)
+				rep, err := evaluateModel(ctx, a, d, cfg, holdout, easeMax)
 				if err != nil {
 					return fmt.Errorf("evaluation: %w", err)
 				}
@@ -242,9 +250,10 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.IntVar(&cfg.RefitEpochs, "refit-epochs", 0, "epochs of the refit on every rating, continuing from the validation run (0: automatic, see above; -1: refit from scratch for the chosen epochs)")
 	f.Float64Var(&cfg.HistoryWeight, "history-weight", 0, "weight w of the history blend of known shoppers' vectors, e.g. 1 (0: chosen on the validation split; -1: no blend)")
 	f.Float64Var(&cfg.ItemNeighbourWeight, "item-neighbour-weight", 0, "weight β turning each product's vector towards its co-rating neighbours, e.g. 1 (0: chosen on the validation split; -1: none)")
-	f.StringVar(&cfg.HistorySource, "history-source", "", "what the history blend sums: items or neighbours (empty: chosen on the validation split)")
+	f.StringVar(&cfg.HistorySource, "history-source", "", "what the history blend sums: items, neighbours or ease (empty: chosen on the validation split)")
 	f.Float64Var(&holdout, "holdout", 0.1, "fraction of the ratings held out for the reported evaluation (0: none)")
 	f.BoolVar(&evaluation, "evaluation", true, "with a hold-out, also run the evaluation protocol (hybrid, content-only and the baselines, cold start too) into metrics.json")
+	f.IntVar(&easeMax, "ease-max-items", baseline.DefaultEASEMaxItems, "most products EASE is used for (its fit is O(products³)): the history blend's ease source, and the evaluation's ease baseline, skipped with a note above it")
 	f.IntVar(&tune, "tune", 0, "try this many settings on the validation split first and train with the best (0: none)")
 	f.DurationVar(&tuneTime, "tune-time", 30*time.Minute, "most time --tune spends on its trials")
 	return cmd
@@ -252,15 +261,16 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 
 // evaluateModel runs the evaluation protocol of package eval on d, holding
 // out the fraction holdout of each customer's ratings: the hybrid model
-// (cfg), the content-only model, popularity, item-kNN, implicit ALS and
-// BPR, and the cold-start table.
-func evaluateModel(ctx context.Context, a *app, d *model.Dataset, cfg model.Config, holdout float64) (*eval.Report, error) {
+// (cfg), the content-only model, popularity, item-kNN, implicit ALS, BPR
+// and EASE (skipped with a note above easeMaxItems products), and the
+// cold-start table.
+func evaluateModel(ctx context.Context, a *app, d *model.Dataset, cfg model.Config, holdout float64, easeMaxItems int) (*eval.Report, error) {
 	data, _, _ := d.EvalData()
 	content := cfg
 	content.ContentOnly = true
 	methods := []eval.Method{model.Method(d, cfg), model.Method(d, content)}
-	for _, name := range []string{"popularity", "item-knn", "als", "bpr"} {
-		methods = append(methods, baselineMethod(name, cfg.Seed))
+	for _, name := range baselineMethods {
+		methods = append(methods, baselineMethod(name, cfg.Seed, easeMaxItems))
 	}
 	a.log.Info("evaluating", "methods", len(methods), "test_fraction", holdout)
 	return eval.Run(ctx, data, methods, eval.Options{Seed: cfg.Seed, TestFraction: holdout,
@@ -309,6 +319,9 @@ func printTrainSummary(w io.Writer, m *model.Metrics, where string) error {
 				cs = fmt.Sprintf("%.4f", c)
 			}
 			fmt.Fprintf(&b, "    %-13s %.4f | %.4f; cold start %s\n", r.Method, r.NDCGAtK, r.PrecisionAtK, cs)
+		}
+		for _, n := range rep.Notes {
+			fmt.Fprintf(&b, "    note: %s\n", n)
 		}
 	}
 	fmt.Fprintf(&b, "  throughput    %.0f ratings/s\n", m.RatingsPerSecond)

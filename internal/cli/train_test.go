@@ -418,7 +418,7 @@ func TestTrainOnTheSample(t *testing.T) {
 	for _, r := range met.Evaluation.Methods {
 		ndcg[r.Method] = r.NDCGAtK
 	}
-	for _, m := range []string{"hybrid", "content-only", "popularity", "item-knn", "als", "bpr"} {
+	for _, m := range []string{"hybrid", "content-only", "popularity", "item-knn", "als", "bpr", "ease"} {
 		if _, ok := ndcg[m]; !ok {
 			t.Errorf("evaluation lacks %s: %v", m, ndcg)
 		}
