@@ -65,15 +65,17 @@ with Retry-After instead. When the store goes live with a new model version
 (recoflow vectors load), serve loads that model within --reload-interval.
 serve keeps one vector store open for its whole life and builds each
 model version's engine on it: the embedded store switches to the new
-version in place (the old version's memory is freed once the requests
-using it are done), so a reload does not hold two stores. A store that
+version in place, and the old version's memory is freed once the
+requests using it are done: a reload holds two versions only while it
+switches, not two stores for good. A store that
 failed to open, or whose engine failed, is closed at once and its memory
 handed back to the operating system.
 
 Unless GOGC is set in the environment, serve runs the Go garbage
 collector with GOGC=25 instead of 100: a bit more CPU spent collecting,
-for a resident size close to the store file's instead of up to twice the
-live heap. Set GOGC (e.g. GOGC=100) to choose otherwise.
+for a resident size closer to the store file's (the heap is let grow by
+a quarter over its live size, not doubled). Set GOGC (e.g. GOGC=100) to
+choose otherwise.
 
 A model trained on a dataset spec (train --dataset) carries the spec in its
 artifacts, and serve follows it: /v1 takes a user by id, by the spec's user
