@@ -337,7 +337,8 @@ func (l *loader) closeStore() {
 // longer holds the current engine's, on the same store: an embedded store
 // is refreshed first, switching to the version another process loaded in
 // place. The old engine is closed after the grace period, once requests
-// that hold it are done; the store stays open.
+// that hold it are done, and the memory of the version it served goes back
+// to the operating system; the store stays open.
 func (l *loader) reload(ctx context.Context) {
 	cur := l.srv.Engine()
 	if cur == nil || l.store == nil {
@@ -372,6 +373,10 @@ func (l *loader) reload(ctx context.Context) {
 			if r == old {
 				old.Close()
 				l.retired = append(l.retired[:i], l.retired[i+1:]...)
+				// The previous version (its search rows on the heap, its
+				// file mapping) is garbage now: hand it back at once
+				// rather than as the scavenger gets to it.
+				debug.FreeOSMemory()
 				return
 			}
 		}
