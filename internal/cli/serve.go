@@ -67,9 +67,9 @@ serve keeps one vector store open for its whole life and builds each
 model version's engine on it: the embedded store switches to the new
 version in place, and the old version's memory is freed once the
 requests using it are done: a reload holds two versions only while it
-switches, not two stores for good. A store that
-failed to open, or whose engine failed, is closed at once and its memory
-handed back to the operating system.
+switches, not two stores for good. A store that failed to open, or whose
+engine failed, is closed at once and its memory handed back to the
+operating system.
 
 Unless GOGC is set in the environment, serve runs the Go garbage
 collector with GOGC=25 instead of 100: a bit more CPU spent collecting,
