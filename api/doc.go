@@ -54,8 +54,9 @@
 //	{"error":{"code":"invalid_field","message":"[0].creditlimit must be a number, not the string \"abc\"","field":"[0].creditlimit"}}
 //
 // naming the field or query parameter: malformed JSON, a missing or wrongly
-// typed field, a limit out of range, a creditlimit beyond ±MaxCreditLimit
-// (400); a missing or wrong bearer token (401); an unknown item (404, field
+// typed field, a limit out of range, a creditlimit beyond ±MaxCreditLimit,
+// any other numeric feature (a spec model's user and item features, the
+// lab's item features) beyond ±MaxFeatureNumber (400); a missing or wrong bearer token (401); an unknown item (404, field
 // item_id); a body over the size limit (413). The server keeps serving after
 // every one of them. A 500 is a bug: the client sees code internal, and the
 // request's log line (level ERROR) gives the cause.

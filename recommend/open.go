@@ -37,17 +37,18 @@ import (
 //
 // Open blocks on the store's connection and the lake's reads. The engine
 // owns the store: Close closes it. On error, nothing stays open.
+//
+// Open is OpenStore followed by OpenWithStore, for callers that build one
+// engine per store. A server that replaces its engine (a new model
+// version, a retry) keeps one store with OpenStore and builds each engine
+// on it with OpenWithStore, so that the store's vectors are held once.
 func Open(ctx context.Context, bucket lake.BucketReader, storeURL, version string, opts Options) (*Engine, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if opts.Vectors.Logger == nil {
-		opts.Vectors.Logger = log
-	}
-	st, err := connect.Vectors(ctx, storeURL, opts.Vectors)
+	st, err := OpenStore(ctx, storeURL, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open vector store: %w", err)
+		return nil, err
 	}
 	e, err := open(ctx, bucket, st, version, opts)
 	if err != nil {
@@ -56,6 +57,42 @@ func Open(ctx context.Context, bucket lake.BucketReader, storeURL, version strin
 	}
 	e.closer = st
 	return e, nil
+}
+
+// OpenStore opens the vector store at storeURL (see connect.Vectors) with
+// opts.Vectors, logging to opts.Logger unless opts.Vectors.Logger is set.
+// The caller owns the store: it closes it, after every engine built on it
+// with OpenWithStore is closed or no longer used. On error, nothing stays
+// open.
+func OpenStore(ctx context.Context, storeURL string, opts Options) (vector.Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	if opts.Vectors.Logger == nil {
+		opts.Vectors.Logger = opts.Logger
+	}
+	st, err := connect.Vectors(ctx, storeURL, opts.Vectors)
+	if err != nil {
+		return nil, fmt.Errorf("open vector store: %w", err)
+	}
+	return st, nil
+}
+
+// OpenWithStore builds an engine as Open does, on store st that the caller
+// opened (OpenStore) and keeps: the model version chosen, the errors and
+// the lake's reads are Open's. The engine does not own st: its Close
+// leaves st open, and the caller must keep st open while the engine is in
+// use, and close it itself. Several engines may share st (one per model
+// version while a server switches versions). On error, st is left open
+// and as it was.
+func OpenWithStore(ctx context.Context, bucket lake.BucketReader, st vector.Store, version string, opts Options) (*Engine, error) {
+	if st == nil {
+		return nil, errors.New("recommend: OpenWithStore: no vector store")
+	}
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	return open(ctx, bucket, st, version, opts)
 }
 
 func open(ctx context.Context, bucket lake.BucketReader, st vector.Store, version string, opts Options) (*Engine, error) {

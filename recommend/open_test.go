@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/recoflow/recoflow/internal/connect"
@@ -175,4 +176,90 @@ func TestPgvector(t *testing.T) {
 	if err != nil || !a.Fallback || a.Reason != recommend.ReasonStoreUnavailable {
 		t.Errorf("after Close: %+v, %v; want a store_unavailable fallback", a, err)
 	}
+}
+
+// TestOpenStore: engines built with OpenWithStore share the caller's
+// store, and closing them leaves it open and usable.
+func TestOpenStore(t *testing.T) {
+	f := getFixture(t)
+	ctx := context.Background()
+	unseen := model.UserFeatures{City: "Perth", Country: "Australia", CreditLimit: 70000}
+
+	st, err := recommend.OpenStore(ctx, "file://"+f.vecDir, recommend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if info, err := st.Version(ctx); err != nil || info.Version != fixtureVersion {
+		t.Fatalf("the opened store: %+v, %v", info, err)
+	}
+
+	e1, err := recommend.OpenWithStore(ctx, f.bucket, st, "", recommend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := recommend.OpenWithStore(ctx, f.bucket, st, fixtureVersion, recommend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []*recommend.Engine{e1, e2} {
+		if s := e.Status(ctx); s.Err != nil || s.ModelVersion != fixtureVersion || s.StoreItems != 24 {
+			t.Errorf("engine %d: status %+v", i+1, s)
+		}
+	}
+	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The store outlives the engine: it answers, and so does the other
+	// engine built on it.
+	if hits, err := st.SearchItems(ctx, e2.UserEmbedding(unseen), 3); err != nil || len(hits) != 3 {
+		t.Errorf("the store after an engine's Close: %v, %v", hits, err)
+	}
+	a, err := e2.ItemsForUser(ctx, e2.UserEmbedding(unseen), 3)
+	if err != nil || a.Fallback || len(a.Items) != 3 {
+		t.Errorf("the other engine after the first one's Close: %+v, %v", a, err)
+	}
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ItemVector(ctx, "S10_0001"); err != nil {
+		t.Errorf("the store after every engine's Close: %v", err)
+	}
+
+	t.Run("a failed engine leaves the store open", func(t *testing.T) {
+		if _, err := recommend.OpenWithStore(ctx, f.bucket, st, "v9", recommend.Options{}); !errors.Is(err, recommend.ErrVersionMismatch) {
+			t.Errorf("got %v, want ErrVersionMismatch", err)
+		}
+		if info, err := st.Version(ctx); err != nil || info.Version != fixtureVersion {
+			t.Errorf("the store after a failed OpenWithStore: %+v, %v", info, err)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		if _, err := recommend.OpenWithStore(ctx, f.bucket, nil, "", recommend.Options{}); err == nil {
+			t.Error("OpenWithStore without a store: no error")
+		}
+		if _, err := recommend.OpenStore(ctx, "redis://cache:6379", recommend.Options{}); err == nil || !strings.Contains(err.Error(), "unknown scheme") {
+			t.Errorf("OpenStore of an unknown scheme: %v", err)
+		}
+	})
+
+	t.Run("the store closed by its owner", func(t *testing.T) {
+		st2, err := recommend.OpenStore(ctx, f.vecDir, recommend.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := recommend.OpenWithStore(ctx, f.bucket, st2, "", recommend.Options{})
+		if err != nil {
+			st2.Close()
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if err := st2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s := e.Status(ctx); !errors.Is(s.Err, vector.ErrUnavailable) {
+			t.Errorf("status after the owner closed the store: %+v, want ErrUnavailable", s)
+		}
+	})
 }

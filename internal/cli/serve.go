@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	lakefile "github.com/recoflow/recoflow/lake/file"
 	"github.com/recoflow/recoflow/model"
 	"github.com/recoflow/recoflow/recommend"
+	"github.com/recoflow/recoflow/vector"
 	"github.com/spf13/cobra"
 )
 
@@ -61,6 +63,19 @@ back to the popular products, flagged by the header X-Recoflow-Fallback:
 popular (and X-Recoflow-Fallback-Reason); with --no-fallback they are 503
 with Retry-After instead. When the store goes live with a new model version
 (recoflow vectors load), serve loads that model within --reload-interval.
+serve keeps one vector store open for its whole life and builds each
+model version's engine on it: the embedded store switches to the new
+version in place, and the old version's memory is freed once the
+requests using it are done: a reload holds two versions only while it
+switches, not two stores for good. A store that failed to open, or whose
+engine failed, is closed at once and its memory handed back to the
+operating system.
+
+Unless GOGC is set in the environment, serve runs the Go garbage
+collector with GOGC=25 instead of 100: a bit more CPU spent collecting,
+for a resident size closer to the store file's (the heap is let grow by
+a quarter over its live size, not doubled). Set GOGC (e.g. GOGC=100) to
+choose otherwise.
 
 A model trained on a dataset spec (train --dataset) carries the spec in its
 artifacts, and serve follows it: /v1 takes a user by id, by the spec's user
@@ -122,10 +137,13 @@ requests in flight --shutdown-grace to finish.`,
 			engOpts.MaxK = apiOpts.MaxLimit
 			engOpts.Vectors = vf.opts
 			engOpts.Vectors.Logger = a.log
-			if version == "" && reloadInterval > 0 {
-				// An embedded store notices versions loaded by other
-				// processes this often; pgvector sees them at once.
-				engOpts.Vectors.RefreshInterval = reloadInterval
+			// The loader refreshes the embedded store itself, once per
+			// --reload-interval, before it looks for a new version.
+			engOpts.Vectors.RefreshInterval = 0
+			if v, _ := a.opts.Getenv("GOGC"); v == "" {
+				// Trade a little GC CPU for a heap that stays close to
+				// the live data: the store's vectors dominate it.
+				defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
 			}
 
 			ctx := cmd.Context()
@@ -167,6 +185,7 @@ requests in flight --shutdown-grace to finish.`,
 				e.Close()
 			}
 			l.closeRetired()
+			l.closeStore()
 			return err
 		},
 	}
@@ -213,8 +232,25 @@ func checkVectorsURL(raw string) error {
 	return usageError("--vectors %q: unknown scheme %q (want file or postgres)", connect.Redact(raw), u.Scheme)
 }
 
+// serveGCPercent is the GOGC serve runs with unless the environment sets
+// GOGC: the embedded store's vectors are most of the heap, and collecting
+// at 25 % growth keeps the resident size near the live data.
+const serveGCPercent = 25
+
+// openStore opens serve's vector store; tests wrap it to count the stores
+// serve opens and closes.
+var openStore = recommend.OpenStore
+
+// refresher is implemented by stores that see a version another process
+// loaded only when asked (the embedded store).
+type refresher interface {
+	Refresh(ctx context.Context) (bool, error)
+}
+
 // loader builds the server's engine in the background, retrying with
-// backoff until it succeeds, then watches for new model versions.
+// backoff until it succeeds, then watches for new model versions. It opens
+// one vector store and builds every engine on it; the loader owns the
+// store, the engines do not.
 type loader struct {
 	a        *app
 	srv      *api.Server
@@ -225,6 +261,10 @@ type loader struct {
 	retryMax time.Duration
 	grace    time.Duration // how long a replaced engine stays open
 
+	// store is the vector store every engine is built on; nil until it
+	// opens. Only run uses it, and closeStore once run has returned.
+	store vector.Store
+
 	mu      sync.Mutex
 	retired []*recommend.Engine
 	timers  []*time.Timer
@@ -234,7 +274,7 @@ func (l *loader) run(ctx context.Context, reloadInterval time.Duration) {
 	wait := 500 * time.Millisecond
 	for {
 		start := time.Now()
-		e, err := recommend.Open(ctx, l.bucket, l.storeURL, l.version, l.opts)
+		e, err := l.load(ctx)
 		if err == nil {
 			l.srv.SetEngine(e)
 			st := e.Status(ctx)
@@ -260,19 +300,60 @@ func (l *loader) run(ctx context.Context, reloadInterval time.Duration) {
 	}
 }
 
-// reload opens an engine for the store's new version when the store no
-// longer holds the current engine's. The old engine is closed after the
-// grace period, once requests that hold it are done.
+// load opens the store, unless it is open, and builds the first engine on
+// it. A store that fails to open, or whose engine fails, is closed at once
+// and the memory it held is returned to the operating system, so that
+// failed attempts do not pile up while serve retries.
+func (l *loader) load(ctx context.Context) (*recommend.Engine, error) {
+	if l.store == nil {
+		st, err := openStore(ctx, l.storeURL, l.opts)
+		if err != nil {
+			debug.FreeOSMemory()
+			return nil, err
+		}
+		l.store = st
+	}
+	e, err := recommend.OpenWithStore(ctx, l.bucket, l.store, l.version, l.opts)
+	if err != nil {
+		l.closeStore()
+		debug.FreeOSMemory()
+		return nil, err
+	}
+	return e, nil
+}
+
+// closeStore closes the store, once no engine is in use any more.
+func (l *loader) closeStore() {
+	if l.store == nil {
+		return
+	}
+	if err := l.store.Close(); err != nil {
+		l.a.log.Warn("cannot close the vector store", "store", l.store.String(), "error", err.Error())
+	}
+	l.store = nil
+}
+
+// reload builds an engine for the store's new version when the store no
+// longer holds the current engine's, on the same store: an embedded store
+// is refreshed first, switching to the version another process loaded in
+// place. The old engine is closed after the grace period, once requests
+// that hold it are done, and the memory of the version it served goes back
+// to the operating system; the store stays open.
 func (l *loader) reload(ctx context.Context) {
 	cur := l.srv.Engine()
-	if cur == nil {
+	if cur == nil || l.store == nil {
 		return
+	}
+	if r, ok := l.store.(refresher); ok {
+		if _, err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			l.a.log.Warn("cannot refresh the vector store; still serving its version", "store", l.store.String(), "error", err.Error())
+		}
 	}
 	st := cur.Status(ctx)
 	if !errors.Is(st.Err, recommend.ErrVersionMismatch) {
 		return
 	}
-	e, err := recommend.Open(ctx, l.bucket, l.storeURL, "", l.opts)
+	e, err := recommend.OpenWithStore(ctx, l.bucket, l.store, "", l.opts)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.a.log.Error("cannot load the store's new model version; still serving the old one", "serving", st.ModelVersion,
@@ -292,6 +373,10 @@ func (l *loader) reload(ctx context.Context) {
 			if r == old {
 				old.Close()
 				l.retired = append(l.retired[:i], l.retired[i+1:]...)
+				// The previous version (its search rows on the heap, its
+				// file mapping) is garbage now: hand it back at once
+				// rather than as the scavenger gets to it.
+				debug.FreeOSMemory()
 				return
 			}
 		}
