@@ -323,8 +323,8 @@ func (s *Source) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 	s.mu.Lock()
 	idle := s.waiting == nil
 	s.mu.Unlock()
-	if idle {
-		msgs, err := take(s.cons.FetchNoWait(n))
+	if k := s.noWaitRoom(n, 0); idle && k > 0 {
+		msgs, err := take(s.cons.FetchNoWait(k))
 		if len(msgs) > 0 || err != nil {
 			return msgs, s.wrap(err)
 		}
@@ -354,11 +354,29 @@ func (s *Source) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 			return nil, s.wrap(w.err)
 		}
 	}
-	if n > len(msgs) {
-		more, _ := take(s.cons.FetchNoWait(n - len(msgs))) // an error here shows again on the next read
+	if k := s.noWaitRoom(n, len(msgs)); k > 0 {
+		more, _ := take(s.cons.FetchNoWait(k)) // an error here shows again on the next read
 		msgs = append(msgs, more...)
 	}
 	return msgs, nil
+}
+
+// noWaitRoom is how many more messages a pull request that does not wait
+// may ask for in fetch, which holds room for n in the in-flight bound and
+// has received got of them: the rest of n, but no more than the consumer's
+// MaxAckPending leaves beside what this source holds. A no-wait request
+// must be one the server can answer at once: at MaxAckPending the server
+// keeps it, and fills it with the next messages after the client has
+// stopped listening, so they sit unacked until AckWait and the consumer
+// stalls. (Sources in other processes sharing the consumer are not
+// counted; for them the pulls that wait are what takes the messages.)
+func (s *Source) noWaitRoom(n, got int) int {
+	k := n - got
+	if mp := s.cfg.MaxAckPending; mp > 0 {
+		others := s.limiter.InUse() - n // held beside this fetch
+		k = min(k, mp-others-got)
+	}
+	return max(k, 0)
 }
 
 // waitingPull is a pull request of one message that waits on the server
