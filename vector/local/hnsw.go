@@ -379,7 +379,20 @@ type hnswParams struct {
 	seed           uint64
 	workers        int
 	arena          *arena // where the graph's arrays go (nil: the heap)
+	// serial is how many first nodes one worker inserts before the others
+	// join (0: serialNodes).
+	serial int
 }
+
+// serialNodes is how many first nodes a build inserts on one worker. Nodes
+// inserted at the same time do not see each other, which costs little in a
+// large graph but much in a small one, where two concurrent inserts are
+// often neighbours: on 600 clustered vectors two workers gave recall@10 of
+// 0.972–1.000 from one build to the next, one worker 1.000 every time. So
+// graphs up to this size are built the same way every time, and a large
+// build only starts its workers on a graph that already has a shape (4,096
+// nodes are ≈ 0.4 % of a million-node build).
+const serialNodes = 4096
 
 // builder inserts nodes into a graph under construction.
 type builder struct {
@@ -418,9 +431,21 @@ func buildGraph(ctx context.Context, t *table, p hnswParams) (*graph, error) {
 	}
 
 	b := &builder{g: g, t: t, efc: max(p.efConstruction, p.m), locks: make([]sync.Mutex, n)}
-	workers := max(1, min(p.workers, n-1))
+	serial := p.serial
+	if serial <= 0 {
+		serial = serialNodes
+	}
+	serial = min(serial, n)
+	first := newSearcher(g, t, b.locks)
+	for i := 1; i < serial; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		b.insert(first, uint32(i))
+	}
+	workers := max(1, min(p.workers, n-serial))
 	var next atomic.Uint64
-	next.Store(1)
+	next.Store(uint64(max(serial, 1)))
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range workers {
