@@ -168,7 +168,7 @@ func (h *maxHeap) down() {
 type searcher struct {
 	g     *graph
 	t     *table
-	locks []sync.Mutex // non-nil while building: read link lists under them
+	locks nodeLocks // non-nil while building: read link lists under them
 	// visit is a bitset of the nodes seen in this search (an eighth of a
 	// MiB per million nodes, so that it stays in cache); touched lists its
 	// non-zero words, cleared by reset.
@@ -194,7 +194,7 @@ type searcher struct {
 	linkCands, linkKept []cand
 }
 
-func newSearcher(g *graph, t *table, locks []sync.Mutex) *searcher {
+func newSearcher(g *graph, t *table, locks nodeLocks) *searcher {
 	return &searcher{g: g, t: t, locks: locks, visit: make([]uint64, (t.len()+63)/64), buf: make([]uint32, g.m0),
 		batch: make([]uint32, 0, g.m0), ds: make([]float32, g.m0)}
 }
@@ -254,14 +254,14 @@ func (s *searcher) neighbours(i uint32, lv int) []uint32 {
 		return l
 	}
 	b := s.buf[:0]
-	s.locks[i].Lock()
+	s.locks.of(i).Lock()
 	for _, e := range l {
 		if e == none {
 			break
 		}
 		b = append(b, e)
 	}
-	s.locks[i].Unlock()
+	s.locks.of(i).Unlock()
 	return b
 }
 
@@ -394,12 +394,36 @@ type hnswParams struct {
 // nodes are ≈ 0.4 % of a million-node build).
 const serialNodes = 4096
 
+// nodeLocks guard the nodes' link lists while a graph is built: node i's
+// list is read and written under of(i). There are at most maxNodeLocks of
+// them, shared by the nodes whose numbers agree in the low bits, so that
+// their memory does not grow with the graph (a lock a node took 8 MiB at
+// a million nodes); no code holds two at once, so sharing cannot deadlock,
+// and with a few workers two inserts rarely want the same one.
+type nodeLocks []sync.Mutex
+
+// maxNodeLocks bounds a build's locks (512 KiB of them).
+const maxNodeLocks = 1 << 16
+
+// newNodeLocks returns the locks of an n-node build: a power of two, at
+// most maxNodeLocks.
+func newNodeLocks(n int) nodeLocks {
+	k := 1
+	for k < n && k < maxNodeLocks {
+		k <<= 1
+	}
+	return make(nodeLocks, k)
+}
+
+// of returns the lock of node i's link lists.
+func (l nodeLocks) of(i uint32) *sync.Mutex { return &l[i&uint32(len(l)-1)] }
+
 // builder inserts nodes into a graph under construction.
 type builder struct {
 	g      *graph
 	t      *table
 	efc    int
-	locks  []sync.Mutex
+	locks  nodeLocks
 	global sync.Mutex // guards g.entry and g.maxLevel
 }
 
@@ -430,7 +454,7 @@ func buildGraph(ctx context.Context, t *table, p hnswParams) (*graph, error) {
 		return g, nil
 	}
 
-	b := &builder{g: g, t: t, efc: max(p.efConstruction, p.m), locks: make([]sync.Mutex, n)}
+	b := &builder{g: g, t: t, efc: max(p.efConstruction, p.m), locks: newNodeLocks(n)}
 	serial := p.serial
 	if serial <= 0 {
 		serial = serialNodes
@@ -491,7 +515,7 @@ func (b *builder) insert(s *searcher, i uint32) {
 	for l := min(lv, top); l >= 0; l-- {
 		w := s.searchLayer(q, eps, b.efc, l)
 		sel = b.selectNeighbours(sel[:0], w, g.m)
-		b.locks[i].Lock()
+		b.locks.of(i).Lock()
 		own := g.links(i, l)
 		for j := range own {
 			if j < len(sel) {
@@ -500,7 +524,7 @@ func (b *builder) insert(s *searcher, i uint32) {
 				own[j] = none
 			}
 		}
-		b.locks[i].Unlock()
+		b.locks.of(i).Unlock()
 		capacity := g.m
 		if l == 0 {
 			capacity = g.m0
@@ -552,8 +576,9 @@ func (b *builder) selectNeighbours(dst, w []cand, m int) []cand {
 // link adds i (at distance d) to node n's list at level l, shrinking the
 // list with the heuristic when it is full.
 func (b *builder) link(s *searcher, n, i uint32, d float32, l, capacity int) {
-	b.locks[n].Lock()
-	defer b.locks[n].Unlock()
+	mu := b.locks.of(n)
+	mu.Lock()
+	defer mu.Unlock()
 	list := b.g.links(n, l)
 	k := 0
 	for k < len(list) && list[k] != none {

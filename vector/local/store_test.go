@@ -224,3 +224,17 @@ func TestParallelBuild(t *testing.T) {
 		t.Error("a graph no larger than its serial start differs between one and two workers")
 	}
 }
+
+// TestNodeLocksBounded: a build's locks stop growing at maxNodeLocks, and
+// every node maps to one of them.
+func TestNodeLocksBounded(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{1, 1}, {2, 2}, {600, 1024}, {1 << 16, 1 << 16}, {1_000_000, 1 << 16}} {
+		l := newNodeLocks(c.n)
+		if len(l) != c.want {
+			t.Errorf("newNodeLocks(%d): %d locks, want %d", c.n, len(l), c.want)
+		}
+		if mu := l.of(uint32(c.n - 1)); mu == nil {
+			t.Errorf("newNodeLocks(%d): no lock for node %d", c.n, c.n-1)
+		}
+	}
+}
