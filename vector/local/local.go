@@ -50,7 +50,9 @@ type Options struct {
 	// the excluded ids); default 80. Larger is slower and more accurate.
 	EfSearch int
 	// BuildWorkers is the number of goroutines inserting into the graph;
-	// default GOMAXPROCS. With 1 the graph is deterministic.
+	// default GOMAXPROCS. The first 4,096 nodes are inserted by one of
+	// them, so graphs up to that size, and any graph built with 1, are
+	// deterministic.
 	BuildWorkers int
 	// Seed seeds the draw of node levels; default 1.
 	Seed uint64
