@@ -397,7 +397,7 @@ const serialNodes = 4096
 // nodeLocks guard the nodes' link lists while a graph is built: node i's
 // list is read and written under of(i). There are at most maxNodeLocks of
 // them, shared by the nodes whose numbers agree in the low bits, so that
-// their memory does not grow with the graph (a lock a node took 8 MiB at
+// their memory does not grow with the graph (one lock a node took 8 MiB at
 // a million nodes); no code holds two at once, so sharing cannot deadlock,
 // and with a few workers two inserts rarely want the same one.
 type nodeLocks []sync.Mutex
