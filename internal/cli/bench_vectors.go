@@ -74,7 +74,10 @@ and two; --rounds rounds, the systems alternated, medians), the same over
 HTTP — POST /items_from_user?limit=10 to recoflow serve's API (api.Server
 over a recommend.Engine, on a loopback port in this process, clients on
 keep-alive connections) — with the CPU microseconds per query of each
-(this process: client and server for HTTP), the CPU seconds
+(this process: client and server for HTTP), the HTTP floor (the same
+client and requests against a plain net/http handler that only reads the
+body and writes the API's answer to the first query: what any HTTP API
+costs on this machine, measured in the same rounds), the CPU seconds
 of loading with the index build (this process's; for pgvector also the
 server's when --pgvector-pid names its postmaster or PGlite process on this
 machine), and the size on disk. PGlite (pgvector compiled to WebAssembly,
@@ -216,6 +219,7 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			return fmt.Errorf("recall of %s: %w", s.name, err)
 		}
 	}
+	var floor *httpFloor
 	if !c.noHTTP {
 		m, err := benchModel(ctx, c.dim)
 		if err != nil {
@@ -227,6 +231,10 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			}
 			defer s.http.close()
 		}
+		if floor, err = startHTTPFloor(systems[0].http); err != nil {
+			return fmt.Errorf("the HTTP floor: %w", err)
+		}
+		defer floor.target.close()
 	}
 	measure := func(s *benchSystem, conc int, viaHTTP bool) error {
 		cpu0 := processCPU()
@@ -263,6 +271,11 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 	}
 	for r := range c.rounds {
 		for _, conc := range []int{1, 2} {
+			if floor != nil {
+				if err := floor.measure(conc, len(queries), c.duration); err != nil {
+					return fmt.Errorf("the HTTP floor (round %d, concurrency %d): %w", r+1, conc, err)
+				}
+			}
 			order := slices.Clone(systems)
 			if r%2 == 1 {
 				slices.Reverse(order)
@@ -287,7 +300,7 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			return fmt.Errorf("pgvector adapter against plain SQL: %w", err)
 		}
 	}
-	if err := printVectorsBench(w, c, systems); err != nil {
+	if err := printVectorsBench(w, c, systems, floor); err != nil {
 		return err
 	}
 	if vsSQL != nil {
@@ -370,7 +383,7 @@ func (a *app) loadPgvectorBench(ctx context.Context, c vectorsBenchConfig, items
 	return ps, cleanup, nil
 }
 
-func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem) error {
+func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem, floor *httpFloor) error {
 	fmt.Fprintf(w, "bench vectors: %d items, dimension %d, %d Gaussian clusters (sigma %g, not normalised), cosine, k = %d, %d held-out queries, seed %d\n",
 		c.items, c.dim, c.clusters, c.sigma, vectorbench.K, c.queries, c.seed)
 	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s/%s, %s; throughput: median of %d rounds of %s, systems alternated\n",
@@ -404,6 +417,15 @@ func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem
 			row(fmt.Sprintf("HTTP / in-process QPS, c = %d", conc), func(s *benchSystem) string {
 				return fmt.Sprintf("%.2f", medianOf(s.httpQPS[conc])/medianOf(s.qps[conc]))
 			})
+		}
+		if floor != nil {
+			for _, conc := range []int{1, 2} {
+				fmt.Fprintf(w, "  %-32s %.0f  (net/http answering a fixed body: the ceiling of any HTTP API here)\n",
+					fmt.Sprintf("HTTP floor QPS, c = %d", conc), medianOf(floor.qps[conc]))
+			}
+			for _, conc := range []int{1, 2} {
+				fmt.Fprintf(w, "  %-32s %.0f\n", fmt.Sprintf("HTTP floor CPU-µs/request, c = %d", conc), medianOf(floor.cpu[conc]))
+			}
 		}
 	}
 	row("load + index build, CPU-s", func(s *benchSystem) string {
@@ -623,6 +645,65 @@ func (a *app) startHTTPTarget(ctx context.Context, m *model.Model, st vector.Rea
 		return nil, err
 	}
 	return t, nil
+}
+
+// httpFloor is the reference for the HTTP figures: a plain net/http
+// server whose handler reads the request body and writes a fixed answer
+// (the API's own answer to the first query, with its content type), hit
+// by the same client with the same requests as the API. Its figures are
+// what HTTP itself costs here, so the API's distance from them is its own.
+type httpFloor struct {
+	target *httpTarget
+	qps    map[int][]float64 // concurrency → one figure per round
+	cpu    map[int][]float64 // CPU µs per request (client and server)
+}
+
+// startHTTPFloor starts the floor's server on a loopback port, answering
+// what apiTarget answers to its first request.
+func startHTTPFloor(apiTarget *httpTarget) (*httpFloor, error) {
+	resp, err := apiTarget.client.Post(apiTarget.url, "application/json", bytes.NewReader(apiTarget.bodies[0]))
+	if err != nil {
+		return nil, err
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})}
+	t := &httpTarget{
+		addr:     ln.Addr().String(),
+		url:      "http://" + ln.Addr().String() + "/",
+		requests: apiTarget.requests,
+		conns:    make(chan *benchConn, 64),
+		client:   &http.Client{},
+		done:     make(chan error, 1),
+		cancel:   func() { srv.Close() },
+	}
+	go func() { t.done <- srv.Serve(ln) }()
+	return &httpFloor{target: t, qps: map[int][]float64{}, cpu: map[int][]float64{}}, nil
+}
+
+// measure runs the floor's requests for d at concurrency conc.
+func (f *httpFloor) measure(conc, queries int, d time.Duration) error {
+	cpu0 := processCPU()
+	tp, err := vectorbench.RunFunc(queries, conc, d, f.target.search)
+	if err != nil {
+		return err
+	}
+	f.qps[conc] = append(f.qps[conc], tp.QPS)
+	f.cpu[conc] = append(f.cpu[conc], float64((processCPU()-cpu0).Microseconds())/float64(tp.Queries))
+	return nil
 }
 
 // search posts query i on a keep-alive connection of its own and reads

@@ -69,6 +69,15 @@ func TestBenchVectorsTiny(t *testing.T) {
 			}
 		}
 	}
+	// The HTTP floor: one figure each, whatever the systems.
+	for _, metric := range []string{"HTTP floor QPS, c = 1", "HTTP floor QPS, c = 2", "HTTP floor CPU-µs/request, c = 1", "HTTP floor CPU-µs/request, c = 2"} {
+		m := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(metric) + `\s+(\d+)(?:\s+\([^)]*\))?$`).FindStringSubmatch(report)
+		if m == nil {
+			t.Errorf("no %q line in:\n%s", metric, report)
+		} else if v, _ := strconv.Atoi(m[1]); v <= 0 {
+			t.Errorf("%s %d", metric, v)
+		}
+	}
 	for i, v := range figures("on disk", " MiB") {
 		if v <= 0 {
 			t.Errorf("system %d: %v MiB on disk", i+1, v)
