@@ -59,12 +59,7 @@ func TestServeKeepsOneStore(t *testing.T) {
 	if opened, open, most, _ := c.Counts(); opened != 1 || open != 1 || most != 1 {
 		t.Errorf("while serving: %s, want one store opened and open", fmtCounts(c.Counts()))
 	}
-	if err := s.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	if _, open, _, _ := c.Counts(); open != 0 {
-		t.Errorf("after serve stopped: %s, want none open", fmtCounts(c.Counts()))
-	}
+	stopClosesStore(t, s, c)
 }
 
 // TestServeClosesAFailedStore: when the engine cannot be built on the
@@ -80,12 +75,7 @@ func TestServeClosesAFailedStore(t *testing.T) {
 	if _, _, most, _ := c.Counts(); most != 1 {
 		t.Errorf("%s: want at most one store open at a time", fmtCounts(c.Counts()))
 	}
-	if err := s.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	if _, open, _, _ := c.Counts(); open != 0 {
-		t.Errorf("after serve stopped: %s, want none open", fmtCounts(c.Counts()))
-	}
+	stopClosesStore(t, s, c)
 	if !strings.Contains(s.stderr.String(), "cannot load the recommendation engine; retrying") {
 		t.Errorf("log:\n%s", s.stderr)
 	}
@@ -112,12 +102,7 @@ func TestServeHotReloadKeepsOneStore(t *testing.T) {
 	if opened, open, most, _ := c.Counts(); opened != 1 || open != 1 || most != 1 {
 		t.Errorf("after the reload: %s, want one store opened and open", fmtCounts(c.Counts()))
 	}
-	if err := s.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	if _, open, _, _ := c.Counts(); open != 0 {
-		t.Errorf("after serve stopped: %s, want none open", fmtCounts(c.Counts()))
-	}
+	stopClosesStore(t, s, c)
 	logs := s.stderr.String()
 	for _, want := range []string{"vector store switched version", "serving a new model version"} {
 		if !strings.Contains(logs, want) {
@@ -166,4 +151,16 @@ func TestServeGOGC(t *testing.T) {
 
 func fmtCounts(opened, open, most, refreshes int) string {
 	return fmt.Sprintf("opened %d, open %d, at most %d at once, %d refreshes", opened, open, most, refreshes)
+}
+
+// stopClosesStore stops serve and checks that no store it opened is left
+// open.
+func stopClosesStore(t *testing.T, s *serving, c *cli.StoreCount) {
+	t.Helper()
+	if err := s.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, open, _, _ := c.Counts(); open != 0 {
+		t.Errorf("after serve stopped: %s, want none open", fmtCounts(c.Counts()))
+	}
 }

@@ -59,14 +59,7 @@ func userEntries() []embedding.Entry {
 // refused (a search would otherwise index out of bounds).
 func TestHostileGraph(t *testing.T) {
 	items := vectortest.Clustered(2, 300, 8, "h")
-	b := newTableBuilder(8, 0, nil)
-	for _, e := range items {
-		b.add(e.ID, e.Vector)
-	}
-	it, err := b.finish("item")
-	if err != nil {
-		t.Fatal(err)
-	}
+	it := itemTable(t, items, 8)
 	ut, _ := newTableBuilder(8, 0, nil).finish("user")
 	for name, spoil := range map[string]func(g *graph){
 		"layer-0 link out of range": func(g *graph) { g.l0[17] = 300 },

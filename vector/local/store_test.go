@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recoflow/recoflow/embedding"
 	"github.com/recoflow/recoflow/vector"
 	"github.com/recoflow/recoflow/vector/vectortest"
 )
@@ -48,14 +49,7 @@ func TestGraphRecall(t *testing.T) {
 
 func TestGraphDeterministic(t *testing.T) {
 	items := vectortest.Clustered(9, 2000, 32, "d")
-	b := newTableBuilder(32, 0, nil)
-	for _, e := range items {
-		b.add(e.ID, e.Vector)
-	}
-	tb, err := b.finish("item")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := itemTable(t, items, 32)
 	p := hnswParams{m: 8, efConstruction: 40, seed: 3, workers: 1}
 	g1, _ := buildGraph(context.Background(), tb, p)
 	g2, _ := buildGraph(context.Background(), tb, p)
@@ -186,14 +180,7 @@ func TestParallelBuild(t *testing.T) {
 		n = 1200
 	}
 	items := vectortest.Clustered(5, n, 32, "p")
-	b := newTableBuilder(32, 0, nil)
-	for _, e := range items {
-		b.add(e.ID, e.Vector)
-	}
-	tb, err := b.finish("item")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := itemTable(t, items, 32)
 	ctx := context.Background()
 	g, err := buildGraph(ctx, tb, hnswParams{m: 16, efConstruction: 100, seed: 1, workers: 2, serial: 100})
 	if err != nil {
@@ -237,4 +224,18 @@ func TestNodeLocksBounded(t *testing.T) {
 			t.Errorf("newNodeLocks(%d): no lock for node %d", c.n, c.n-1)
 		}
 	}
+}
+
+// itemTable builds the item table of items, of dimension dim.
+func itemTable(t *testing.T, items []embedding.Entry, dim int) *table {
+	t.Helper()
+	b := newTableBuilder(dim, 0, nil)
+	for _, e := range items {
+		b.add(e.ID, e.Vector)
+	}
+	tb, err := b.finish("item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
 }
