@@ -13,6 +13,9 @@ func axpyAVX2(y []float64, a float64, x []float64)
 func dotAVX2(a, b []float64) float64
 
 //go:noescape
+func dotRowsAVX2(out, u, rows []float64, d int)
+
+//go:noescape
 func axpyDotAVX2(y []float64, a float64, x, w []float64) float64
 
 //go:noescape

@@ -715,3 +715,94 @@ dsloop:
 dsdone:
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(out, u, rows []float64, d int)
+// out[i] = dot(u[:d], rows[i·d:(i+1)·d]) for every i < len(out), for d a
+// positive multiple of four: each row in dotAVX2's lanes and order, four
+// rows at a time with one accumulator each (then the rest one by one).
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), DX
+	MOVQ out_len+8(FP), BX
+	MOVQ u_base+24(FP), SI
+	MOVQ rows_base+48(FP), DI
+	MOVQ d+72(FP), R8
+	SHLQ $3, R8               // a row's bytes
+	LEAQ (R8)(R8*2), R10      // three rows' bytes
+
+rquad:
+	CMPQ   BX, $4
+	JL     rone
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	XORQ   AX, AX
+
+rqloop:
+	VMOVUPD (SI)(AX*1), Y0
+	LEAQ    (DI)(AX*1), R11
+	VMULPD  (R11), Y0, Y5
+	VADDPD  Y5, Y1, Y1
+	VMULPD  (R11)(R8*1), Y0, Y6
+	VADDPD  Y6, Y2, Y2
+	VMULPD  (R11)(R8*2), Y0, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  (R11)(R10*1), Y0, Y8
+	VADDPD  Y8, Y4, Y4
+	ADDQ    $32, AX
+	CMPQ    AX, R8
+	JL      rqloop
+
+	// each as dotAVX2 sums its lanes: (s0+s1)+(s2+s3)
+	VEXTRACTF128 $1, Y1, X9
+	VHADDPD      X1, X1, X1
+	VHADDPD      X9, X9, X9
+	VADDSD       X9, X1, X1
+	VMOVSD       X1, (DX)
+	VEXTRACTF128 $1, Y2, X9
+	VHADDPD      X2, X2, X2
+	VHADDPD      X9, X9, X9
+	VADDSD       X9, X2, X2
+	VMOVSD       X2, 8(DX)
+	VEXTRACTF128 $1, Y3, X9
+	VHADDPD      X3, X3, X3
+	VHADDPD      X9, X9, X9
+	VADDSD       X9, X3, X3
+	VMOVSD       X3, 16(DX)
+	VEXTRACTF128 $1, Y4, X9
+	VHADDPD      X4, X4, X4
+	VHADDPD      X9, X9, X9
+	VADDSD       X9, X4, X4
+	VMOVSD       X4, 24(DX)
+	ADDQ         $32, DX
+	LEAQ         (DI)(R8*4), DI
+	SUBQ         $4, BX
+	JMP          rquad
+
+rone:
+	TESTQ  BX, BX
+	JE     rdone
+	VXORPD Y1, Y1, Y1
+	XORQ   AX, AX
+
+roloop:
+	VMOVUPD (SI)(AX*1), Y0
+	VMULPD  (DI)(AX*1), Y0, Y5
+	VADDPD  Y5, Y1, Y1
+	ADDQ    $32, AX
+	CMPQ    AX, R8
+	JL      roloop
+
+	VEXTRACTF128 $1, Y1, X9
+	VHADDPD      X1, X1, X1
+	VHADDPD      X9, X9, X9
+	VADDSD       X9, X1, X1
+	VMOVSD       X1, (DX)
+	ADDQ         $8, DX
+	ADDQ         R8, DI
+	DECQ         BX
+	JMP          rone
+
+rdone:
+	VZEROUPPER
+	RET

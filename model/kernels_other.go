@@ -9,6 +9,7 @@ var useAVX2 = false
 func axpyAVX2(y []float64, a float64, x []float64)               { panic("no AVX2") }
 func dotAVX2(a, b []float64) float64                             { panic("no AVX2") }
 func axpyDotAVX2(y []float64, a float64, x, w []float64) float64 { panic("no AVX2") }
+func dotRowsAVX2(out, u, rows []float64, d int)                  { panic("no AVX2") }
 func combAVX2(out, c []float64, cs, n int, rows []float64, w, cols int) {
 	panic("no AVX2")
 }

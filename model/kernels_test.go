@@ -51,6 +51,18 @@ func TestKernelsSameBits(t *testing.T) {
 			}
 		}
 	}
+	// dotRows: every row as dot gives it, for row counts around the
+	// kernel's four and widths with and without its multiple of four
+	for _, d := range []int{1, 3, 4, 8, 12, 32, 33} {
+		for rows := range 11 {
+			u, m := vals(d), vals(rows*d)
+			got := make([]float64, rows)
+			dotRows(got, u, m, d)
+			for i := range rows {
+				same("dotRows", i, got[i], dotGo(u, m[i*d:(i+1)*d]))
+			}
+		}
+	}
 	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 16}, {5, 17, 33}, {7, 64, 32}, {64, 64, 32}, {3, 48, 7}, {0, 20, 32}} {
 		rr, m, d := sz[0], sz[1], sz[2]
 		a, b, g := vals(rr*d), vals(m*d), vals(rr*m)

@@ -224,35 +224,48 @@ func (t *trainer) holdoutWith(ue, ie []float64, split []uint8, a, b float64) Hol
 	return h
 }
 
+// userStarts returns, for the ratings of t.d (sorted by user), where each
+// user's begin: user u's are [start[u], start[u+1]). It is computed once.
+func (t *trainer) userStarts() []int {
+	if t.userStart != nil {
+		return t.userStart
+	}
+	d := t.d
+	start := make([]int, len(d.users)+1)
+	for _, r := range d.ratings {
+		start[r.user+1]++
+	}
+	for u := range d.users {
+		start[u+1] += start[u]
+	}
+	t.userStart = start
+	return start
+}
+
 // rank computes Precision@K and NDCG@K as RankingDefinition states, for
 // the ratings of split target: ratings of earlier splits are the ones the
 // users are known to have rated, those of later splits are ignored. With
 // withPop it ranks by popularity (the number of training ratings) too.
 func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bool) Ranking {
 	d := t.d
-	popularity := make([]int, len(d.items))
-	for r, s := range split {
-		if s == splitTrain {
-			popularity[d.ratings[r].item]++
-		}
-	}
 	D := t.cfg.Dim
 	nItems := len(d.items)
-	un, in := unitRows(ue[:len(d.users)*D], D), unitRows(ie[:nItems*D], D)
-	byPop := make([]int32, nItems)
-	for i := range byPop {
-		byPop[i] = int32(i)
+	in := unitRows(ie[:nItems*D], D)
+	var byPop []int32
+	if withPop {
+		popularity := make([]int, nItems)
+		for r, s := range split {
+			if s == splitTrain {
+				popularity[d.ratings[r].item]++
+			}
+		}
+		byPop = make([]int32, nItems)
+		for i := range byPop {
+			byPop[i] = int32(i)
+		}
+		slices.SortStableFunc(byPop, func(a, b int32) int { return popularity[b] - popularity[a] })
 	}
-	slices.SortStableFunc(byPop, func(a, b int32) int { return popularity[b] - popularity[a] })
-
-	// Ratings are sorted by user: userStart[u] is where user u's begin.
-	userStart := make([]int, len(d.users)+1)
-	for _, r := range d.ratings {
-		userStart[r.user+1]++
-	}
-	for u := range d.users {
-		userStart[u+1] += userStart[u]
-	}
+	userStart := t.userStarts()
 	var idcg [rankK + 1]float64
 	for r := 1; r <= rankK; r++ {
 		idcg[r] = idcg[r-1] + 1/math.Log2(float64(r+1))
@@ -270,6 +283,8 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 		p.relevant = fill(make([]int32, nItems), -1)
 		topItem := make([]int32, 0, rankK)
 		topScore := make([]float64, 0, rankK)
+		uv := make([]float64, D)
+		scores := make([]float64, nItems)
 		lo, hi := span(len(d.users), s)
 		for u := lo; u < hi; u++ {
 			if target == splitValidation && t.valUsers != nil && !t.valUsers[u] {
@@ -303,12 +318,12 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 			}
 			// model: the K best cosines, ties by item index
 			topItem, topScore = topItem[:0], topScore[:0]
-			uv := un[u*D : (u+1)*D]
-			for i := range nItems {
+			unitRow(uv, ue[u*D:(u+1)*D])
+			dotRows(scores, uv, in, D)
+			for i, sc := range scores {
 				if p.excluded[i] == int32(u) {
 					continue
 				}
-				sc := dot(uv, in[i*D:(i+1)*D])
 				if len(topItem) == rankK && sc <= topScore[rankK-1] {
 					continue
 				}

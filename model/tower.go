@@ -204,6 +204,21 @@ func axpyDotGo(y []float64, a float64, x, w []float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// dotRows sets out[i] to dot(u[:d], rows[i·d:(i+1)·d]) for every i <
+// len(out): the same bits as calling dot per row, four rows at a time
+// where the kernel can.
+func dotRows(out, u, rows []float64, d int) {
+	u = u[:d]
+	rows = rows[:len(out)*d]
+	if useAVX2 && d > 0 && d%4 == 0 {
+		dotRowsAVX2(out, u, rows, d)
+		return
+	}
+	for i := range out {
+		out[i] = dot(u, rows[i*d:(i+1)*d])
+	}
+}
+
 // dot returns Σ a[i]·b[i], summed in four lanes for speed; the order is
 // fixed, so the result is deterministic.
 func dot(a, b []float64) float64 {
@@ -266,13 +281,18 @@ const cosineEps = 1e-12
 func unitRows(e []float64, D int) []float64 {
 	out := make([]float64, len(e))
 	for k := range len(e) / D {
-		v := e[k*D : (k+1)*D]
-		norm := math.Sqrt(dot(v, v) + cosineEps)
-		for j, x := range v {
-			out[k*D+j] = x / norm
-		}
+		unitRow(out[k*D:(k+1)*D], e[k*D:(k+1)*D])
 	}
 	return out
+}
+
+// unitRow sets out to v divided by its norm, as unitRows does each row.
+func unitRow(out, v []float64) {
+	out = out[:len(v)]
+	norm := math.Sqrt(dot(v, v) + cosineEps)
+	for j, x := range v {
+		out[j] = x / norm
+	}
 }
 
 // cosine returns the cosine similarity of u and v, with u·u and v·v (each

@@ -595,6 +595,7 @@ type trainer struct {
 	easeNbr           []int32 // easeNeighbours(historyNeighbours), computed once
 	easeSim           []float64
 	userNDCG          []float64 // when set, rank records each measured user's NDCG@10 (else NaN)
+	userStart         []int     // userStarts, once computed
 	nU, nI            int
 	seen              int
 }
