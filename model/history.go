@@ -300,14 +300,24 @@ func cholSolve(L []float64, D int, x []float64) {
 // the weighted sum of rows (itemRows) of the items it rated positively
 // among the trainer's training ratings (weight as a positive), or a zero
 // row for a user without positives.
-func (t *trainer) history(rows []float64) []float64 {
+func (t *trainer) history(rows []float64) []float64 { return t.historyOf(rows, nil) }
+
+// historyOf is history for the users mask marks (every user if mask is
+// nil); the rows of the others are zero.
+func (t *trainer) historyOf(rows []float64, mask []bool) []float64 {
 	D := t.cfg.Dim
 	h := make([]float64, len(t.d.users)*D)
 	for _, r := range t.pos { // sorted by user, then item: a fixed order
 		rt := t.d.ratings[r]
+		if mask != nil && !mask[rt.user] {
+			continue
+		}
 		axpy(h[int(rt.user)*D:][:D], t.weight[r], rows[int(rt.item)*D:][:D])
 	}
 	for k := range t.d.users {
+		if mask != nil && !mask[k] {
+			continue
+		}
 		v := h[k*D : (k+1)*D]
 		if n := math.Sqrt(dot(v, v)); n > 0 {
 			for c := range v {
@@ -323,16 +333,25 @@ func (t *trainer) history(rows []float64) []float64 {
 // direction is that of unit(ue_u) + w·h_u).
 func blendUsers(ue, h []float64, w float64, D int) []float64 {
 	out := make([]float64, len(ue))
-	copy(out, ue)
-	if w == 0 {
-		return out
-	}
+	blendUsersInto(out, ue, h, w, D, nil)
+	return out
+}
+
+// blendUsersInto sets the rows of out that mask marks (every row if mask
+// is nil) to those blendUsers returns, and leaves the others as they are.
+func blendUsersInto(out, ue, h []float64, w float64, D int, mask []bool) {
 	for k := range len(ue) / D {
+		if mask != nil && !mask[k] {
+			continue
+		}
 		v := out[k*D : (k+1)*D]
+		copy(v, ue[k*D:(k+1)*D])
+		if w == 0 {
+			continue
+		}
 		n := math.Sqrt(dot(v, v))
 		axpy(v, w*n, h[k*D:(k+1)*D])
 	}
-	return out
 }
 
 // roundRows rounds every value to float32, as the embeddings are published.
@@ -472,16 +491,19 @@ func applyHistory(v, refit *trainer, m *Model, met *Metrics, split []uint8) {
 		var priorUsers, topUsers []float64
 		top := -1
 		v.userNDCG = make([]float64, len(v.d.users))
+		// The ranking reads the users it measures (v.valUsers, or all):
+		// only their rows are computed, into one buffer.
+		b := make([]float64, len(ue))
 		for _, beta := range betas {
 			ie2 := smoothItems(ie, dirs, beta, D)
 			roundRows(ie2)
 			for si, src := range sources {
-				h := v.history(v.itemRows(ie2, src))
+				h := v.historyOf(v.itemRows(ie2, src), v.valUsers)
 				for _, w := range weights {
 					if w == 0 && si > 0 {
 						continue // the same as with the first source
 					}
-					b := blendUsers(ue, h, w, D)
+					blendUsersInto(b, ue, h, w, D, v.valUsers)
 					roundRows(b)
 					for u := range v.userNDCG {
 						v.userNDCG[u] = math.NaN()
