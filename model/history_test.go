@@ -310,3 +310,53 @@ func TestEASEHistoryStopsAtItsBound(t *testing.T) {
 		t.Errorf("history %+v, want ease at w = 2", hs)
 	}
 }
+
+// TestMaskedHistoryAndBlendMatchTheFullOnes checks the shortcut the blend's
+// choice takes on large data: the history and blended rows of the users a
+// mask marks are, bit for bit, those computed for every user, and the
+// others are left alone.
+func TestMaskedHistoryAndBlendMatchTheFullOnes(t *testing.T) {
+	d := datasetOf(t, smallData(t, 4))
+	d.sort()
+	all := make([]int32, len(d.ratings))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	tr := newTrainer(d, all, Config{Seed: 1}.withDefaults())
+	D := tr.cfg.Dim
+	ue, ie := tr.embedAll(true)
+	mask := make([]bool, len(d.users))
+	marked := 0
+	for u := range mask {
+		mask[u] = u%3 == 1
+		if mask[u] {
+			marked++
+		}
+	}
+	if marked == 0 || marked == len(mask) {
+		t.Fatalf("mask marks %d of %d users: want some but not all", marked, len(mask))
+	}
+	for _, src := range []string{HistoryItems, HistoryNeighbours, HistoryEASE} {
+		rows := tr.itemRows(ie, src)
+		full, part := tr.history(rows), tr.historyOf(rows, mask)
+		blended := blendUsers(ue, full, 1.5, D)
+		into := make([]float64, len(ue))
+		for k := range into {
+			into[k] = -7 // what is not marked must stay as it was
+		}
+		blendUsersInto(into, ue, part, 1.5, D, mask)
+		for u := range d.users {
+			for c := range D {
+				k := u*D + c
+				switch {
+				case mask[u] && math.Float64bits(part[k]) != math.Float64bits(full[k]):
+					t.Fatalf("%s: user %d's history [%d] = %v, want %v", src, u, c, part[k], full[k])
+				case mask[u] && math.Float64bits(into[k]) != math.Float64bits(blended[k]):
+					t.Fatalf("%s: user %d's blend [%d] = %v, want %v", src, u, c, into[k], blended[k])
+				case !mask[u] && (part[k] != 0 || into[k] != -7):
+					t.Fatalf("%s: unmarked user %d: history %v, blend %v; want 0 and untouched", src, u, part[k], into[k])
+				}
+			}
+		}
+	}
+}
