@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"time"
 )
 
@@ -778,20 +777,7 @@ func (t *trainer) parallel(f func(s int)) {
 		}
 		return
 	}
-	// the caller runs the first worker's shards itself: one goroutine
-	// fewer to start and to wait for
-	var wg sync.WaitGroup
-	for g := 1; g < w; g++ {
-		wg.Go(func() {
-			for s := g; s < shards; s += w {
-				f(s)
-			}
-		})
-	}
-	for s := 0; s < shards; s += w {
-		f(s)
-	}
-	wg.Wait()
+	theCrew.run(w, f)
 }
 
 // minParallelBatch is the smallest batch whose step runs on several
