@@ -290,11 +290,14 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 			if target == splitValidation && t.valUsers != nil && !t.valUsers[u] {
 				continue
 			}
-			nRel := 0
+			nRel, nExcl := 0, 0
 			for r := userStart[u]; r < userStart[u+1]; r++ {
 				rt := d.ratings[r]
 				switch {
 				case split[r] < target:
+					if p.excluded[rt.item] != int32(u) {
+						nExcl++
+					}
 					p.excluded[rt.item] = int32(u)
 				case split[r] == target && rt.value >= 4:
 					p.relevant[rt.item] = int32(u)
@@ -320,11 +323,21 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 			topItem, topScore = topItem[:0], topScore[:0]
 			unitRow(uv, ue[u*D:(u+1)*D])
 			dotRows(scores, uv, in, D)
-			for i, sc := range scores {
-				if p.excluded[i] == int32(u) {
-					continue
+			// With at least rankK items left, excluded items score −Inf
+			// and fall below the threshold (the K-th best so far, −Inf
+			// until there are K): they could only have filled places
+			// that others take. Else each is checked.
+			few := nItems-nExcl < rankK
+			if !few {
+				for r := userStart[u]; r < userStart[u+1]; r++ {
+					if split[r] < target {
+						scores[d.ratings[r].item] = math.Inf(-1)
+					}
 				}
-				if len(topItem) == rankK && sc <= topScore[rankK-1] {
+			}
+			thr := math.Inf(-1)
+			for i, sc := range scores {
+				if sc <= thr || few && p.excluded[i] == int32(u) {
 					continue
 				}
 				j := len(topItem)
@@ -339,6 +352,9 @@ func (t *trainer) rank(ue, ie []float64, split []uint8, target uint8, withPop bo
 					j--
 				}
 				topItem[j], topScore[j] = int32(i), sc
+				if len(topItem) == rankK {
+					thr = topScore[rankK-1]
+				}
 			}
 			pr, nd := score(topItem)
 			p.pm += pr
