@@ -23,9 +23,10 @@ type crew struct {
 	// the current phase
 	f       func(s int)
 	workers int
+	phases  uint64        // the phases run so far, this one included
 	pending atomic.Int32  // helpers still running the phase
-	done    chan struct{} // a helper that finishes last after the caller parked says so
-	waiting atomic.Bool   // the caller parked on done
+	waiting atomic.Uint64 // the phase whose end the caller parked on done to wait for (0: none)
+	done    chan struct{} // the helper that finishes a phase its caller waits for says so
 }
 
 // helper is one goroutine of a crew.
@@ -59,8 +60,9 @@ func (c *crew) run(w int, f func(s int)) {
 		go c.serve(h)
 	}
 	c.f, c.workers = f, w
+	c.phases++
+	this := c.phases
 	c.pending.Store(int32(w - 1))
-	c.waiting.Store(false)
 	for _, h := range c.helpers[:w-1] {
 		h.phase.Add(1)
 		if h.asleep.CompareAndSwap(true, false) {
@@ -70,12 +72,14 @@ func (c *crew) run(w int, f func(s int)) {
 	for s := 0; s < shards; s += w {
 		f(s)
 	}
-	// wait for the helpers: spin, then park
+	// wait for the helpers: spin, then park. waiting names the phase, so
+	// that a helper of an earlier phase, late to check it, cannot take
+	// this one's wait for its own.
 	if spinUntil(func() bool { return c.pending.Load() == 0 }) {
 		return
 	}
-	c.waiting.Store(true)
-	if c.pending.Load() == 0 && c.waiting.CompareAndSwap(true, false) {
+	c.waiting.Store(this)
+	if c.pending.Load() == 0 && c.waiting.CompareAndSwap(this, 0) {
 		return
 	}
 	<-c.done
@@ -94,14 +98,25 @@ func (c *crew) serve(h *helper) {
 			}
 		}
 		seen = h.phase.Load()
+		this := c.phases // written before the phase was announced
+		hook := crewHelperDone
 		for s := h.index; s < shards; s += c.workers {
 			c.f(s)
 		}
-		if c.pending.Add(-1) == 0 && c.waiting.CompareAndSwap(true, false) {
-			c.done <- struct{}{}
+		if c.pending.Add(-1) == 0 {
+			if hook != nil {
+				hook()
+			}
+			if c.waiting.CompareAndSwap(this, 0) {
+				c.done <- struct{}{}
+			}
 		}
 	}
 }
+
+// crewHelperDone, set only by tests, runs in the helper that finished a
+// phase last, between its report and its check for a parked caller.
+var crewHelperDone func()
 
 // spinUntil calls cond until it holds (true) or crewSpin has passed
 // (false).

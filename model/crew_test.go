@@ -50,3 +50,46 @@ func TestCrewWakesParkedHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestCrewLateHelperDoesNotEndTheNextPhase holds the helper that ends a
+// phase between its report and its check for a parked caller until the
+// caller has started the next phase and parked for it; the helper's shards
+// of that next phase then wait for the caller to be still parked. The late
+// check must not wake the caller for the phase the helper has not run: run
+// must not return before every shard ran.
+func TestCrewLateHelperDoesNotEndTheNextPhase(t *testing.T) {
+	var holds atomic.Int32
+	var held, giveUp atomic.Bool
+	parked := func() bool { return theCrew.waiting.Load() != 0 || giveUp.Load() }
+	holds.Store(50)
+	crewHelperDone = func() {
+		if parked() || holds.Add(-1) < 0 {
+			return // this phase's caller is parked: its wake is due
+		}
+		// this phase's caller returns without parking
+		for !parked() { // until the next phase's caller parks
+			runtime.Gosched()
+		}
+		held.Store(true)
+	}
+	defer func() {
+		giveUp.Store(true)
+		crewHelperDone = nil
+	}()
+	for p := range 200 {
+		var ran [shards]atomic.Int32
+		theCrew.run(2, func(s int) {
+			if s%2 == 1 && held.CompareAndSwap(true, false) {
+				for !parked() { // the caller waits for this phase
+					runtime.Gosched()
+				}
+			}
+			ran[s].Add(1)
+		})
+		for s := range shards {
+			if n := ran[s].Load(); n != 1 {
+				t.Fatalf("phase %d: shard %d ran %d times when run returned, want once", p, s, n)
+			}
+		}
+	}
+}
