@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -777,7 +778,20 @@ func (t *trainer) parallel(f func(s int)) {
 		}
 		return
 	}
-	theCrew.run(w, f)
+	// the caller runs the first worker's shards itself: one goroutine
+	// fewer to start and to wait for
+	var wg sync.WaitGroup
+	for g := 1; g < w; g++ {
+		wg.Go(func() {
+			for s := g; s < shards; s += w {
+				f(s)
+			}
+		})
+	}
+	for s := 0; s < shards; s += w {
+		f(s)
+	}
+	wg.Wait()
 }
 
 // minParallelBatch is the smallest batch whose step runs on several
@@ -785,10 +799,11 @@ func (t *trainer) parallel(f func(s int)) {
 // four barriers: on the project's shared 2 cores, `BenchmarkFit100kHybridVsBPR`
 // took 2.4–3.1 s wall and CPU with one worker against 3.4–3.6 s with two
 // (2026-11-28, load ≈ 3), while 1 M ratings (batch 1,024) gained a little
-// from two (BenchmarkEpoch1M: 25.8 s wall against 28.3 s). With the crew
-// (crew.go) two workers on steps of 256 cut that fit from 2.7 to 1.9 s
-// wall on the idle machine, at 28 % more CPU, but beside stress -c 2 took
-// 5.0–5.3 s against 3.8–4.0 (2026-11-29): the bound stays.
+// from two (BenchmarkEpoch1M: 25.8 s wall against 28.3 s). Helpers that
+// spin between phases instead of a goroutine per phase were tried
+// (2026-11-29, BENCHMARKS.md): with them two workers on steps of 256 cut
+// that fit from 2.7 to 1.9 s wall on the idle machine, at 28 % more CPU,
+// but beside stress -c 2 took 5.0–5.3 s against 3.8–4.0.
 const minParallelBatch = 1024
 
 // stepParallel is parallel for the phases of a training step: on one
