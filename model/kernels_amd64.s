@@ -720,6 +720,15 @@ dsdone:
 // out[i] = dot(u[:d], rows[i·d:(i+1)·d]) for every i < len(out), for d a
 // positive multiple of four: each row in dotAVX2's lanes and order, four
 // rows at a time with one accumulator each (then the rest one by one).
+// SUMLANES stores to dst the sum of y's four lanes as dotAVX2 sums them,
+// (s0+s1)+(s2+s3); x is y's lower half, X9 is scratch.
+#define SUMLANES(y, x, dst) \
+	VEXTRACTF128 $1, y, X9; \
+	VHADDPD      x, x, x;   \
+	VHADDPD      X9, X9, X9; \
+	VADDSD       X9, x, x;  \
+	VMOVSD       x, dst
+
 TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-80
 	MOVQ out_base+0(FP), DX
 	MOVQ out_len+8(FP), BX
@@ -753,31 +762,14 @@ rqloop:
 	CMPQ    AX, R8
 	JL      rqloop
 
-	// each as dotAVX2 sums its lanes: (s0+s1)+(s2+s3)
-	VEXTRACTF128 $1, Y1, X9
-	VHADDPD      X1, X1, X1
-	VHADDPD      X9, X9, X9
-	VADDSD       X9, X1, X1
-	VMOVSD       X1, (DX)
-	VEXTRACTF128 $1, Y2, X9
-	VHADDPD      X2, X2, X2
-	VHADDPD      X9, X9, X9
-	VADDSD       X9, X2, X2
-	VMOVSD       X2, 8(DX)
-	VEXTRACTF128 $1, Y3, X9
-	VHADDPD      X3, X3, X3
-	VHADDPD      X9, X9, X9
-	VADDSD       X9, X3, X3
-	VMOVSD       X3, 16(DX)
-	VEXTRACTF128 $1, Y4, X9
-	VHADDPD      X4, X4, X4
-	VHADDPD      X9, X9, X9
-	VADDSD       X9, X4, X4
-	VMOVSD       X4, 24(DX)
-	ADDQ         $32, DX
-	LEAQ         (DI)(R8*4), DI
-	SUBQ         $4, BX
-	JMP          rquad
+	SUMLANES(Y1, X1, 0(DX))
+	SUMLANES(Y2, X2, 8(DX))
+	SUMLANES(Y3, X3, 16(DX))
+	SUMLANES(Y4, X4, 24(DX))
+	ADDQ $32, DX
+	LEAQ (DI)(R8*4), DI
+	SUBQ $4, BX
+	JMP  rquad
 
 rone:
 	TESTQ  BX, BX
@@ -793,15 +785,11 @@ roloop:
 	CMPQ    AX, R8
 	JL      roloop
 
-	VEXTRACTF128 $1, Y1, X9
-	VHADDPD      X1, X1, X1
-	VHADDPD      X9, X9, X9
-	VADDSD       X9, X1, X1
-	VMOVSD       X1, (DX)
-	ADDQ         $8, DX
-	ADDQ         R8, DI
-	DECQ         BX
-	JMP          rone
+	SUMLANES(Y1, X1, 0(DX))
+	ADDQ $8, DX
+	ADDQ R8, DI
+	DECQ BX
+	JMP  rone
 
 rdone:
 	VZEROUPPER
