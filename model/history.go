@@ -312,7 +312,7 @@ func (t *trainer) historyOf(rows []float64, mask []bool) []float64 {
 		if mask != nil && !mask[rt.user] {
 			continue
 		}
-		axpy(h[int(rt.user)*D:][:D], t.weight[r], rows[int(rt.item)*D:][:D])
+		axpy(h[int(rt.user)*D:][:D], t.weight(r), rows[int(rt.item)*D:][:D])
 	}
 	for k := range t.d.users {
 		if mask != nil && !mask[k] {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -369,7 +370,7 @@ type selection struct {
 // validation split after every epoch, and keeps the best epoch's
 // parameters.
 func selectEpochs(ctx context.Context, d *Dataset, split []uint8, cfg Config) (*selection, error) {
-	var train []int32
+	train := make([]int32, 0, bytes.Count(split, []byte{splitTrain}))
 	for r, s := range split {
 		if s == splitTrain {
 			train = append(train, int32(r))
@@ -562,7 +563,6 @@ type trainer struct {
 	idIm, idIv        []float64
 	knownU, knownI    []bool
 	logQ              []float64 // per item: its logit correction
-	weight            []float64 // per rating of d: weight as a positive
 	dropRNG           *rng
 	keepU, keepI      []bool // per slot: id vector used in this step
 	stampU, stampI    []int32
@@ -600,6 +600,22 @@ type trainer struct {
 	seen              int
 }
 
+// weight returns rating r's weight as a positive: its implicit weight (1
+// for an explicit rating) when rated 4 or more, Config.LowRatingWeight
+// below that, and 0 when it is not a positive at all (below MinRating).
+// It is computed where it is needed rather than held per rating, so that
+// training adds less memory per rating.
+func (t *trainer) weight(r int32) float64 {
+	rt := &t.d.ratings[r]
+	if rt.value < t.cfg.MinRating {
+		return 0
+	}
+	if rt.value < 4 {
+		return t.cfg.LowRatingWeight
+	}
+	return rt.posWeight()
+}
+
 func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 	t := &trainer{d: d, train: train}
 	t.cfg = cfg.resolve(len(train))
@@ -633,22 +649,22 @@ func newTrainer(d *Dataset, train []int32, cfg Config) *trainer {
 		t.ix[k] = t.itemEnc.encode(icats[k], inums[k])
 	}
 
-	// Positives, their weights and the items' sampling probabilities.
-	t.weight = make([]float64, len(d.ratings))
+	// Positives and the items' sampling probabilities.
 	count := make([]float64, len(d.items))
 	total := 0.0
+	npos := 0
 	for _, r := range train {
-		rt := d.ratings[r]
-		w := rt.posWeight()
-		if rt.value < 4 {
-			w = cfg.LowRatingWeight
+		if t.weight(r) != 0 {
+			npos++
 		}
-		if rt.value < cfg.MinRating || w == 0 {
+	}
+	t.pos = make([]int32, 0, npos) // exactly: it is held per rating
+	for _, r := range train {
+		if t.weight(r) == 0 {
 			continue
 		}
 		t.pos = append(t.pos, r)
-		t.weight[r] = w
-		count[rt.item]++
+		count[d.ratings[r].item]++
 		total++
 	}
 	t.logQ = make([]float64, len(d.items))
@@ -951,7 +967,7 @@ func (t *trainer) gradients(idx []int32) (loss, weight float64) {
 		sum, wsum := 0.0, 0.0
 		for r := range R {
 			p := lo + r
-			w := t.weight[idx[p]]
+			w := t.weight(idx[p])
 			row := G[r*M : (r+1)*M]
 			extra[r] = 0
 			if w == 0 {

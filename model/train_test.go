@@ -78,7 +78,7 @@ func batchLoss(t *trainer, idx []int32) float64 {
 				pos = e
 			}
 		}
-		w := t.weight[r]
+		w := t.weight(r)
 		sum += w * -math.Log(pos/z)
 		wsum += w
 	}
@@ -649,7 +649,7 @@ func TestPositivesAndTheirWeights(t *testing.T) {
 			if v < tc.min {
 				t.Errorf("%+v: rating %v is a positive", tc.cfg, v)
 			}
-			w := tr.weight[r]
+			w := tr.weight(r)
 			if v < 4 {
 				low++
 				if w != tc.wantLowW {
