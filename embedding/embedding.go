@@ -133,6 +133,20 @@ func Read(r io.Reader, fn func(Entry) error) error {
 // ReadLines is Read that also gives fn the line each entry starts on, for
 // its caller's own errors.
 func ReadLines(r io.Reader, fn func(e Entry, line int) error) error {
+	return ReadLinesWith(r, ReadOptions{}, fn)
+}
+
+// ReadOptions change what ReadLinesWith checks.
+type ReadOptions struct {
+	// AllowDuplicates leaves out the check that every id is unique, for a
+	// caller whose destination rejects duplicates itself (the vector
+	// stores do): the check remembers every id read, some 20 bytes each,
+	// which such a caller need not spend.
+	AllowDuplicates bool
+}
+
+// ReadLinesWith is ReadLines with options.
+func ReadLinesWith(r io.Reader, opts ReadOptions, fn func(e Entry, line int) error) error {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
 	cr.FieldsPerRecord = 2
 	cr.ReuseRecord = true
@@ -163,12 +177,14 @@ func ReadLines(r io.Reader, fn func(e Entry, line int) error) error {
 		if id == "" {
 			return fmt.Errorf("embeddings line %d: empty id", line)
 		}
-		added, err := seen.add(id)
-		if err != nil {
-			return fmt.Errorf("embeddings line %d: %w", line, err)
-		}
-		if !added {
-			return fmt.Errorf("embeddings line %d: id %q appears twice", line, id)
+		if !opts.AllowDuplicates {
+			added, err := seen.add(id)
+			if err != nil {
+				return fmt.Errorf("embeddings line %d: %w", line, err)
+			}
+			if !added {
+				return fmt.Errorf("embeddings line %d: id %q appears twice", line, id)
+			}
 		}
 		id = strings.Clone(id)
 		v, err := Parse(rec[1])

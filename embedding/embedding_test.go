@@ -71,6 +71,27 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// TestReadAllowingDuplicates checks that AllowDuplicates gives every entry,
+// the repeated id included, on its own line, and still checks the rest.
+func TestReadAllowingDuplicates(t *testing.T) {
+	file := "id,embedding\nx,\"[1]\"\ny,\"[2]\"\nx,\"[3]\"\n"
+	var got []string
+	err := ReadLinesWith(strings.NewReader(file), ReadOptions{AllowDuplicates: true}, func(e Entry, line int) error {
+		got = append(got, fmt.Sprintf("%s@%d=%v", e.ID, line, e.Vector))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "x@2=[1] y@3=[2] x@4=[3]"; strings.Join(got, " ") != want {
+		t.Errorf("read %q, want %q", strings.Join(got, " "), want)
+	}
+	err = ReadLinesWith(strings.NewReader(file+"z,\"[1,2]\"\n"), ReadOptions{AllowDuplicates: true}, func(Entry, int) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), `line 5, id "z": dimension 2, want 1`) {
+		t.Errorf("error %v, want the dimension of line 5", err)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"[1,2,3]", "[ 0.5 , -1e-3 ]", "[]", "[1,,2]", "[Inf]", "x"} {
 		f.Add(s)

@@ -36,6 +36,23 @@ var (
 	ErrUnavailable = errors.New("vector store unavailable")
 )
 
+// DuplicateIDError is a Load's error for items or users that hold the
+// same id twice (after CanonicalID). It wraps ErrInvalid. The store finds
+// the duplicate when it has read everything; a caller that knows where the
+// entries came from can look for the id's lines there (recoflow vectors
+// load does).
+type DuplicateIDError struct {
+	Kind string // "item" or "user"
+	ID   string // the id as canonical ids are written
+}
+
+func (e *DuplicateIDError) Error() string {
+	return fmt.Sprintf("%v: %s id %q appears twice", ErrInvalid, e.Kind, e.ID)
+}
+
+// Unwrap returns ErrInvalid.
+func (e *DuplicateIDError) Unwrap() error { return ErrInvalid }
+
 // DefaultDim is the embedding dimension of the lab's model and tables.
 const DefaultDim = 32
 

@@ -229,7 +229,7 @@ Stores, chosen by --vectors:
 				vector.WithIDTypes(src.ids), vector.WithSizeHint(src.nItems, src.nUsers))
 			prog.done()
 			if err != nil {
-				return err
+				return src.explain(err)
 			}
 			elapsed := time.Since(start)
 			a.log.Info("loaded vectors", "version", info.Version, "items", info.Items, "users", info.Users,
@@ -266,6 +266,8 @@ type embeddingSource struct {
 	dim          int   // 0: unknown until read
 	total        int64 // 0: unknown
 	items, users vector.Entries
+	// itemsCSV and usersCSV are the files items and users read (nil: none).
+	itemsCSV, usersCSV *csvFile
 	// spec and specHash name the dataset spec whose id types ids are.
 	spec, specHash string
 	ids            vector.IDTypes
@@ -313,21 +315,36 @@ func fileSource(itemsFile, usersFile string, spec *dataset.Spec) embeddingSource
 		}
 	}
 	src := embeddingSource{from: itemsFile, spec: spec.Name, specHash: dataset.Hash(spec), ids: idTypes(spec)}
-	src.items = csvEntries(itemsFile, open(itemsFile), "item", src.ids.Item, src.spec)
+	src.itemsCSV = &csvFile{name: itemsFile, open: open(itemsFile), kind: "item", typ: src.ids.Item, spec: src.spec}
+	src.items = src.itemsCSV.entries()
 	if usersFile != "" {
 		src.from += ", " + usersFile
-		src.users = csvEntries(usersFile, open(usersFile), "user", src.ids.User, src.spec)
+		src.usersCSV = &csvFile{name: usersFile, open: open(usersFile), kind: "user", typ: src.ids.User, spec: src.spec}
+		src.users = src.usersCSV.entries()
 	}
 	return src
 }
 
-// csvEntries reads the embeddings CSV file name that open opens when
-// iteration starts, like vector.FromCSV, and checks each kind id against
-// its type typ (the dataset spec's), so that a bad id's error names the
-// file, the line and the id. Errors of the file's contents name the file.
-func csvEntries(name string, open func() (io.ReadCloser, error), kind string, typ vector.IDType, spec string) vector.Entries {
+// csvFile is an embeddings CSV file a load reads: its name in messages,
+// how to open it, the kind of its rows and the type of their ids.
+type csvFile struct {
+	name string
+	open func() (io.ReadCloser, error)
+	kind string
+	typ  vector.IDType
+	spec string // the dataset spec that gives typ, for messages
+}
+
+// entries reads the file when iteration starts, like vector.FromCSV, and
+// checks each id against its type (the dataset spec's), so that a bad id's
+// error names the file, the line and the id. Errors of the file's contents
+// name the file. It leaves duplicate ids to the store, which rejects them
+// (vector.DuplicateIDError) without the reader holding every id a second
+// time; duplicateLines finds where they are.
+func (f *csvFile) entries() vector.Entries {
+	name, kind, typ, spec := f.name, f.kind, f.typ, f.spec
 	return func(yield func(embedding.Entry, error) bool) {
-		rc, err := open()
+		rc, err := f.open()
 		if err != nil {
 			yield(embedding.Entry{}, err)
 			return
@@ -335,7 +352,7 @@ func csvEntries(name string, open func() (io.ReadCloser, error), kind string, ty
 		defer rc.Close()
 		r := &errReader{r: rc}
 		stopped := false
-		err = embedding.ReadLines(r, func(e embedding.Entry, line int) error {
+		err = embedding.ReadLinesWith(r, embedding.ReadOptions{AllowDuplicates: true}, func(e embedding.Entry, line int) error {
 			if _, err := vector.CanonicalID(kind, typ, e.ID); err != nil {
 				return fmt.Errorf("%s, line %d: %w (dataset spec %s: %ss.id_type is %s)", name, line, err, spec, kind, typ)
 			}
@@ -356,6 +373,48 @@ func csvEntries(name string, open func() (io.ReadCloser, error), kind string, ty
 }
 
 var errStopRead = errors.New("stop reading")
+
+// duplicateLines reads the file again and returns the first two lines
+// whose id is id once canonical (see vector.CanonicalID), or fewer when it
+// cannot tell: it runs only after a load has failed on that id.
+func (f *csvFile) duplicateLines(id string) []int {
+	rc, err := f.open()
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	var lines []int
+	embedding.ReadLinesWith(rc, embedding.ReadOptions{AllowDuplicates: true}, func(e embedding.Entry, line int) error {
+		if c, err := vector.CanonicalID(f.kind, f.typ, e.ID); err == nil && c == id {
+			if lines = append(lines, line); len(lines) == 2 {
+				return errStopRead
+			}
+		}
+		return nil
+	})
+	return lines
+}
+
+// explain adds to a load's duplicate-id error the file and the lines where
+// the id appears: the store finds a duplicate only once it has read
+// everything, and the reader does not keep the ids to say where they were.
+func (s embeddingSource) explain(err error) error {
+	var dup *vector.DuplicateIDError
+	if !errors.As(err, &dup) {
+		return err
+	}
+	f := s.itemsCSV
+	if dup.Kind == "user" {
+		f = s.usersCSV
+	}
+	if f == nil {
+		return err
+	}
+	if lines := f.duplicateLines(dup.ID); len(lines) == 2 {
+		return fmt.Errorf("%s, lines %d and %d: %w", f.name, lines[0], lines[1], err)
+	}
+	return fmt.Errorf("%s: %w", f.name, err)
+}
 
 // errReader remembers its reader's error.
 type errReader struct {
@@ -418,8 +477,9 @@ func lakeSource(ctx context.Context, b lake.Bucket, version string) (embeddingSo
 			return namedReader{rc, key}, nil
 		}
 	}
-	src.items = csvEntries(model.Key(version, model.ItemEmbeddingsFile), open(model.ItemEmbeddingsFile), "item", src.ids.Item, src.spec)
-	src.users = csvEntries(model.Key(version, model.UserEmbeddingsFile), open(model.UserEmbeddingsFile), "user", src.ids.User, src.spec)
+	src.itemsCSV = &csvFile{name: model.Key(version, model.ItemEmbeddingsFile), open: open(model.ItemEmbeddingsFile), kind: "item", typ: src.ids.Item, spec: src.spec}
+	src.usersCSV = &csvFile{name: model.Key(version, model.UserEmbeddingsFile), open: open(model.UserEmbeddingsFile), kind: "user", typ: src.ids.User, spec: src.spec}
+	src.items, src.users = src.itemsCSV.entries(), src.usersCSV.entries()
 	return src, nil
 }
 

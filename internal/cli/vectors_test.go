@@ -184,6 +184,13 @@ func TestVectorsLoadErrors(t *testing.T) {
 	os.WriteFile(itemsFile, csvBytes(t, items), 0o644)
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("id,embedding\nx,\"[1,2,oops]\"\n"), 0o644)
+	// The same item on lines 3 and 6, the same user (12 and 012) on lines 2 and 4.
+	dupItems := filepath.Join(dir, "dup-items.csv")
+	os.WriteFile(dupItems, csvBytes(t, append(slices.Clone(items[:4]), items[1], items[4])), 0o644)
+	dupUsers := filepath.Join(dir, "dup-users.csv")
+	users := userEntries(3, 32)
+	users[0].ID, users[2].ID = "12", "012"
+	os.WriteFile(dupUsers, csvBytes(t, users), 0o644)
 	closed := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -212,6 +219,10 @@ func TestVectorsLoadErrors(t *testing.T) {
 			want: []string{"nope.csv", "no such file"}},
 		{name: "bad csv", args: []string{"--items", bad, "--version", "v"}, code: cli.ExitFailure,
 			want: []string{"line 2", `"oops"`}},
+		{name: "duplicate item", args: []string{"--items", dupItems, "--version", "v"}, code: cli.ExitFailure, sentinel: vector.ErrInvalid,
+			want: []string{"dup-items.csv, lines 3 and 6", `item id "` + items[1].ID + `" appears twice`}},
+		{name: "duplicate user", args: []string{"--items", itemsFile, "--users", dupUsers, "--version", "v"}, code: cli.ExitFailure, sentinel: vector.ErrInvalid,
+			want: []string{"dup-users.csv, lines 2 and 4", `user id "12" appears twice`}},
 		{name: "dimension", setup: func() {
 			writeModel(t, lakeDir, "dim16", vectortest.Clustered(5, 20, 16, "D"), userEntries(3, 16), true)
 		}, args: []string{"--lake", "file://" + lakeDir}, code: cli.ExitFailure, sentinel: vector.ErrDimension,

@@ -91,7 +91,7 @@ func (b *tableBuilder) finish(kind string) (*table, error) {
 	})
 	for j := 1; j < n; j++ {
 		if t.id(t.order[j-1]) == t.id(t.order[j]) {
-			return nil, fmt.Errorf("%w: %s id %q appears twice", vector.ErrInvalid, kind, t.id(t.order[j]))
+			return nil, &vector.DuplicateIDError{Kind: kind, ID: t.id(t.order[j])}
 		}
 	}
 	t.inv = inverseNorms(t.vecs, t.dim, b.arena)

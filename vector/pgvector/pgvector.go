@@ -876,6 +876,12 @@ func (s *Store) index(ctx context.Context, table, kind string) error {
 	_, err = tx.Exec(ctx, "ALTER TABLE "+qt+" ADD CONSTRAINT "+pgx.Identifier{table + "_pkey"}.Sanitize()+" PRIMARY KEY (id)")
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
+		// The server's detail reads: Key (id)=(S10_1678) is duplicated.
+		if id, ok := strings.CutPrefix(pe.Detail, "Key (id)=("); ok {
+			if id, ok := strings.CutSuffix(id, ") is duplicated."); ok {
+				return &vector.DuplicateIDError{Kind: kind, ID: id}
+			}
+		}
 		return fmt.Errorf("%w: a %s id appears twice (%s)", vector.ErrInvalid, kind, pe.Detail)
 	}
 	if err != nil {

@@ -461,6 +461,11 @@ func testBadLoads(t *testing.T, st vector.Store) {
 	fails("a user id beyond int", "v2", items, bigUser, vector.ErrInvalid, "3000000000")
 	dup := append(slices.Clone(items), embedding.Entry{ID: items[4].ID, Vector: e(0, 0, 1)})
 	fails("a duplicate item id", "v2", dup, nil, vector.ErrInvalid, items[4].ID)
+	wantDuplicate(t, st, "item", items[4].ID, dup, nil)
+	// 0112 is user 112 again once read as an integer.
+	dupUser := append(smallUsers(), embedding.Entry{ID: "0112", Vector: e(0, 1)})
+	fails("a duplicate user id", "v2", items, dupUser, vector.ErrInvalid, "112")
+	wantDuplicate(t, st, "user", "112", items, dupUser)
 	fails("no items", "v2", nil, smallUsers(), vector.ErrEmpty, "no item")
 	fails("an empty version name", "", items, nil, vector.ErrInvalid, "version")
 	fails("a version name with a newline", "v\n2", items, nil, vector.ErrInvalid, "version")
@@ -500,6 +505,17 @@ func testBadLoads(t *testing.T, st vector.Store) {
 	// Loading the same version again is fine.
 	load(t, st, "good", items, smallUsers())
 	checkSmallSearch(t, st)
+}
+
+// wantDuplicate checks that loading items and users fails with a
+// vector.DuplicateIDError naming kind and id (canonical).
+func wantDuplicate(t *testing.T, st vector.Store, kind, id string, items, users []embedding.Entry) {
+	t.Helper()
+	_, err := st.Load(context.Background(), "v2", vector.FromSlice(items), vector.FromSlice(users))
+	var dup *vector.DuplicateIDError
+	if !errors.As(err, &dup) || dup.Kind != kind || dup.ID != id {
+		t.Fatalf("duplicate %s id %q: error %v (%T), want a *vector.DuplicateIDError naming them", kind, id, err, err)
+	}
 }
 
 func testSwap(t *testing.T, st vector.Store) {
