@@ -431,13 +431,13 @@ func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem
 	row("load + index build, CPU-s", func(s *benchSystem) string {
 		switch {
 		case s.name != "pgvector":
-			return fmt.Sprintf("%.2f", s.cpu.Seconds())
+			return loadSeconds(s.cpu)
 		case s.serverM:
 			return fmt.Sprintf("%.2f (server %.2f)", s.cpu.Seconds(), s.server.Seconds())
 		}
 		return fmt.Sprintf("%.2f (client only)", s.cpu.Seconds())
 	})
-	row("load + index build, wall s", func(s *benchSystem) string { return fmt.Sprintf("%.2f", s.wall.Seconds()) })
+	row("load + index build, wall s", func(s *benchSystem) string { return loadSeconds(s.wall) })
 	row("on disk", func(s *benchSystem) string { return s.size })
 	if len(systems) == 2 {
 		for _, conc := range []int{1, 2} {
@@ -851,4 +851,13 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// loadSeconds formats a load's seconds: two decimals, four below a second,
+// so that a load of a few milliseconds (a small --items) does not read 0.
+func loadSeconds(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.4f", d.Seconds())
+	}
+	return fmt.Sprintf("%.2f", d.Seconds())
 }
