@@ -55,6 +55,9 @@ type Metrics struct {
 	// history, and how the validation split chose it; nil for a
 	// content-only model or with both turned off.
 	History *HistoryStats `json:"history,omitempty"`
+	// LowRating is how the weight of ratings below 4 was chosen, when
+	// Config.LowRatingWeight left it to the data.
+	LowRating *LowRatingChoice `json:"low_rating,omitempty"`
 	// Evaluation is the full evaluation report (package eval), when the
 	// caller adds one.
 	Evaluation any `json:"evaluation,omitempty"`

@@ -78,7 +78,8 @@ type Config struct {
 	// LowRatingWeight is the weight, as positives, of ratings below 4
 	// (those at or above MinRating), ratings of 4 and 5 weighing 1: 1
 	// weighs every rating alike, smaller values trust low ratings less as a
-	// sign of taste (0.5). Negative means 0.
+	// sign of taste. 0 (the default) lets the data choose 0.5 or 0.25 (see
+	// LowRatingChoice; Metrics.LowRating records it). Negative means 0.
 	LowRatingWeight float64 `json:"low_rating_weight"`
 	// ValidationFraction of the ratings choose the epochs (0.1).
 	ValidationFraction float64 `json:"validation_fraction"`
@@ -138,7 +139,6 @@ func DefaultConfig() Config {
 		WeightDecay:        1e-4,
 		IDDropout:          0.2,
 		IDLearningRate:     1,
-		LowRatingWeight:    0.5,
 		Temperature:        0.2,
 		LogQ:               0.5,
 		Negatives:          64,
@@ -169,10 +169,6 @@ func (c Config) withDefaults() Config {
 	setF(&c.WeightDecay, d.WeightDecay)
 	setF(&c.IDDropout, d.IDDropout)
 	setF(&c.IDLearningRate, d.IDLearningRate)
-	setF(&c.LowRatingWeight, d.LowRatingWeight)
-	if c.LowRatingWeight < 0 {
-		c.LowRatingWeight = 0
-	}
 	setF(&c.Temperature, d.Temperature)
 	setF(&c.LogQ, d.LogQ)
 	setF(&c.ValidationFraction, d.ValidationFraction)
@@ -190,6 +186,20 @@ func (c Config) withDefaults() Config {
 		c.HoldoutFraction = 0
 	}
 	return c
+}
+
+// lowRatingWeight returns the weight of ratings below 4 that
+// LowRatingWeight means: 0 for a negative one, and for 0 (left to the data
+// but not yet chosen, as in a trainer made without Train) the weight the
+// choice falls back on.
+func (c Config) lowRatingWeight() float64 {
+	switch {
+	case c.LowRatingWeight < 0:
+		return 0
+	case c.LowRatingWeight == 0:
+		return lowRatingWeightDefault
+	}
+	return c.LowRatingWeight
 }
 
 // Validate reports whether c, with its defaults applied, can be trained
@@ -304,11 +314,20 @@ func Train(ctx context.Context, d *Dataset, cfg Config) (*Result, error) {
 	start := time.Now()
 	d.sort()
 	split := splitRatings(len(d.ratings), cfg)
+	var lowChoice *LowRatingChoice
+	if cfg.LowRatingWeight == 0 {
+		c, err := chooseLowRatingWeight(ctx, d, split, cfg)
+		if err != nil {
+			return nil, err
+		}
+		lowChoice, cfg.LowRatingWeight = c, c.Weight
+	}
 	sel, err := selectEpochs(ctx, d, split, cfg)
 	if err != nil {
 		return nil, err
 	}
 	met := sel.t.metrics(split)
+	met.LowRating = lowChoice
 	met.Config = sel.t.cfg
 	met.Epochs = sel.epochs
 	met.BestEpoch = sel.best
@@ -611,7 +630,7 @@ func (t *trainer) weight(r int32) float64 {
 		return 0
 	}
 	if rt.value < 4 {
-		return t.cfg.LowRatingWeight
+		return t.cfg.lowRatingWeight()
 	}
 	return rt.posWeight()
 }

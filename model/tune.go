@@ -51,6 +51,13 @@ func Tune(ctx context.Context, d *Dataset, base Config, opt TuneOptions) (Config
 	}
 	d.sort()
 	split := splitRatings(len(d.ratings), cfg)
+	if cfg.LowRatingWeight == 0 { // the first trial, base, chooses as Train would
+		c, err := chooseLowRatingWeight(ctx, d, split, cfg)
+		if err != nil {
+			return base, nil, fmt.Errorf("tune: %w", err)
+		}
+		cfg.LowRatingWeight = c.Weight
+	}
 	var train int
 	for _, s := range split {
 		if s == splitTrain {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,7 +128,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 				cfg.HoldoutFraction = -1
 			}
 			// On the command line 0 means none, not the default.
-			for _, p := range []*float64{&cfg.IDDropout, &cfg.LogQ, &cfg.WeightDecay, &cfg.LowRatingWeight} {
+			for _, p := range []*float64{&cfg.IDDropout, &cfg.LogQ, &cfg.WeightDecay} {
 				if *p == 0 {
 					*p = -1
 				}
@@ -246,7 +247,7 @@ per-item-mean and per-user-mean baselines) are printed at the end.`,
 	f.Float64Var(&cfg.LogQ, "logq", def.LogQ, "strength of the popularity correction of the in-batch negatives (0: none, up to 4)")
 	f.IntVar(&cfg.Negatives, "negatives", def.Negatives, "most in-batch items each rating is contrasted with")
 	f.Float64Var(&cfg.MinRating, "min-rating", 0, "ratings below this are not trained on as positives (0: every rating is)")
-	f.Float64Var(&cfg.LowRatingWeight, "low-rating-weight", def.LowRatingWeight, "weight of ratings below 4 as positives (1: like any rating, 0: not trained on)")
+	f.Var(lowRatingWeightFlag{&cfg.LowRatingWeight}, "low-rating-weight", "weight of ratings below 4 as positives, 0 to 1 (1: like any rating, 0: not trained on; auto: 0.5, or 0.25 when the ratings of 4 and 5 alone predict the validation ratings better; metrics.json says which)")
 	f.IntVar(&cfg.RefitEpochs, "refit-epochs", 0, "epochs of the refit on every rating, continuing from the validation run (0: automatic, see above; -1: refit from scratch for the chosen epochs)")
 	f.Float64Var(&cfg.HistoryWeight, "history-weight", 0, "weight w of the history blend of known shoppers' vectors, e.g. 1 (0: chosen on the validation split; -1: no blend)")
 	f.Float64Var(&cfg.ItemNeighbourWeight, "item-neighbour-weight", 0, "weight β turning each product's vector towards its co-rating neighbours, e.g. 1 (0: chosen on the validation split; -1: none)")
@@ -329,3 +330,36 @@ func printTrainSummary(w io.Writer, m *model.Metrics, where string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// lowRatingWeightFlag is --low-rating-weight: a weight from 0 to 1, or
+// "auto" (the default: model.Config's 0, the data chooses). A weight of 0
+// is stored as model.Config's negative, which means none.
+type lowRatingWeightFlag struct{ w *float64 }
+
+func (f lowRatingWeightFlag) String() string {
+	switch {
+	case *f.w == 0:
+		return "auto"
+	case *f.w < 0:
+		return "0"
+	}
+	return strconv.FormatFloat(*f.w, 'g', -1, 64)
+}
+
+func (f lowRatingWeightFlag) Set(s string) error {
+	if s == "auto" {
+		*f.w = 0
+		return nil
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(x >= 0 && x <= 1) {
+		return fmt.Errorf("%q: want a number from 0 to 1, or auto", s)
+	}
+	if x == 0 {
+		x = -1
+	}
+	*f.w = x
+	return nil
+}
+
+func (lowRatingWeightFlag) Type() string { return "weight" }
