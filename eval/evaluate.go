@@ -73,6 +73,10 @@ type Result struct {
 	// relevant held-out item).
 	Users      int     `json:"users"`
 	FitSeconds float64 `json:"fit_seconds"`
+	// Input says what the method was fitted on when not every training
+	// interaction (e.g. "ratings ≥ 4", see baseline.ChoosePositives):
+	// the scorer's Input method, when it has one.
+	Input string `json:"input,omitempty"`
 }
 
 // Evaluate scores s on the test users of a split. For every user with at

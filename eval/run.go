@@ -101,7 +101,7 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 	progress(fmt.Sprintf("split %s: %d training and %d test interactions", rep.Split, len(train.Interactions), len(test.Interactions)))
 	skipped := make(map[int]bool)
 	for i, m := range methods {
-		r, err := fitAndEvaluate(ctx, m, train, test, opt, progress, "")
+		r, note, err := fitAndEvaluate(ctx, m, train, test, opt, progress, "")
 		if errors.Is(err, ErrSkipped) {
 			skipped[i] = true
 			rep.Notes = append(rep.Notes, skipNote(m, "", err))
@@ -110,6 +110,9 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 		}
 		if err != nil {
 			return nil, err
+		}
+		if note != "" {
+			rep.Notes = append(rep.Notes, m.Name()+": "+note)
 		}
 		rep.Methods = append(rep.Methods, r)
 	}
@@ -123,7 +126,7 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 			if skipped[i] {
 				continue
 			}
-			r, err := fitAndEvaluate(ctx, m, ctrain, ctest, opt, progress, "cold start ")
+			r, note, err := fitAndEvaluate(ctx, m, ctrain, ctest, opt, progress, "cold start ")
 			if errors.Is(err, ErrSkipped) {
 				rep.Notes = append(rep.Notes, skipNote(m, " on the cold-start split", err))
 				progress(rep.Notes[len(rep.Notes)-1])
@@ -131,6 +134,9 @@ func Run(ctx context.Context, d *Data, methods []Method, opt Options) (*Report, 
 			}
 			if err != nil {
 				return nil, err
+			}
+			if note != "" {
+				rep.Notes = append(rep.Notes, m.Name()+" (cold start): "+note)
 			}
 			rep.ColdStart = append(rep.ColdStart, r)
 		}
@@ -143,24 +149,34 @@ func skipNote(m Method, where string, err error) string {
 	return fmt.Sprintf("%s: skipped%s: %s", m.Name(), where, strings.TrimSuffix(err.Error(), ": "+ErrSkipped.Error()))
 }
 
-func fitAndEvaluate(ctx context.Context, m Method, train, test *Data, opt Options, progress func(string), what string) (Result, error) {
+func fitAndEvaluate(ctx context.Context, m Method, train, test *Data, opt Options, progress func(string), what string) (r Result, note string, err error) {
 	start := time.Now()
 	s, err := m.Fit(ctx, train)
 	if errors.Is(err, ErrSkipped) {
 		if ctx.Err() != nil { // ended, not skipped
-			return Result{}, fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), ctx.Err())
+			return Result{}, "", fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), ctx.Err())
 		}
-		return Result{}, err
+		return Result{}, "", err
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), err)
+		return Result{}, "", fmt.Errorf("evaluate: %sfit %s: %w", what, m.Name(), err)
 	}
 	fit := time.Since(start).Seconds()
-	r := Evaluate(ctx, train, test, s, opt)
+	r = Evaluate(ctx, train, test, s, opt)
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("evaluate: %s%s: %w", what, m.Name(), err)
+		return Result{}, "", fmt.Errorf("evaluate: %s%s: %w", what, m.Name(), err)
 	}
 	r.Method, r.FitSeconds = m.Name(), fit
+	if in, ok := s.(inputter); ok {
+		r.Input, note = in.Input(), in.InputNote()
+	}
 	progress(fmt.Sprintf("%s%s: fitted in %.2fs, NDCG@%d %.4f over %d users", what, m.Name(), fit, opt.K, r.NDCGAtK, r.Users))
-	return r, nil
+	return r, note, nil
+}
+
+// inputter is a Scorer that says what it was fitted on when not every
+// training interaction (Result.Input), and why (InputNote, in Report.Notes).
+type inputter interface {
+	Input() string
+	InputNote() string
 }

@@ -24,7 +24,7 @@ import (
 const (
 	lowRatingWeightDefault = 0.5
 	lowRatingWeightLow     = 0.25
-	lowRatingMargin        = 0.05
+	lowRatingMargin        = baseline.ChoiceMargin // the baselines' choice's too
 )
 
 // LowRatingChoice records how Train chose the weight of ratings below 4

@@ -177,7 +177,8 @@ func TestMeasureReport(t *testing.T) {
 		cfg.Seed = seed
 		hybrid := Method(d, cfg)
 		cfg.ContentOnly = true
-		methods := []eval.Method{eval.Popularity{}, baseline.ItemKNN{}, baseline.ALS{Seed: seed}, baseline.BPR{Seed: seed}, baseline.EASE{}, Method(d, cfg), hybrid}
+		choose := func(m eval.Method) eval.Method { return baseline.ChoosePositives{Method: m, Seed: seed} }
+		methods := []eval.Method{eval.Popularity{}, choose(baseline.ItemKNN{}), choose(baseline.ALS{Seed: seed}), baseline.BPR{Seed: seed}, choose(baseline.EASE{}), Method(d, cfg), hybrid}
 		if quick {
 			methods = []eval.Method{baseline.BPR{Seed: seed}, hybrid}
 		}

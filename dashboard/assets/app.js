@@ -118,7 +118,7 @@ function metricsTable(id, caption, k, rows) {
     if (vals.length > 1) best[key] = key === "rmse" ? Math.min(...vals) : Math.max(...vals);
   }
   const head = `<tr><th>method</th>${cols.map(([h]) => `<th class="num">${esc(h)}</th>`).join("")}<th class="num">users</th><th class="num">fit s</th></tr>`;
-  const body = rows.map((r) => `<tr data-method="${esc(r.method)}">` + td("method", esc(r.method), "head") +
+  const body = rows.map((r) => `<tr data-method="${esc(r.method)}">` + td("method", esc(r.method) + (r.input ? ` <span class="muted small">(${esc(r.input)})</span>` : ""), "head") +
     cols.map(([h, key]) => td(h, f4(r[key]), "num" + (best[key] !== undefined && r[key] === best[key] ? " best" : ""))).join("") +
     td("users", fmt(r.users), "num") + td("fit s", secs(r.fit_seconds), "num") + "</tr>").join("");
   return `<table class="stack metrics" id="${id}"><caption>${esc(caption)}</caption><thead>${head}</thead><tbody>${body}</tbody></table>`;

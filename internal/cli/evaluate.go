@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/recoflow/recoflow/dataset"
 	"github.com/recoflow/recoflow/eval"
@@ -209,13 +210,13 @@ func baselineMethod(name string, seed uint64, easeMaxItems int) eval.Method {
 	case "popularity":
 		return eval.Popularity{}
 	case "item-knn":
-		return baseline.ItemKNN{}
+		return baseline.ChoosePositives{Method: baseline.ItemKNN{}, Seed: seed}
 	case "als":
-		return baseline.ALS{Seed: seed}
-	case "bpr":
+		return baseline.ChoosePositives{Method: baseline.ALS{Seed: seed}, Seed: seed}
+	case "bpr": // Gorse's defaults: the ratings of 4 and 5 are its positives
 		return baseline.BPR{Seed: seed}
 	case "ease":
-		return baseline.EASE{MaxItems: easeMaxItems}
+		return baseline.ChoosePositives{Method: baseline.EASE{MaxItems: easeMaxItems}, Seed: seed}
 	}
 	return nil
 }
@@ -255,9 +256,15 @@ func printEvaluation(w io.Writer, rep *eval.Report, ratings int, where string) e
 		fmt.Fprintf(&b, "%s\n", title)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		k := rep.K
+		name := func(r eval.Result) string {
+			if r.Input != "" {
+				return r.Method + " (" + r.Input + ")"
+			}
+			return r.Method
+		}
 		width := len("method")
 		for _, r := range rs {
-			width = max(width, len(r.Method))
+			width = max(width, utf8.RuneCountInString(name(r)))
 		}
 		fmt.Fprintf(tw, "%-*s\tP@%d\tR@%d\tNDCG@%d\tMAP@%d\tHR@%d\tcoverage\tRMSE\tfit\tusers\t\n", width, "method", k, k, k, k, k)
 		for _, r := range rs {
@@ -266,7 +273,7 @@ func printEvaluation(w io.Writer, rep *eval.Report, ratings int, where string) e
 				rmse = fmt.Sprintf("%.4f", *r.RMSE)
 			}
 			fmt.Fprintf(tw, "%-*s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%.2fs\t%d\t\n",
-				width, r.Method, r.PrecisionAtK, r.RecallAtK, r.NDCGAtK, r.MAPAtK, r.HitRateAtK, r.Coverage, rmse, r.FitSeconds, r.Users)
+				width, name(r), r.PrecisionAtK, r.RecallAtK, r.NDCGAtK, r.MAPAtK, r.HitRateAtK, r.Coverage, rmse, r.FitSeconds, r.Users)
 		}
 		tw.Flush()
 	}
