@@ -19,12 +19,12 @@ import (
 // otherwise, Train asks the data: item-kNN (cheap, no training) fitted
 // on the training split's ratings, once with every rating and once with
 // the ratings of 4 and 5 alone, ranks the validation split's relevant
-// ratings; when the second is better by lowRatingMargin, low ratings
-// weigh lowRatingWeightLow, else lowRatingWeightDefault.
+// ratings (baseline.CompareInputs); when the second is better by
+// baseline.ChoiceMargin, low ratings weigh lowRatingWeightLow, else
+// lowRatingWeightDefault.
 const (
 	lowRatingWeightDefault = 0.5
 	lowRatingWeightLow     = 0.25
-	lowRatingMargin        = baseline.ChoiceMargin // the baselines' choice's too
 )
 
 // LowRatingChoice records how Train chose the weight of ratings below 4
@@ -51,18 +51,17 @@ func chooseLowRatingWeight(ctx context.Context, d *Dataset, split []uint8, cfg C
 		return c, nil
 	}
 	valUsers := validationUsers(d, split, cfg.Seed, maxValidationUsers)
-	all := &eval.Data{NumUsers: len(d.users), NumItems: len(d.items)}
-	high := &eval.Data{NumUsers: len(d.users), NumItems: len(d.items)}
+	train := &eval.Data{NumUsers: len(d.users), NumItems: len(d.items)}
 	val := &eval.Data{NumUsers: len(d.users), NumItems: len(d.items)}
-	low := 0
+	low, high := 0, 0
 	for r, s := range split {
 		rt := d.ratings[r]
 		x := eval.Interaction{User: rt.user, Item: rt.item, Rating: float32(rt.value)}
 		switch {
 		case s == splitTrain && rt.value >= cfg.MinRating:
-			all.Interactions = append(all.Interactions, x)
+			train.Interactions = append(train.Interactions, x)
 			if rt.value >= 4 {
-				high.Interactions = append(high.Interactions, x)
+				high++
 			} else {
 				low++
 			}
@@ -70,28 +69,16 @@ func chooseLowRatingWeight(ctx context.Context, d *Dataset, split []uint8, cfg C
 			val.Interactions = append(val.Interactions, x)
 		}
 	}
-	if low == 0 || len(high.Interactions) == 0 {
+	if low == 0 || high == 0 {
 		c.Reason = "the training split has no ratings below 4, or none of 4 and 5"
 		return c, nil
 	}
-	ndcg := func(train *eval.Data) (float64, int, error) {
-		s, err := baseline.ItemKNN{}.Fit(ctx, train)
-		if err != nil {
-			return 0, 0, fmt.Errorf("train: low rating weight: %w", err)
-		}
-		// The same candidates for both: every item the user rated in
-		// training is left out, whichever ratings the scorer saw.
-		res := eval.Evaluate(ctx, all, val, s, eval.Options{})
-		return res.NDCGAtK, res.Users, ctx.Err()
+	cmp, err := baseline.CompareInputs(ctx, baseline.ItemKNN{}, train, val)
+	if err != nil {
+		return nil, fmt.Errorf("train: low rating weight: %w", err)
 	}
-	var err error
-	if c.NDCGAll, c.Users, err = ndcg(all); err != nil {
-		return nil, err
-	}
-	if c.NDCGHigh, _, err = ndcg(high); err != nil {
-		return nil, err
-	}
-	if c.NDCGHigh > c.NDCGAll*(1+lowRatingMargin) {
+	c.NDCGAll, c.NDCGHigh, c.Users = cmp.All, cmp.High, cmp.Users
+	if cmp.HighBetter {
 		c.Weight = lowRatingWeightLow
 	}
 	return c, nil

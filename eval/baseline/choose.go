@@ -50,30 +50,52 @@ func (c ChoosePositives) Fit(ctx context.Context, train *eval.Data) (eval.Scorer
 	if err != nil || len(val.Interactions) == 0 {
 		return c.Method.Fit(ctx, train) // too small to split: as it is
 	}
-	ndcg := func(d *eval.Data) (float64, error) {
-		s, err := c.Method.Fit(ctx, d)
-		if err != nil {
-			return 0, err
-		}
-		// The same candidates for both: every item rated in inner.
-		return eval.Evaluate(ctx, inner, val, s, eval.Options{}).NDCGAtK, ctx.Err()
-	}
-	all, err := ndcg(inner)
+	cmp, err := CompareInputs(ctx, c.Method, inner, val)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := ndcg(highRatings(inner))
-	if err != nil {
-		return nil, err
-	}
-	if !(hi > all*(1+ChoiceMargin)) {
+	if !cmp.HighBetter {
 		return c.Method.Fit(ctx, train)
 	}
 	s, err := c.Method.Fit(ctx, high)
 	if err != nil {
 		return nil, err
 	}
-	return chosenScorer{s, fmt.Sprintf("fitted on the ratings of 4 and 5 alone (inner validation NDCG@10 %.3f against %.3f with every rating)", hi, all)}, nil
+	return chosenScorer{s, fmt.Sprintf("fitted on the ratings of 4 and 5 alone (inner validation NDCG@10 %.3f against %.3f with every rating)", cmp.High, cmp.All)}, nil
+}
+
+// InputComparison is CompareInputs' outcome.
+type InputComparison struct {
+	All, High  float64 // NDCG@10 fitted on every interaction, on the ratings of 4 and 5 alone
+	Users      int     // validation users ranked
+	HighBetter bool    // High > All by ChoiceMargin
+}
+
+// CompareInputs fits m on train twice, with every interaction and with
+// the ratings of 4 and 5 alone, and ranks val with both (the same
+// candidates: every item a user rated in train is left out).
+// ChoosePositives decides with it, and so does the model for the weight of
+// its low ratings.
+func CompareInputs(ctx context.Context, m eval.Method, train, val *eval.Data) (InputComparison, error) {
+	var c InputComparison
+	ndcg := func(d *eval.Data) (float64, error) {
+		s, err := m.Fit(ctx, d)
+		if err != nil {
+			return 0, err
+		}
+		r := eval.Evaluate(ctx, train, val, s, eval.Options{})
+		c.Users = r.Users
+		return r.NDCGAtK, ctx.Err()
+	}
+	var err error
+	if c.All, err = ndcg(train); err != nil {
+		return c, err
+	}
+	if c.High, err = ndcg(highRatings(train)); err != nil {
+		return c, err
+	}
+	c.HighBetter = c.High > c.All*(1+ChoiceMargin)
+	return c, nil
 }
 
 // choiceSeedOffset keeps the inner split from repeating the split of
