@@ -19,8 +19,24 @@ import (
 // readBody reads the whole request body, at most maxBytes, and checks that
 // it is one JSON value.
 func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apiError) {
+	data, ae := readRawBody(w, r, maxBytes)
+	if ae != nil {
+		return nil, ae
+	}
+	return data, checkJSON(data)
+}
+
+// readRawBody reads the whole request body, at most maxBytes, and checks
+// that it is not empty.
+func readRawBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apiError) {
 	body := http.MaxBytesReader(w, r.Body, maxBytes)
-	data, err := io.ReadAll(body)
+	var data []byte
+	if n := r.ContentLength; n > 0 && n <= maxBytes {
+		// One allocation of the announced size (ReadAll would grow from
+		// 512 bytes), and one more byte to see the end.
+		data = make([]byte, 0, n+1)
+	}
+	data, err := readAll(body, data)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -31,18 +47,152 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty: want JSON")
 	}
+	return data, nil
+}
+
+// readAll appends everything r holds to b, as io.ReadAll does from an
+// empty slice.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	if b == nil {
+		return io.ReadAll(r)
+	}
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// checkJSON answers a 400 naming the position unless data is one JSON
+// value.
+func checkJSON(data []byte) *apiError {
 	if json.Valid(data) {
-		return data, nil
+		return nil
 	}
 	var v json.RawMessage
 	if err := json.Unmarshal(data, &v); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON at byte %d: %v", syn.Offset, err)
+			return errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON at byte %d: %v", syn.Offset, err)
 		}
-		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON: %v", err)
+		return errorf(http.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON: %v", err)
 	}
-	return data, nil
+	return nil
+}
+
+// embeddingBody reads, in one pass and without reflection, the body that
+// POST /items_from_user almost always gets: {"embedding":[x,…]} and
+// nothing else, the numbers in JSON's grammar and within float32's range
+// (each parsed as embedding.Parse parses it, so that both paths give the
+// same vector). It reports false for anything else — another field, a
+// string, a syntax error — which the general path then reads, and
+// rejects, as it always has.
+func embeddingBody(data []byte) ([]float32, bool) {
+	s := string(data)
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(s, i+1)
+	if !strings.HasPrefix(s[i:], `"embedding"`) {
+		return nil, false
+	}
+	i = skipSpace(s, i+len(`"embedding"`))
+	if i >= len(s) || s[i] != ':' {
+		return nil, false
+	}
+	i = skipSpace(s, i+1)
+	if i >= len(s) || s[i] != '[' {
+		return nil, false
+	}
+	v := make([]float32, 0, 32)
+	for {
+		i = skipSpace(s, i+1)
+		end := jsonNumberEnd(s, i)
+		if end < 0 {
+			return nil, false
+		}
+		f, err := strconv.ParseFloat(s[i:end], 32)
+		if err != nil {
+			return nil, false
+		}
+		v = append(v, float32(f))
+		i = skipSpace(s, end)
+		if i >= len(s) {
+			return nil, false
+		}
+		if s[i] == ']' {
+			break
+		}
+		if s[i] != ',' {
+			return nil, false
+		}
+	}
+	i = skipSpace(s, i+1)
+	if i >= len(s) || s[i] != '}' {
+		return nil, false
+	}
+	return v, skipSpace(s, i+1) == len(s)
+}
+
+// skipSpace returns the index of the first byte of s at or after i that is
+// not JSON whitespace.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonNumberEnd returns the end of the JSON number that starts s[i:]
+// (-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), or -1 when there is none.
+func jsonNumberEnd(s string, i int) int {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(s):
+		return -1
+	case s[i] == '0':
+		i++
+	case s[i] >= '1' && s[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
 }
 
 // jsonKind names the type of a JSON value, from its first byte.

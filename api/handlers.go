@@ -154,17 +154,22 @@ func (s *Server) itemsFromUser(w http.ResponseWriter, r *http.Request) *apiError
 	if ae != nil {
 		return ae
 	}
-	data, ae := readBody(w, r, s.opts.MaxBodyBytes)
+	data, ae := readRawBody(w, r, s.opts.MaxBodyBytes)
 	if ae != nil {
 		return ae
 	}
-	o, ae := asObject(data, "")
-	if ae != nil {
-		return ae
-	}
-	v, ae := o.vector("embedding")
-	if ae != nil {
-		return ae
+	v, ok := embeddingBody(data)
+	if !ok {
+		if ae := checkJSON(data); ae != nil {
+			return ae
+		}
+		o, ae := asObject(data, "")
+		if ae != nil {
+			return ae
+		}
+		if v, ae = o.vector("embedding"); ae != nil {
+			return ae
+		}
 	}
 	a, err := e.ItemsForUser(r.Context(), v, k)
 	if err != nil {
