@@ -31,7 +31,7 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *
 func readRawBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apiError) {
 	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	var data []byte
-	if n := r.ContentLength; n > 0 && n <= maxBytes {
+	if n := r.ContentLength; n > 0 && n <= min(maxBytes, maxPreallocBody) {
 		// One allocation of the announced size (ReadAll would grow from
 		// 512 bytes), and one more byte to see the end.
 		data = make([]byte, 0, n+1)
@@ -49,6 +49,11 @@ func readRawBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte
 	}
 	return data, nil
 }
+
+// maxPreallocBody bounds the buffer a body's announced Content-Length gets
+// before its bytes arrive: larger bodies grow as they are read, so that a
+// client announcing a large body and sending nothing holds no more.
+const maxPreallocBody = 64 << 10
 
 // readAll appends everything r holds to b, as io.ReadAll does from an
 // empty slice.
