@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -52,6 +53,7 @@ type vectorsBenchConfig struct {
 	cpuProfile                    string
 	rss                           bool
 	openOnly                      string
+	gc                            string // the collector's setting while measuring, for the report
 }
 
 func (a *app) benchVectorsCommand() *cobra.Command {
@@ -77,7 +79,9 @@ keep-alive connections) — with the CPU microseconds per query of each
 (this process: client and server for HTTP), the HTTP floor (the same
 client and requests against a plain net/http handler that only reads the
 body and writes the API's answer to the first query: what any HTTP API
-costs on this machine, measured in the same rounds), the CPU seconds
+costs on this machine, measured in the same rounds; every throughput is
+measured with the garbage collector at serve's GOGC 25 unless GOGC is
+set), the CPU seconds
 of loading with the index build (this process's; for pgvector also the
 server's when --pgvector-pid names its postmaster or PGlite process on this
 machine), and the size on disk. PGlite (pgvector compiled to WebAssembly,
@@ -258,6 +262,14 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 			"qps", int(tp.QPS), "cpu_us_per_query", int(cpuQ))
 		return nil
 	}
+	// Throughput is measured with the collector set as serve sets it,
+	// since the HTTP figures stand for serve's.
+	c.gc = "GOGC " + strconv.Itoa(serveGCPercent) + " (serve's)"
+	if v, _ := a.opts.Getenv("GOGC"); v != "" {
+		c.gc = "GOGC " + v + " (from the environment)"
+	} else {
+		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
+	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {
@@ -386,8 +398,8 @@ func (a *app) loadPgvectorBench(ctx context.Context, c vectorsBenchConfig, items
 func printVectorsBench(w io.Writer, c vectorsBenchConfig, systems []*benchSystem, floor *httpFloor) error {
 	fmt.Fprintf(w, "bench vectors: %d items, dimension %d, %d Gaussian clusters (sigma %g, not normalised), cosine, k = %d, %d held-out queries, seed %d\n",
 		c.items, c.dim, c.clusters, c.sigma, vectorbench.K, c.queries, c.seed)
-	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s/%s, %s; throughput: median of %d rounds of %s, systems alternated\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), c.rounds, c.duration)
+	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s/%s, %s; throughput: median of %d rounds of %s, systems alternated, %s\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), c.rounds, c.duration, c.gc)
 	for _, s := range systems {
 		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.label)
 	}

@@ -69,6 +69,10 @@ func TestBenchVectorsTiny(t *testing.T) {
 			}
 		}
 	}
+	// Throughput is measured as serve runs: its collector setting, said.
+	if !strings.Contains(report, "GOGC 25 (serve's)") {
+		t.Errorf("the report does not say the collector's setting (serve's GOGC 25):\n%s", report)
+	}
 	// The HTTP floor: one figure each, whatever the systems.
 	for _, metric := range []string{"HTTP floor QPS, c = 1", "HTTP floor QPS, c = 2", "HTTP floor CPU-µs/request, c = 1", "HTTP floor CPU-µs/request, c = 2"} {
 		m := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(metric) + `\s+(\d+)(?:\s+\([^)]*\))?$`).FindStringSubmatch(report)
