@@ -137,7 +137,8 @@ func TestMeasureHistory(t *testing.T) {
 // cold start, as `recoflow evaluate` runs it, at the test fraction
 // RECOFLOW_MEASURE_FRACTION (default 0.2), with each fit's CPU seconds.
 // RECOFLOW_MEASURE_QUICK=1 runs BPR and the hybrid only, without cold
-// start; RECOFLOW_MEASURE_CONFIG changes the hybrid's Config (JSON).
+// start; RECOFLOW_MEASURE_CONFIG changes the hybrid's Config (JSON);
+// RECOFLOW_MEASURE_SEEDS=4,5,… sets the seeds.
 func TestMeasureReport(t *testing.T) {
 	which := os.Getenv("RECOFLOW_MEASURE_REPORT")
 	if which == "" {
@@ -153,6 +154,16 @@ func TestMeasureReport(t *testing.T) {
 		seeds = []uint64{1}
 	default:
 		t.Fatalf("RECOFLOW_MEASURE_REPORT=%s: want sample or gen100k", which)
+	}
+	if s := os.Getenv("RECOFLOW_MEASURE_SEEDS"); s != "" {
+		seeds = nil
+		for f := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeds = append(seeds, uint64(n))
+		}
 	}
 	frac := 0.2
 	if v := os.Getenv("RECOFLOW_MEASURE_FRACTION"); v != "" {
