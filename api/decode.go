@@ -29,14 +29,7 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *
 // readRawBody reads the whole request body, at most maxBytes, and checks
 // that it is not empty.
 func readRawBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, *apiError) {
-	body := http.MaxBytesReader(w, r.Body, maxBytes)
-	var data []byte
-	if n := r.ContentLength; n > 0 && n <= min(maxBytes, maxPreallocBody) {
-		// One allocation of the announced size (ReadAll would grow from
-		// 512 bytes), and one more byte to see the end.
-		data = make([]byte, 0, n+1)
-	}
-	data, err := readAll(body, data)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -48,32 +41,6 @@ func readRawBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte
 		return nil, errorf(http.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty: want JSON")
 	}
 	return data, nil
-}
-
-// maxPreallocBody bounds the buffer a body's announced Content-Length gets
-// before its bytes arrive: larger bodies grow as they are read, so that a
-// client announcing a large body and sending nothing holds no more.
-const maxPreallocBody = 64 << 10
-
-// readAll appends everything r holds to b, as io.ReadAll does from an
-// empty slice.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
-	if b == nil {
-		return io.ReadAll(r)
-	}
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
 }
 
 // checkJSON answers a 400 naming the position unless data is one JSON

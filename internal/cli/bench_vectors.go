@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -264,12 +263,9 @@ func (a *app) benchVectors(ctx context.Context, c vectorsBenchConfig) error {
 	}
 	// Throughput is measured with the collector set as serve sets it,
 	// since the HTTP figures stand for serve's.
-	c.gc = "GOGC " + strconv.Itoa(serveGCPercent) + " (serve's)"
-	if v, _ := a.opts.Getenv("GOGC"); v != "" {
-		c.gc = "GOGC " + v + " (from the environment)"
-	} else {
-		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
-	}
+	var restoreGC func()
+	c.gc, restoreGC = a.serveGC()
+	defer restoreGC()
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -140,11 +141,8 @@ requests in flight --shutdown-grace to finish.`,
 			// The loader refreshes the embedded store itself, once per
 			// --reload-interval, before it looks for a new version.
 			engOpts.Vectors.RefreshInterval = 0
-			if v, _ := a.opts.Getenv("GOGC"); v == "" {
-				// Trade a little GC CPU for a heap that stays close to
-				// the live data: the store's vectors dominate it.
-				defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
-			}
+			_, restoreGC := a.serveGC()
+			defer restoreGC()
 
 			ctx := cmd.Context()
 			b, err := lf.open(ctx)
@@ -230,6 +228,19 @@ func checkVectorsURL(raw string) error {
 		return nil
 	}
 	return usageError("--vectors %q: unknown scheme %q (want file or postgres)", connect.Redact(raw), u.Scheme)
+}
+
+// serveGC sets the collector as serve runs it — serveGCPercent unless the
+// environment sets GOGC: a little GC CPU traded for a heap that stays
+// close to the live data, which the store's vectors dominate — and
+// returns that setting in words and the function that restores the
+// previous one.
+func (a *app) serveGC() (setting string, restore func()) {
+	if v, _ := a.opts.Getenv("GOGC"); v != "" {
+		return "GOGC " + v + " (from the environment)", func() {}
+	}
+	prev := debug.SetGCPercent(serveGCPercent)
+	return "GOGC " + strconv.Itoa(serveGCPercent) + " (serve's)", func() { debug.SetGCPercent(prev) }
 }
 
 // serveGCPercent is the GOGC serve runs with unless the environment sets
